@@ -1,0 +1,123 @@
+//! The engine: configuration shared by modules and instances, and the signature interner.
+
+use crate::types::FuncType;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// Which tier runs code. The runtime crate itself only has the interpreter; the tiering
+/// crate installs native code through the indirection slots.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum EngineKind {
+    /// Interpreter only.
+    #[default]
+    Interp,
+    /// Every function compiled to native code before its first call.
+    Jit,
+    /// Interpreter first; hot functions compiled in the background.
+    Tiered,
+}
+
+/// Engine settings. Setters consume and return the config, so they chain.
+///
+/// ```
+/// use kiln_runtime::Config;
+/// let config = Config::default().with_memory_limit_pages(256).with_max_call_depth(1000);
+/// assert_eq!(config.memory_limit_pages, 256);
+/// ```
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// WebAssembly features accepted by the validator (default: WebAssembly 2.0).
+    pub features: wasmparser::WasmFeatures,
+    /// Maximum size of any memory in 64 KiB pages (default 65536, the 32-bit maximum).
+    pub memory_limit_pages: u64,
+    /// Maximum number of nested Wasm calls before a "call stack exhausted" trap.
+    pub max_call_depth: usize,
+    /// Maximum number of `u64` value slots of one call's interpreter stack.
+    pub max_stack_slots: usize,
+    /// Maximum number of elements of any table.
+    pub table_limit_elements: u64,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            features: wasmparser::WasmFeatures::WASM2,
+            memory_limit_pages: 65536,
+            max_call_depth: 20_000,
+            max_stack_slots: 4 << 20,
+            table_limit_elements: 10_000_000,
+        }
+    }
+}
+
+impl Config {
+    /// Sets the memory limit in pages.
+    pub fn with_memory_limit_pages(mut self, pages: u64) -> Config {
+        self.memory_limit_pages = pages.min(65536);
+        self
+    }
+
+    /// Sets the maximum call depth.
+    pub fn with_max_call_depth(mut self, depth: usize) -> Config {
+        self.max_call_depth = depth.max(1);
+        self
+    }
+
+    /// Sets the accepted WebAssembly features.
+    pub fn with_features(mut self, features: wasmparser::WasmFeatures) -> Config {
+        self.features = features;
+        self
+    }
+}
+
+struct EngineInner {
+    config: Config,
+    interrupt: Arc<std::sync::atomic::AtomicU32>,
+    types: Mutex<HashMap<FuncType, u32>>,
+}
+
+/// Shared settings and the engine-wide signature ids used by `call_indirect`.
+///
+/// Cheap to clone; `Send + Sync`.
+#[derive(Clone)]
+pub struct Engine(Arc<EngineInner>);
+
+impl Default for Engine {
+    fn default() -> Engine {
+        Engine::new(Config::default())
+    }
+}
+
+impl Engine {
+    /// Creates an engine with the given configuration.
+    pub fn new(config: Config) -> Engine {
+        Engine(Arc::new(EngineInner {
+            config,
+            interrupt: Arc::new(std::sync::atomic::AtomicU32::new(0)),
+            types: Mutex::new(HashMap::new()),
+        }))
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.0.config
+    }
+
+    /// The canonical id of a signature: equal signatures get equal ids within one engine.
+    pub fn intern_type(&self, ty: &FuncType) -> u32 {
+        let mut types = self.0.types.lock().unwrap_or_else(|e| e.into_inner());
+        let next = types.len() as u32;
+        *types.entry(ty.clone()).or_insert(next)
+    }
+
+    /// The flag running code polls at loop back-edges and function entries; storing a
+    /// non-zero value makes every running call of this engine trap with `Interrupted`.
+    pub fn interrupt_flag(&self) -> Arc<std::sync::atomic::AtomicU32> {
+        self.0.interrupt.clone()
+    }
+
+    /// Whether two engines are the same engine.
+    pub fn same(&self, other: &Engine) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}

@@ -1,0 +1,665 @@
+//! Instances: linking, allocation of memories/tables/globals, segment initialisation, the
+//! start function, and the handles (`Func`, `Extern`) embedders hold.
+
+use crate::engine::Engine;
+use crate::error::{Error, Result, Trap, TrapCode};
+use crate::interp::{self, FuncCode};
+use crate::module::{ConstExpr, ConstOp, DataMode, ElemMode, ExportIndex, Module};
+use crate::types::{ExternType, FuncType, Limits, ValType};
+use crate::vm::{
+    Global, Memory, MemView, Table, VMContext, VMFuncRef, VMGlobalDefinition,
+    VMMemoryDefinition, VMTableDefinition,
+};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, Ordering};
+use std::sync::{Arc, Weak};
+
+/// The signature of a host function: reads its parameters from the slice and writes its
+/// results back into it (wazero's stack style). The slice is `max(params, results)` slots.
+pub type HostFn = dyn Fn(&Caller<'_>, &mut [u64]) -> std::result::Result<(), Trap> + Send + Sync;
+
+/// A host function and its signature.
+#[derive(Clone)]
+pub struct HostFunc {
+    /// Signature.
+    pub ty: Arc<FuncType>,
+    /// The implementation.
+    pub func: Arc<HostFn>,
+    /// Name (for backtraces and definitions).
+    pub name: Option<String>,
+}
+
+/// What a host function can see of the Wasm code that called it.
+pub struct Caller<'a> {
+    pub(crate) instance: Option<&'a InstanceInner>,
+}
+
+impl Caller<'_> {
+    /// The calling instance, if a Wasm function made the call.
+    pub fn instance(&self) -> Option<Instance> {
+        self.instance
+            .and_then(|i| i.self_weak.upgrade())
+            .map(Instance)
+    }
+
+    /// Memory 0 of the calling instance.
+    pub fn memory(&self) -> Option<Memory> {
+        self.instance.and_then(|i| i.memories.first().cloned())
+    }
+}
+
+/// What a function index of an instance refers to.
+pub(crate) enum Callee<'a> {
+    Wasm(&'a crate::module::DefinedFunc),
+    Host(&'a HostFunc),
+}
+
+/// An instantiated module (or a group of host functions).
+pub(crate) struct InstanceInner {
+    pub module: Option<Module>,
+    pub engine: Engine,
+    pub vmctx: Box<VMContext>,
+    /// Indirection slots of the functions defined here.
+    pub func_refs: Box<[VMFuncRef]>,
+    /// Every function of the index space (imports point into other instances).
+    pub funcs: Box<[*const VMFuncRef]>,
+    pub memories: Vec<Memory>,
+    pub mem_defs: Box<[*const VMMemoryDefinition]>,
+    pub tables: Vec<Table>,
+    pub table_defs: Box<[*const VMTableDefinition]>,
+    pub globals: Vec<Global>,
+    pub global_defs: Box<[*const VMGlobalDefinition]>,
+    pub type_ids: Box<[u32]>,
+    pub host_funcs: Vec<HostFunc>,
+    pub dropped_elems: Box<[AtomicBool]>,
+    pub dropped_datas: Box<[AtomicBool]>,
+    pub interrupt: Arc<AtomicU32>,
+    pub num_imported_funcs: u32,
+    /// Instances this one imports functions from (they must outlive it).
+    pub keepalive: Vec<Arc<dyn Send + Sync>>,
+    pub self_weak: Weak<InstanceInner>,
+    pub name: std::sync::Mutex<Option<String>>,
+}
+
+#[allow(unsafe_code)]
+// SAFETY: the raw pointers point into data owned by this instance or by instances kept
+// alive through `keepalive`; everything they reach is atomic or immutable after
+// construction.
+unsafe impl Send for InstanceInner {}
+#[allow(unsafe_code)]
+// SAFETY: see above.
+unsafe impl Sync for InstanceInner {}
+
+impl InstanceInner {
+    pub(crate) fn callee(&self, index: u32) -> Callee<'_> {
+        match &self.module {
+            Some(m) => Callee::Wasm(&m.0.defined[(index - self.num_imported_funcs) as usize]),
+            None => Callee::Host(&self.host_funcs[index as usize]),
+        }
+    }
+
+    /// The interpreter code of defined function `index`, translating it on first use.
+    pub(crate) fn code(&self, index: u32) -> std::result::Result<&FuncCode, Trap> {
+        let module = self.module.as_ref().expect("wasm function has a module");
+        let def = &module.0.defined[(index - self.num_imported_funcs) as usize];
+        let code = def
+            .code
+            .get_or_init(|| interp::translate(&module.0, index).map(Arc::new));
+        match code {
+            Ok(c) => Ok(c),
+            Err(e) => Err(Trap::host(format!("translation failed: {e}"))),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn mem0_view(&self) -> MemView {
+        match self.memories.first() {
+            Some(m) => m.view(),
+            None => MemView::EMPTY,
+        }
+    }
+
+    pub(crate) fn func_name(&self, index: u32) -> Option<String> {
+        match &self.module {
+            Some(m) => m.func_name(index).map(str::to_string),
+            None => self.host_funcs.get(index as usize).and_then(|h| h.name.clone()),
+        }
+    }
+
+    pub(crate) fn instance_name(&self) -> Option<String> {
+        let n = self.name.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        n.or_else(|| self.module.as_ref().and_then(|m| m.name().map(str::to_string)))
+    }
+
+    /// Keeps the instance owning funcref `v` alive as long as `owner_of_storage` needs it.
+    pub(crate) fn owner_arc(v: u64) -> Option<Arc<dyn Send + Sync>> {
+        if v == 0 {
+            return None;
+        }
+        let inst = interp::instance_of_funcref(v);
+        inst.self_weak
+            .upgrade()
+            .map(|a| a as Arc<dyn Send + Sync>)
+    }
+}
+
+/// A live instance. Cloning is cheap and shares it.
+#[derive(Clone)]
+pub struct Instance(pub(crate) Arc<InstanceInner>);
+
+/// A function of some instance.
+#[derive(Clone)]
+pub struct Func {
+    instance: Instance,
+    index: u32,
+}
+
+/// An importable / exportable entity.
+#[derive(Clone)]
+pub enum Extern {
+    /// A function.
+    Func(Func),
+    /// A table.
+    Table(Table),
+    /// A memory.
+    Memory(Memory),
+    /// A global.
+    Global(Global),
+}
+
+impl Extern {
+    /// The type of the entity as import matching sees it (current sizes).
+    pub fn ty(&self) -> ExternType {
+        match self {
+            Extern::Func(f) => ExternType::Func(f.ty().clone()),
+            Extern::Table(t) => ExternType::Table(t.current_type()),
+            Extern::Memory(m) => ExternType::Memory(m.current_type()),
+            Extern::Global(g) => ExternType::Global(g.ty()),
+        }
+    }
+}
+
+impl Func {
+    /// Creates a host function.
+    pub fn host(
+        engine: &Engine,
+        ty: FuncType,
+        name: Option<String>,
+        f: impl Fn(&Caller<'_>, &mut [u64]) -> std::result::Result<(), Trap> + Send + Sync + 'static,
+    ) -> Func {
+        let host = HostFunc {
+            ty: Arc::new(ty),
+            func: Arc::new(f),
+            name,
+        };
+        let inst = Instance::new_host(engine, vec![host]);
+        Func {
+            instance: inst,
+            index: 0,
+        }
+    }
+
+    /// The signature.
+    pub fn ty(&self) -> &FuncType {
+        let r = self.vmfuncref();
+        let inst = interp::instance_of_funcref(r as *const _ as u64);
+        match inst.callee(r.index) {
+            Callee::Host(h) => &h.ty,
+            Callee::Wasm(_) => inst
+                .module
+                .as_ref()
+                .expect("wasm function has a module")
+                .func_type(r.index)
+                .expect("valid index"),
+        }
+    }
+
+    fn vmfuncref(&self) -> &VMFuncRef {
+        let p = self.instance.0.funcs[self.index as usize];
+        interp::funcref(p as u64)
+    }
+
+    /// The instance this handle was obtained from.
+    pub fn instance(&self) -> &Instance {
+        &self.instance
+    }
+
+    /// Index of the function in the instance's function space.
+    pub fn index(&self) -> u32 {
+        self.index
+    }
+
+    /// Whether this is a host function.
+    pub fn is_host(&self) -> bool {
+        let r = self.vmfuncref();
+        matches!(
+            interp::instance_of_funcref(r as *const _ as u64).callee(r.index),
+            Callee::Host(_)
+        )
+    }
+
+    /// Calls the function: parameters in `stack[..params]`, results out in
+    /// `stack[..results]`; `stack` must hold `max(param slots, result slots)`.
+    pub fn call(&self, stack: &mut [u64]) -> std::result::Result<(), Trap> {
+        let p = self.instance.0.funcs[self.index as usize];
+        interp::invoke(interp::funcref(p as u64), stack)
+    }
+
+    /// The funcref value of this function (an opaque non-zero `u64`).
+    pub fn to_raw(&self) -> u64 {
+        self.instance.0.funcs[self.index as usize] as u64
+    }
+
+    /// The indirection slot of this function (for the optimizing tier).
+    pub fn slot(&self) -> &VMFuncRef {
+        self.vmfuncref()
+    }
+}
+
+fn limits_match(actual: Limits, expected: Limits) -> bool {
+    actual.min >= expected.min
+        && match expected.max {
+            None => true,
+            Some(em) => actual.max.is_some_and(|am| am <= em),
+        }
+}
+
+fn eval_const(
+    expr: &ConstExpr,
+    globals: &[Global],
+    funcs: &[*const VMFuncRef],
+) -> Result<[u64; 2]> {
+    let mut stack: Vec<[u64; 2]> = Vec::with_capacity(2);
+    for op in &expr.0 {
+        let v = match *op {
+            ConstOp::I32(v) => [v as u32 as u64, 0],
+            ConstOp::I64(v) => [v as u64, 0],
+            ConstOp::F32(v) => [v as u64, 0],
+            ConstOp::F64(v) => [v, 0],
+            ConstOp::V128(v) => [v as u64, (v >> 64) as u64],
+            ConstOp::RefNull => [0, 0],
+            ConstOp::RefFunc(f) => [funcs[f as usize] as u64, 0],
+            ConstOp::GlobalGet(g) => globals[g as usize].get(),
+            ConstOp::I32Add | ConstOp::I32Sub | ConstOp::I32Mul => {
+                let b = stack.pop().unwrap_or_default()[0] as u32;
+                let a = stack.pop().unwrap_or_default()[0] as u32;
+                let r = match *op {
+                    ConstOp::I32Add => a.wrapping_add(b),
+                    ConstOp::I32Sub => a.wrapping_sub(b),
+                    _ => a.wrapping_mul(b),
+                };
+                [r as u64, 0]
+            }
+            ConstOp::I64Add | ConstOp::I64Sub | ConstOp::I64Mul => {
+                let b = stack.pop().unwrap_or_default()[0];
+                let a = stack.pop().unwrap_or_default()[0];
+                let r = match *op {
+                    ConstOp::I64Add => a.wrapping_add(b),
+                    ConstOp::I64Sub => a.wrapping_sub(b),
+                    _ => a.wrapping_mul(b),
+                };
+                [r, 0]
+            }
+        };
+        stack.push(v);
+    }
+    stack
+        .pop()
+        .ok_or_else(|| Error::Compile("empty constant expression".into()))
+}
+
+impl Instance {
+    fn new_host(engine: &Engine, host_funcs: Vec<HostFunc>) -> Instance {
+        let type_ids: Box<[u32]> = host_funcs.iter().map(|h| engine.intern_type(&h.ty)).collect();
+        let n = host_funcs.len();
+        Instance(Arc::new_cyclic(|weak: &Weak<InstanceInner>| {
+            let vmctx = Box::new(VMContext {
+                memory0: std::ptr::null(),
+                memories: std::ptr::null(),
+                tables: std::ptr::null(),
+                globals: std::ptr::null(),
+                funcs: std::ptr::null(),
+                type_ids: std::ptr::null(),
+                interrupt: std::ptr::null(),
+                instance: weak.as_ptr() as *const (),
+            });
+            let vmctx_ptr: *const VMContext = &*vmctx;
+            let func_refs: Box<[VMFuncRef]> = (0..n)
+                .map(|i| VMFuncRef {
+                    native_code: AtomicPtr::new(std::ptr::null_mut()),
+                    vmctx: vmctx_ptr,
+                    type_id: type_ids[i],
+                    index: i as u32,
+                })
+                .collect();
+            let funcs: Box<[*const VMFuncRef]> =
+                func_refs.iter().map(|r| r as *const VMFuncRef).collect();
+            InstanceInner {
+                module: None,
+                engine: engine.clone(),
+                vmctx,
+                func_refs,
+                funcs,
+                memories: Vec::new(),
+                mem_defs: Box::new([]),
+                tables: Vec::new(),
+                table_defs: Box::new([]),
+                globals: Vec::new(),
+                global_defs: Box::new([]),
+                type_ids,
+                host_funcs,
+                dropped_elems: Box::new([]),
+                dropped_datas: Box::new([]),
+                interrupt: engine.interrupt_flag(),
+                num_imported_funcs: 0,
+                keepalive: Vec::new(),
+                self_weak: weak.clone(),
+                name: std::sync::Mutex::new(None),
+            }
+        }))
+    }
+
+    /// Instantiates `module` with `imports` given in the module's import order: links,
+    /// allocates, initialises segments and runs the start function.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Link`] for missing or mistyped imports, [`Error::Unsupported`] for SIMD
+    /// modules (not executable yet), [`Error::Instantiate`] for limits, and
+    /// [`Error::Trap`] when a segment is out of bounds or the start function traps.
+    pub fn new(module: &Module, imports: &[Extern]) -> Result<Instance> {
+        let inst = Instance::allocate(module, imports)?;
+        inst.initialize()?;
+        Ok(inst)
+    }
+
+    fn allocate(module: &Module, imports: &[Extern]) -> Result<Instance> {
+        let m = &module.0;
+        let engine = m.engine.clone();
+        if m.uses_simd {
+            return Err(Error::Unsupported(
+                "SIMD (128-bit vector instructions are validated but not executable yet)"
+                    .into(),
+            ));
+        }
+        if imports.len() != m.imports.len() {
+            return Err(Error::Link(format!(
+                "expected {} imports, got {}",
+                m.imports.len(),
+                imports.len()
+            )));
+        }
+        let mut funcs: Vec<*const VMFuncRef> = Vec::with_capacity(m.funcs.len());
+        let mut memories = Vec::new();
+        let mut tables = Vec::new();
+        let mut globals = Vec::new();
+        let mut keepalive: Vec<Arc<dyn Send + Sync>> = Vec::new();
+        for (imp, ext) in m.imports.iter().zip(imports) {
+            let bad = || {
+                Error::Link(format!(
+                    "incompatible import type for {}::{}: expected {}, got {}",
+                    imp.module,
+                    imp.name,
+                    imp.ty.kind_name(),
+                    ext.ty().kind_name()
+                ))
+            };
+            match (&imp.ty, ext) {
+                (ExternType::Func(ft), Extern::Func(f)) => {
+                    if f.ty() != ft {
+                        return Err(Error::Link(format!(
+                            "incompatible import type for {}::{}: expected func {ft}, got func {}",
+                            imp.module,
+                            imp.name,
+                            f.ty()
+                        )));
+                    }
+                    if !f.instance.0.engine.same(&engine) {
+                        return Err(Error::Link("import from another engine".into()));
+                    }
+                    funcs.push(f.instance.0.funcs[f.index as usize]);
+                    keepalive.push(f.instance.0.clone());
+                }
+                (ExternType::Table(tt), Extern::Table(t)) => {
+                    let actual = t.current_type();
+                    if actual.element != tt.element || !limits_match(actual.limits, tt.limits) {
+                        return Err(bad());
+                    }
+                    tables.push(t.clone());
+                }
+                (ExternType::Memory(mt), Extern::Memory(mem)) => {
+                    let actual = mem.current_type();
+                    if !limits_match(actual.limits, mt.limits) {
+                        return Err(bad());
+                    }
+                    memories.push(mem.clone());
+                }
+                (ExternType::Global(gt), Extern::Global(g)) => {
+                    if g.ty() != *gt {
+                        return Err(bad());
+                    }
+                    globals.push(g.clone());
+                }
+                _ => return Err(bad()),
+            }
+        }
+        let limits = engine.config();
+        for mt in &m.memories[m.num_imported_memories as usize..] {
+            memories.push(Memory::new(*mt, limits.memory_limit_pages).map_err(Error::Instantiate)?);
+        }
+        for tt in &m.tables[m.num_imported_tables as usize..] {
+            tables.push(Table::new(*tt, 0, limits.table_limit_elements).map_err(Error::Instantiate)?);
+        }
+        let num_imported_funcs = m.num_imported_funcs;
+        let num_defined = m.funcs.len() - num_imported_funcs as usize;
+        let type_ids: Box<[u32]> = m.type_ids.clone().into_boxed_slice();
+        let interrupt = engine.interrupt_flag();
+        let inner = Arc::new_cyclic(|weak: &Weak<InstanceInner>| {
+            let mem_defs: Box<[*const VMMemoryDefinition]> =
+                memories.iter().map(|x| x.definition()).collect();
+            let table_defs: Box<[*const VMTableDefinition]> =
+                tables.iter().map(|x| x.definition()).collect();
+            let vmctx = Box::new(VMContext {
+                memory0: mem_defs.first().copied().unwrap_or(std::ptr::null()),
+                memories: mem_defs.as_ptr(),
+                tables: table_defs.as_ptr(),
+                globals: std::ptr::null(),
+                funcs: std::ptr::null(),
+                type_ids: type_ids.as_ptr(),
+                interrupt: &*interrupt,
+                instance: weak.as_ptr() as *const (),
+            });
+            let vmctx_ptr: *const VMContext = &*vmctx;
+            let func_refs: Box<[VMFuncRef]> = (0..num_defined)
+                .map(|i| {
+                    let index = num_imported_funcs + i as u32;
+                    VMFuncRef {
+                        native_code: AtomicPtr::new(std::ptr::null_mut()),
+                        vmctx: vmctx_ptr,
+                        type_id: type_ids[m.funcs[index as usize] as usize],
+                        index,
+                    }
+                })
+                .collect();
+            funcs.extend(func_refs.iter().map(|r| r as *const VMFuncRef));
+            InstanceInner {
+                module: Some(module.clone()),
+                engine: engine.clone(),
+                vmctx,
+                func_refs,
+                funcs: funcs.into_boxed_slice(),
+                memories,
+                mem_defs,
+                tables,
+                table_defs,
+                globals: Vec::new(),
+                global_defs: Box::new([]),
+                type_ids,
+                host_funcs: Vec::new(),
+                dropped_elems: (0..m.elems.len()).map(|_| AtomicBool::new(false)).collect(),
+                dropped_datas: (0..m.datas.len()).map(|_| AtomicBool::new(false)).collect(),
+                interrupt,
+                num_imported_funcs,
+                keepalive,
+                self_weak: weak.clone(),
+                name: std::sync::Mutex::new(None),
+            }
+        });
+        // Globals need the function slots (ref.func initialisers), so they come second.
+        let mut inner = inner;
+        {
+            let funcs = inner.funcs.clone();
+            for (i, gt) in m.globals[m.num_imported_globals as usize..].iter().enumerate() {
+                let v = eval_const(&m.global_inits[i], &globals, &funcs)?;
+                globals.push(Global::new(*gt, v));
+            }
+            let global_defs: Box<[*const VMGlobalDefinition]> =
+                globals.iter().map(|g| g.definition()).collect();
+            let this = Arc::get_mut(&mut inner).ok_or_else(|| {
+                Error::Instantiate("instance shared before initialisation".into())
+            })?;
+            this.vmctx.globals = global_defs.as_ptr();
+            this.vmctx.funcs = this.funcs.as_ptr();
+            this.global_defs = global_defs;
+            this.globals = globals;
+            let owner = this as *const InstanceInner as usize;
+            for t in &this.tables[m.num_imported_tables as usize..] {
+                t.set_owner(owner);
+            }
+            for g in &this.globals[m.num_imported_globals as usize..] {
+                g.set_owner(owner);
+            }
+        }
+        Ok(Instance(inner))
+    }
+
+    fn initialize(&self) -> Result<()> {
+        let inst = &self.0;
+        let m = &inst.module.as_ref().expect("module instance").0;
+        for (i, seg) in m.elems.iter().enumerate() {
+            match &seg.mode {
+                ElemMode::Active { table, offset } => {
+                    let off = eval_const(offset, &inst.globals, &inst.funcs)?[0] as u32 as u64;
+                    let t = &inst.tables[*table as usize];
+                    let n = seg.items.len() as u64;
+                    if off + n > t.size() {
+                        return Err(Trap::new(TrapCode::TableOutOfBounds).into());
+                    }
+                    for (k, item) in seg.items.iter().enumerate() {
+                        let v = eval_const(item, &inst.globals, &inst.funcs)?[0];
+                        retain_in_table(t, v);
+                        t.set(off + k as u64, v);
+                    }
+                    inst.dropped_elems[i].store(true, Ordering::Relaxed);
+                }
+                ElemMode::Declared => inst.dropped_elems[i].store(true, Ordering::Relaxed),
+                ElemMode::Passive => {}
+            }
+        }
+        for (i, seg) in m.datas.iter().enumerate() {
+            if let DataMode::Active { memory, offset } = &seg.mode {
+                let off = eval_const(offset, &inst.globals, &inst.funcs)?[0] as u32 as u64;
+                let view = inst.memories[*memory as usize].view();
+                view.write(off, &m.bytes[seg.range.clone()])
+                    .map_err(|c| Error::Trap(Trap::new(c)))?;
+                inst.dropped_datas[i].store(true, Ordering::Relaxed);
+            }
+        }
+        if let Some(start) = m.start {
+            let f = Func {
+                instance: self.clone(),
+                index: start,
+            };
+            f.call(&mut [])?;
+        }
+        Ok(())
+    }
+
+    /// The module this instance was created from (`None` for host functions).
+    pub fn module(&self) -> Option<&Module> {
+        self.0.module.as_ref()
+    }
+
+    /// Looks up export `name`.
+    pub fn export(&self, name: &str) -> Option<Extern> {
+        let m = self.0.module.as_ref()?;
+        Some(match m.export_index(name)? {
+            ExportIndex::Func(i) => Extern::Func(Func {
+                instance: self.clone(),
+                index: i,
+            }),
+            ExportIndex::Table(i) => Extern::Table(self.0.tables[i as usize].clone()),
+            ExportIndex::Memory(i) => Extern::Memory(self.0.memories[i as usize].clone()),
+            ExportIndex::Global(i) => Extern::Global(self.0.globals[i as usize].clone()),
+        })
+    }
+
+    /// Function `index` of the instance's function space.
+    pub fn func(&self, index: u32) -> Option<Func> {
+        ((index as usize) < self.0.funcs.len()).then(|| Func {
+            instance: self.clone(),
+            index,
+        })
+    }
+
+    /// Memory `index`.
+    pub fn memory(&self, index: u32) -> Option<&Memory> {
+        self.0.memories.get(index as usize)
+    }
+
+    /// Global `index`.
+    pub fn global(&self, index: u32) -> Option<&Global> {
+        self.0.globals.get(index as usize)
+    }
+
+    /// Sets the instance name shown in backtraces.
+    pub fn set_name(&self, name: impl Into<String>) {
+        *self.0.name.lock().unwrap_or_else(|e| e.into_inner()) = Some(name.into());
+    }
+
+    /// The instance name: the one set, else the module's from the name section.
+    pub fn name(&self) -> Option<String> {
+        self.0.instance_name()
+    }
+
+    /// The engine.
+    pub fn engine(&self) -> &Engine {
+        &self.0.engine
+    }
+
+    /// Whether two handles are the same instance.
+    pub fn same(&self, other: &Instance) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+/// Makes `table` keep alive the instance that owns funcref `v`, unless that is the table's
+/// own instance (which would be a cycle).
+pub(crate) fn retain_in_table(table: &Table, v: u64) {
+    if v == 0 || table.element() != ValType::FuncRef {
+        return;
+    }
+    let owner = interp::instance_of_funcref(v) as *const InstanceInner as usize;
+    if owner != table.owner() {
+        if let Some(a) = InstanceInner::owner_arc(v) {
+            table.keep_alive(a);
+        }
+    }
+}
+
+/// Same as [`retain_in_table`] for a global.
+pub(crate) fn retain_in_global(global: &Global, v: u64) {
+    if v == 0 || global.ty().content != ValType::FuncRef {
+        return;
+    }
+    let owner = interp::instance_of_funcref(v) as *const InstanceInner as usize;
+    if owner != global.owner() {
+        if let Some(a) = InstanceInner::owner_arc(v) {
+            global.keep_alive(a);
+        }
+    }
+}
+
+/// Evaluates an element-segment item in the context of `inst`.
+pub(crate) fn eval_item(inst: &InstanceInner, e: &ConstExpr) -> Result<u64> {
+    Ok(eval_const(e, &inst.globals, &inst.funcs)?[0])
+}

@@ -1,0 +1,164 @@
+//! The interpreter's instruction set.
+//!
+//! A function's frame is an array of `u64` slots: parameters, then locals, then the operand
+//! stack. Every instruction names its operand and result slots directly (frame-relative), so
+//! `local.get` is free and `i32.add` reads two slots and writes one: a register machine whose
+//! registers are the Wasm stack positions, with branch targets and stack heights resolved
+//! once at translation. A `v128` takes two adjacent slots.
+
+/// A frame-relative slot index.
+pub type Slot = u32;
+
+macro_rules! define_ops {
+    (
+        unary { $($un:ident),* $(,)? }
+        binary { $($bin:ident),* $(,)? }
+        load { $($ld:ident),* $(,)? }
+        store { $($st:ident),* $(,)? }
+        result_first { $( $rf:ident { $($rff:ident : $rft:ty),* } ),* $(,)? }
+        other { $( $(#[$m:meta])* $other:ident $({ $($f:ident : $t:ty),* })? ),* $(,)? }
+    ) => {
+        /// One interpreter instruction (16 bytes).
+        #[derive(Clone, Copy, Debug, PartialEq)]
+        #[allow(missing_docs)]
+        pub enum Op {
+            $( $un { d: Slot, a: Slot }, )*
+            $( $bin { d: Slot, a: Slot, b: Slot }, )*
+            $( $ld { d: Slot, a: Slot, off: u32 }, )*
+            $( $st { a: Slot, v: Slot, off: u32 }, )*
+            $( $rf { d: Slot, $($rff: $rft),* }, )*
+            $( $(#[$m])* $other $({ $($f: $t),* })?, )*
+        }
+
+        impl Op {
+            /// The slot this instruction writes its single result to, if it has exactly one
+            /// and nothing else reads that slot afterwards within the instruction.
+            pub fn result_slot_mut(&mut self) -> Option<&mut Slot> {
+                match self {
+                    $( Op::$un { d, .. } => Some(d), )*
+                    $( Op::$bin { d, .. } => Some(d), )*
+                    $( Op::$ld { d, .. } => Some(d), )*
+                    $( Op::$rf { d, .. } => Some(d), )*
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+define_ops! {
+    unary {
+        I32Eqz, I64Eqz, I32Clz, I32Ctz, I32Popcnt, I64Clz, I64Ctz, I64Popcnt,
+        F32Abs, F32Neg, F32Ceil, F32Floor, F32Trunc, F32Nearest, F32Sqrt,
+        F64Abs, F64Neg, F64Ceil, F64Floor, F64Trunc, F64Nearest, F64Sqrt,
+        I32WrapI64, I32TruncF32S, I32TruncF32U, I32TruncF64S, I32TruncF64U,
+        I64ExtendI32S, I64ExtendI32U, I64TruncF32S, I64TruncF32U, I64TruncF64S, I64TruncF64U,
+        F32ConvertI32S, F32ConvertI32U, F32ConvertI64S, F32ConvertI64U, F32DemoteF64,
+        F64ConvertI32S, F64ConvertI32U, F64ConvertI64S, F64ConvertI64U, F64PromoteF32,
+        I32Extend8S, I32Extend16S, I64Extend8S, I64Extend16S, I64Extend32S,
+        I32TruncSatF32S, I32TruncSatF32U, I32TruncSatF64S, I32TruncSatF64U,
+        I64TruncSatF32S, I64TruncSatF32U, I64TruncSatF64S, I64TruncSatF64U,
+        RefIsNull,
+    }
+    binary {
+        I32Eq, I32Ne, I32LtS, I32LtU, I32GtS, I32GtU, I32LeS, I32LeU, I32GeS, I32GeU,
+        I64Eq, I64Ne, I64LtS, I64LtU, I64GtS, I64GtU, I64LeS, I64LeU, I64GeS, I64GeU,
+        F32Eq, F32Ne, F32Lt, F32Gt, F32Le, F32Ge,
+        F64Eq, F64Ne, F64Lt, F64Gt, F64Le, F64Ge,
+        I32Add, I32Sub, I32Mul, I32DivS, I32DivU, I32RemS, I32RemU,
+        I32And, I32Or, I32Xor, I32Shl, I32ShrS, I32ShrU, I32Rotl, I32Rotr,
+        I64Add, I64Sub, I64Mul, I64DivS, I64DivU, I64RemS, I64RemU,
+        I64And, I64Or, I64Xor, I64Shl, I64ShrS, I64ShrU, I64Rotl, I64Rotr,
+        F32Add, F32Sub, F32Mul, F32Div, F32Min, F32Max, F32Copysign,
+        F64Add, F64Sub, F64Mul, F64Div, F64Min, F64Max, F64Copysign,
+    }
+    load {
+        I32Load, I64Load, I32Load8S, I32Load8U, I32Load16S, I32Load16U,
+        I64Load8S, I64Load8U, I64Load16S, I64Load16U, I64Load32S, I64Load32U,
+    }
+    store {
+        I32Store, I64Store, I32Store8, I32Store16, I64Store8, I64Store16, I64Store32,
+    }
+    result_first {
+        // d = constant
+        Const32 { v: u32 },
+        Const64 { v: u64 },
+        // d = s
+        Copy { s: Slot },
+        GlobalGet { g: u32 },
+        RefFunc { func: u32 },
+        MemorySize { mem: u32 },
+        TableGet { i: Slot, table: u32 },
+        TableSize { table: u32 },
+    }
+    other {
+        /// Traps with "unreachable".
+        Unreachable,
+        /// Unconditional jump to an absolute instruction index.
+        Br { target: u32 },
+        /// Jump when `cond` is non-zero.
+        BrIfNez { cond: Slot, target: u32 },
+        /// Jump when `cond` is zero.
+        BrIfEqz { cond: Slot, target: u32 },
+        /// A jump back to a loop header: counts a back-edge and checks for interruption.
+        BackBr { target: u32 },
+        /// Conditional back-edge.
+        BackBrIfNez { cond: Slot, target: u32 },
+        /// Jumps to the `min(index, len)`-th of the `len + 1` `Br` instructions that follow.
+        BrTable { index: Slot, len: u32 },
+        /// Pops the frame; results are already in slots 0.. of the frame.
+        Return,
+        /// Copies a two-slot value (v128).
+        CopyWide { d: Slot, s: Slot },
+        /// Copies `n` slots from `s..` to `d..` in increasing order (`d <= s`).
+        CopyMany { d: Slot, s: Slot, n: u32 },
+        /// `d = if cond != 0 { d } else { b }` (the first operand already sits in `d`).
+        Select { d: Slot, b: Slot, cond: Slot },
+        /// Two-slot select.
+        SelectWide { d: Slot, b: Slot, cond: Slot },
+        /// Calls function `func` with arguments (and then results) at `base..`.
+        Call { func: u32, base: Slot },
+        /// `call_indirect` through table 0; `ty` is the module type index.
+        CallIndirect { ty: u32, index: Slot, base: Slot },
+        /// `call_indirect` through another table, given by the following `Imm`.
+        CallIndirectTable { ty: u32, index: Slot, base: Slot },
+        /// An immediate operand of the previous instruction.
+        Imm { a: u32, b: u32 },
+        /// `global.set`.
+        GlobalSet { g: u32, s: Slot },
+        /// Two-slot `global.get`.
+        GlobalGetWide { d: Slot, g: u32 },
+        /// Two-slot `global.set`.
+        GlobalSetWide { g: u32, s: Slot },
+        /// `memory.grow` of memory 0.
+        MemoryGrow { d: Slot, delta: Slot },
+        /// `memory.fill` of memory 0.
+        MemoryFill { d: Slot, v: Slot, n: Slot },
+        /// `memory.copy` within memory 0.
+        MemoryCopy { d: Slot, s: Slot, n: Slot },
+        /// `memory.init` from the data segment in the following `Imm`.
+        MemoryInit { d: Slot, s: Slot, n: Slot },
+        /// `data.drop`.
+        DataDrop { data: u32 },
+        /// `table.set`.
+        TableSet { table: u32, i: Slot, v: Slot },
+        /// `table.grow`; table in `Imm`.
+        TableGrow { d: Slot, init: Slot, delta: Slot },
+        /// `table.fill`; table in `Imm`.
+        TableFill { i: Slot, v: Slot, n: Slot },
+        /// `table.copy`; tables (dst, src) in `Imm`.
+        TableCopy { d: Slot, s: Slot, n: Slot },
+        /// `table.init`; table and segment in `Imm`.
+        TableInit { d: Slot, s: Slot, n: Slot },
+        /// `elem.drop`.
+        ElemDrop { elem: u32 },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn op_is_sixteen_bytes() {
+        assert_eq!(std::mem::size_of::<super::Op>(), 16);
+    }
+}

@@ -1,0 +1,36 @@
+//! Kiln's runtime core: decoding and validation (wasmparser), modules and instances, the
+//! VM context shared by every tier, linear memory, tables, globals, traps, and the
+//! interpreter tier.
+//!
+//! Embedders use the `kiln` crate; this crate is the engine room it is built on.
+//!
+//! ```
+//! use kiln_runtime::{Engine, Extern, Instance, Module};
+//! let engine = Engine::default();
+//! let wasm = wat::parse_str(r#"(module (func (export "add") (param i32 i32) (result i32)
+//!     local.get 0 local.get 1 i32.add))"#).unwrap();
+//! let module = Module::new(&engine, &wasm).unwrap();
+//! let instance = Instance::new(&module, &[]).unwrap();
+//! let Some(Extern::Func(add)) = instance.export("add") else { panic!() };
+//! let mut stack = [2, 40];
+//! add.call(&mut stack).unwrap();
+//! assert_eq!(stack[0], 42);
+//! ```
+
+#![deny(unsafe_code)]
+
+pub mod engine;
+pub mod error;
+pub mod instance;
+pub mod interp;
+pub mod module;
+pub mod types;
+#[allow(unsafe_code)]
+pub mod vm;
+
+pub use engine::{Config, Engine, EngineKind};
+pub use error::{Error, FrameInfo, Result, Trap, TrapCode};
+pub use instance::{Caller, Extern, Func, HostFunc, Instance};
+pub use module::{CustomSection, ExportIndex, Import, Module};
+pub use types::{ExternType, FuncType, GlobalType, Limits, MemoryType, TableType, ValType};
+pub use vm::{Global, Memory, Table};

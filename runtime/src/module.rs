@@ -1,0 +1,688 @@
+//! Decoding and validation: bytes in, an immutable [`Module`] out.
+//!
+//! The whole module is validated eagerly (function bodies in parallel with rayon); function
+//! bodies are translated for the interpreter lazily, on first call, and the translation is
+//! shared by every instance of the module.
+
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::interp::FuncCode;
+use crate::types::{ExternType, FuncType, GlobalType, Limits, MemoryType, TableType, ValType};
+use rayon::prelude::*;
+use std::collections::HashMap;
+use std::ops::Range;
+use std::sync::atomic::AtomicU32;
+use std::sync::{Arc, OnceLock};
+use wasmparser::{
+    ExternalKind, FuncValidatorAllocations, OperatorsReader, Parser, Payload, TypeRef, Validator,
+};
+
+/// One instruction of a constant expression.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ConstOp {
+    /// `i32.const`.
+    I32(i32),
+    /// `i64.const`.
+    I64(i64),
+    /// `f32.const` (bits).
+    F32(u32),
+    /// `f64.const` (bits).
+    F64(u64),
+    /// `v128.const`.
+    V128(u128),
+    /// `ref.null`.
+    RefNull,
+    /// `ref.func`.
+    RefFunc(u32),
+    /// `global.get`.
+    GlobalGet(u32),
+    /// `i32.add` (extended constant expressions).
+    I32Add,
+    /// `i32.sub`.
+    I32Sub,
+    /// `i32.mul`.
+    I32Mul,
+    /// `i64.add`.
+    I64Add,
+    /// `i64.sub`.
+    I64Sub,
+    /// `i64.mul`.
+    I64Mul,
+}
+
+/// A constant expression (global initialisers, segment offsets and items).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConstExpr(pub Vec<ConstOp>);
+
+impl ConstExpr {
+    fn parse(expr: &wasmparser::ConstExpr<'_>) -> Result<ConstExpr> {
+        use wasmparser::Operator as O;
+        let mut ops = Vec::new();
+        let mut reader = expr.get_operators_reader();
+        while !reader.eof() {
+            let op = reader.read().map_err(compile_err)?;
+            ops.push(match op {
+                O::I32Const { value } => ConstOp::I32(value),
+                O::I64Const { value } => ConstOp::I64(value),
+                O::F32Const { value } => ConstOp::F32(value.bits()),
+                O::F64Const { value } => ConstOp::F64(value.bits()),
+                O::V128Const { value } => ConstOp::V128(u128::from_le_bytes(*value.bytes())),
+                O::RefNull { .. } => ConstOp::RefNull,
+                O::RefFunc { function_index } => ConstOp::RefFunc(function_index),
+                O::GlobalGet { global_index } => ConstOp::GlobalGet(global_index),
+                O::I32Add => ConstOp::I32Add,
+                O::I32Sub => ConstOp::I32Sub,
+                O::I32Mul => ConstOp::I32Mul,
+                O::I64Add => ConstOp::I64Add,
+                O::I64Sub => ConstOp::I64Sub,
+                O::I64Mul => ConstOp::I64Mul,
+                O::End => break,
+                other => {
+                    return Err(Error::Unsupported(format!(
+                        "constant expression operator {other:?}"
+                    )));
+                }
+            });
+        }
+        Ok(ConstExpr(ops))
+    }
+}
+
+/// An import of the module.
+#[derive(Clone, Debug)]
+pub struct Import {
+    /// Module name it imports from.
+    pub module: String,
+    /// Field name.
+    pub name: String,
+    /// What it expects.
+    pub ty: ExternType,
+}
+
+/// The kind and index of an export.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExportIndex {
+    /// Function index.
+    Func(u32),
+    /// Table index.
+    Table(u32),
+    /// Memory index.
+    Memory(u32),
+    /// Global index.
+    Global(u32),
+}
+
+/// How an element segment is used.
+#[derive(Clone, Debug)]
+pub enum ElemMode {
+    /// Copied into a table at instantiation.
+    Active {
+        /// Table index.
+        table: u32,
+        /// Offset expression.
+        offset: ConstExpr,
+    },
+    /// Used by `table.init`.
+    Passive,
+    /// Only declares functions for `ref.func`; dropped at instantiation.
+    Declared,
+}
+
+/// An element segment.
+#[derive(Clone, Debug)]
+pub struct ElemSegment {
+    /// Mode.
+    pub mode: ElemMode,
+    /// Element type.
+    pub ty: ValType,
+    /// One constant expression per element.
+    pub items: Vec<ConstExpr>,
+}
+
+/// How a data segment is used.
+#[derive(Clone, Debug)]
+pub enum DataMode {
+    /// Copied into a memory at instantiation.
+    Active {
+        /// Memory index.
+        memory: u32,
+        /// Offset expression.
+        offset: ConstExpr,
+    },
+    /// Used by `memory.init`.
+    Passive,
+}
+
+/// A data segment.
+#[derive(Clone, Debug)]
+pub struct DataSegment {
+    /// Mode.
+    pub mode: DataMode,
+    /// The bytes, as a range of the module's bytes.
+    pub range: Range<usize>,
+}
+
+/// A custom section.
+#[derive(Clone, Debug)]
+pub struct CustomSection {
+    /// Section name.
+    pub name: String,
+    /// The payload, as a range of the module's bytes.
+    pub range: Range<usize>,
+}
+
+/// Per-function data of a defined (not imported) function.
+pub(crate) struct DefinedFunc {
+    /// Byte range of the body (locals and code) within the module bytes.
+    pub body: Range<usize>,
+    /// Interpreter code, translated on first call.
+    pub code: OnceLock<std::result::Result<Arc<FuncCode>, Error>>,
+    /// Calls into this function (approximate; counted by the interpreter).
+    pub calls: AtomicU32,
+    /// Loop back-edges taken in this function (approximate).
+    pub backedges: AtomicU32,
+}
+
+/// Everything known about a validated module.
+pub(crate) struct ModuleInner {
+    pub bytes: Arc<[u8]>,
+    pub name: Option<String>,
+    pub types: Vec<Arc<FuncType>>,
+    /// Canonical (engine-wide) id of each type, for `call_indirect` checks.
+    pub type_ids: Vec<u32>,
+    pub imports: Vec<Import>,
+    /// Type index of every function, imports first.
+    pub funcs: Vec<u32>,
+    pub num_imported_funcs: u32,
+    pub tables: Vec<TableType>,
+    pub num_imported_tables: u32,
+    pub memories: Vec<MemoryType>,
+    pub num_imported_memories: u32,
+    pub globals: Vec<GlobalType>,
+    pub num_imported_globals: u32,
+    pub global_inits: Vec<ConstExpr>,
+    pub exports: Vec<(String, ExportIndex)>,
+    pub export_map: HashMap<String, ExportIndex>,
+    pub start: Option<u32>,
+    pub elems: Vec<ElemSegment>,
+    pub datas: Vec<DataSegment>,
+    pub defined: Vec<DefinedFunc>,
+    pub func_names: HashMap<u32, String>,
+    pub local_names: HashMap<u32, HashMap<u32, String>>,
+    pub custom_sections: Vec<CustomSection>,
+    /// Set when any function body or type uses 128-bit SIMD.
+    pub uses_simd: bool,
+    pub engine: Engine,
+}
+
+/// A validated WebAssembly module, ready to be instantiated any number of times.
+///
+/// Cloning is cheap (a reference count).
+///
+/// ```
+/// use kiln_runtime::{Engine, Module};
+/// let engine = Engine::default();
+/// let bytes = wat::parse_str("(module (func (export \"f\") (result i32) i32.const 7))").unwrap();
+/// let module = Module::new(&engine, &bytes).unwrap();
+/// assert_eq!(module.exports().count(), 1);
+/// assert!(Module::new(&engine, b"\0asm junk").is_err());
+/// ```
+#[derive(Clone)]
+pub struct Module(pub(crate) Arc<ModuleInner>);
+
+fn compile_err(e: wasmparser::BinaryReaderError) -> Error {
+    Error::Compile(format!("{} (at offset {:#x})", e.message(), e.offset()))
+}
+
+fn limits(min: u64, max: Option<u64>) -> Limits {
+    Limits { min, max }
+}
+
+fn table_type(t: &wasmparser::TableType) -> Result<TableType> {
+    Ok(TableType {
+        element: ValType::from_ref(t.element_type).map_err(Error::Unsupported)?,
+        limits: limits(t.initial, t.maximum),
+    })
+}
+
+fn memory_type(m: &wasmparser::MemoryType) -> Result<MemoryType> {
+    if m.page_size_log2.is_some() {
+        return Err(Error::Unsupported("custom page sizes".into()));
+    }
+    Ok(MemoryType {
+        limits: limits(m.initial, m.maximum),
+        memory64: m.memory64,
+        shared: m.shared,
+    })
+}
+
+fn global_type(g: &wasmparser::GlobalType) -> Result<GlobalType> {
+    Ok(GlobalType {
+        content: ValType::from_wasm(g.content_type).map_err(Error::Unsupported)?,
+        mutable: g.mutable,
+    })
+}
+
+impl Module {
+    /// Decodes and validates `bytes` (WebAssembly binary format).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Compile`] for malformed or invalid modules, [`Error::Unsupported`] for
+    /// features Kiln does not implement yet.
+    pub fn new(engine: &Engine, bytes: &[u8]) -> Result<Module> {
+        let bytes: Arc<[u8]> = Arc::from(bytes);
+        let mut validator = Validator::new_with_features(engine.config().features);
+        let mut m = ModuleInner {
+            bytes: bytes.clone(),
+            name: None,
+            types: Vec::new(),
+            type_ids: Vec::new(),
+            imports: Vec::new(),
+            funcs: Vec::new(),
+            num_imported_funcs: 0,
+            tables: Vec::new(),
+            num_imported_tables: 0,
+            memories: Vec::new(),
+            num_imported_memories: 0,
+            globals: Vec::new(),
+            num_imported_globals: 0,
+            global_inits: Vec::new(),
+            exports: Vec::new(),
+            export_map: HashMap::new(),
+            start: None,
+            elems: Vec::new(),
+            datas: Vec::new(),
+            defined: Vec::new(),
+            func_names: HashMap::new(),
+            local_names: HashMap::new(),
+            custom_sections: Vec::new(),
+            uses_simd: false,
+            engine: engine.clone(),
+        };
+        let mut to_validate = Vec::new();
+        for payload in Parser::new(0).parse_all(&bytes) {
+            let payload = payload.map_err(compile_err)?;
+            match validator.payload(&payload).map_err(compile_err)? {
+                wasmparser::ValidPayload::Func(func, body) => to_validate.push((func, body)),
+                wasmparser::ValidPayload::End(_) => {}
+                _ => {}
+            }
+            m.read_payload(payload)?;
+        }
+        // Function bodies validate independently: spread them over the rayon pool.
+        let simd_flags: Vec<bool> = to_validate
+            .into_par_iter()
+            .map_init(FuncValidatorAllocations::default, |allocs, (func, body)| {
+                let mut v = func.into_validator(std::mem::take(allocs));
+                let mut reader = body.get_binary_reader();
+                v.read_locals(&mut reader).map_err(compile_err)?;
+                reader.set_features(*v.features());
+                let mut ops = OperatorsReader::new(reader);
+                let mut simd = false;
+                while !ops.eof() {
+                    let (op, offset) = ops.read_with_offset().map_err(compile_err)?;
+                    // Every SIMD instruction is encoded behind the 0xFD prefix.
+                    simd |= bytes.get(offset as usize) == Some(&0xFD);
+                    v.op(offset, &op).map_err(compile_err)?;
+                }
+                ops.finish().map_err(compile_err)?;
+                for i in 0..v.len_locals() {
+                    simd |= v.get_local_type(i) == Some(wasmparser::ValType::V128);
+                }
+                *allocs = v.into_allocations();
+                Ok(simd)
+            })
+            .collect::<Result<_>>()?;
+        m.uses_simd |= simd_flags.into_iter().any(|s| s);
+        m.uses_simd |= m
+            .types
+            .iter()
+            .any(|t| t.params().contains(&ValType::V128) || t.results().contains(&ValType::V128))
+            || m.globals.iter().any(|g| g.content == ValType::V128);
+        m.type_ids = m.types.iter().map(|t| engine.intern_type(t)).collect();
+        Ok(Module(Arc::new(m)))
+    }
+
+    /// The module's name from the name section, if any.
+    pub fn name(&self) -> Option<&str> {
+        self.0.name.as_deref()
+    }
+
+    /// The raw bytes the module was compiled from.
+    pub fn bytes(&self) -> &[u8] {
+        &self.0.bytes
+    }
+
+    /// Imports in declaration order.
+    pub fn imports(&self) -> impl Iterator<Item = &Import> {
+        self.0.imports.iter()
+    }
+
+    /// Exports in declaration order, with their types.
+    pub fn exports(&self) -> impl Iterator<Item = (&str, ExternType)> + '_ {
+        self.0
+            .exports
+            .iter()
+            .map(|(name, idx)| (name.as_str(), self.0.extern_type(*idx)))
+    }
+
+    /// The type of export `name`, if present.
+    pub fn export_type(&self, name: &str) -> Option<ExternType> {
+        self.0.export_map.get(name).map(|i| self.0.extern_type(*i))
+    }
+
+    /// The index of export `name`.
+    pub fn export_index(&self, name: &str) -> Option<ExportIndex> {
+        self.0.export_map.get(name).copied()
+    }
+
+    /// The signature of function `index` (imports first).
+    pub fn func_type(&self, index: u32) -> Option<&FuncType> {
+        let ty = *self.0.funcs.get(index as usize)?;
+        Some(&self.0.types[ty as usize])
+    }
+
+    /// Number of functions, imported ones included.
+    pub fn num_funcs(&self) -> u32 {
+        self.0.funcs.len() as u32
+    }
+
+    /// Number of imported functions.
+    pub fn num_imported_funcs(&self) -> u32 {
+        self.0.num_imported_funcs
+    }
+
+    /// Function name from the name section.
+    pub fn func_name(&self, index: u32) -> Option<&str> {
+        self.0.func_names.get(&index).map(String::as_str)
+    }
+
+    /// Local (and parameter) name from the name section.
+    pub fn local_name(&self, func: u32, local: u32) -> Option<&str> {
+        self.0
+            .local_names
+            .get(&func)
+            .and_then(|m| m.get(&local))
+            .map(String::as_str)
+    }
+
+    /// Memory types, imports first.
+    pub fn memories(&self) -> &[MemoryType] {
+        &self.0.memories
+    }
+
+    /// Number of imported memories.
+    pub fn num_imported_memories(&self) -> u32 {
+        self.0.num_imported_memories
+    }
+
+    /// Custom sections in order, with their payloads.
+    pub fn custom_sections(&self) -> impl Iterator<Item = (&str, &[u8])> {
+        self.0
+            .custom_sections
+            .iter()
+            .map(|c| (c.name.as_str(), &self.0.bytes[c.range.clone()]))
+    }
+
+    /// Total size in bytes of all function bodies.
+    pub fn code_size(&self) -> usize {
+        self.0.defined.iter().map(|d| d.body.len()).sum()
+    }
+
+    /// Whether the module uses 128-bit SIMD (not executable yet).
+    pub fn uses_simd(&self) -> bool {
+        self.0.uses_simd
+    }
+
+    /// The engine this module was compiled for.
+    pub fn engine(&self) -> &Engine {
+        &self.0.engine
+    }
+
+    /// Call and back-edge counters of defined function `index` (imports first), as
+    /// counted by the interpreter.
+    pub fn hotness(&self, index: u32) -> Option<(u32, u32)> {
+        let d = self
+            .0
+            .defined
+            .get(index.checked_sub(self.0.num_imported_funcs)? as usize)?;
+        Some((
+            d.calls.load(std::sync::atomic::Ordering::Relaxed),
+            d.backedges.load(std::sync::atomic::Ordering::Relaxed),
+        ))
+    }
+}
+
+impl ModuleInner {
+    pub(crate) fn extern_type(&self, idx: ExportIndex) -> ExternType {
+        match idx {
+            ExportIndex::Func(i) => {
+                ExternType::Func((*self.types[self.funcs[i as usize] as usize]).clone())
+            }
+            ExportIndex::Table(i) => ExternType::Table(self.tables[i as usize]),
+            ExportIndex::Memory(i) => ExternType::Memory(self.memories[i as usize]),
+            ExportIndex::Global(i) => ExternType::Global(self.globals[i as usize]),
+        }
+    }
+
+    pub(crate) fn func_type(&self, func: u32) -> &Arc<FuncType> {
+        &self.types[self.funcs[func as usize] as usize]
+    }
+
+    fn read_payload(&mut self, payload: Payload<'_>) -> Result<()> {
+        match payload {
+            Payload::TypeSection(reader) => {
+                for rec in reader {
+                    let rec = rec.map_err(compile_err)?;
+                    for sub in rec.into_types() {
+                        match &sub.composite_type.inner {
+                            wasmparser::CompositeInnerType::Func(f) => {
+                                let params = f
+                                    .params()
+                                    .iter()
+                                    .map(|t| ValType::from_wasm(*t))
+                                    .collect::<std::result::Result<Vec<_>, _>>()
+                                    .map_err(Error::Unsupported)?;
+                                let results = f
+                                    .results()
+                                    .iter()
+                                    .map(|t| ValType::from_wasm(*t))
+                                    .collect::<std::result::Result<Vec<_>, _>>()
+                                    .map_err(Error::Unsupported)?;
+                                self.types.push(Arc::new(FuncType::new(params, results)));
+                            }
+                            _ => return Err(Error::Unsupported("GC types".into())),
+                        }
+                    }
+                }
+            }
+            Payload::ImportSection(reader) => {
+                for imp in reader.into_imports() {
+                    let imp = imp.map_err(compile_err)?;
+                    let ty = match imp.ty {
+                        TypeRef::Func(t) => {
+                            self.funcs.push(t);
+                            self.num_imported_funcs += 1;
+                            ExternType::Func((*self.types[t as usize]).clone())
+                        }
+                        TypeRef::Table(t) => {
+                            let t = table_type(&t)?;
+                            self.tables.push(t);
+                            self.num_imported_tables += 1;
+                            ExternType::Table(t)
+                        }
+                        TypeRef::Memory(m) => {
+                            let m = memory_type(&m)?;
+                            self.memories.push(m);
+                            self.num_imported_memories += 1;
+                            ExternType::Memory(m)
+                        }
+                        TypeRef::Global(g) => {
+                            let g = global_type(&g)?;
+                            self.globals.push(g);
+                            self.num_imported_globals += 1;
+                            ExternType::Global(g)
+                        }
+                        _ => return Err(Error::Unsupported("import of this kind".into())),
+                    };
+                    self.imports.push(Import {
+                        module: imp.module.to_string(),
+                        name: imp.name.to_string(),
+                        ty,
+                    });
+                }
+            }
+            Payload::FunctionSection(reader) => {
+                for f in reader {
+                    self.funcs.push(f.map_err(compile_err)?);
+                }
+            }
+            Payload::TableSection(reader) => {
+                for t in reader {
+                    let t = t.map_err(compile_err)?;
+                    if !matches!(t.init, wasmparser::TableInit::RefNull) {
+                        return Err(Error::Unsupported("table initialiser expressions".into()));
+                    }
+                    self.tables.push(table_type(&t.ty)?);
+                }
+            }
+            Payload::MemorySection(reader) => {
+                for mem in reader {
+                    self.memories.push(memory_type(&mem.map_err(compile_err)?)?);
+                }
+            }
+            Payload::GlobalSection(reader) => {
+                for g in reader {
+                    let g = g.map_err(compile_err)?;
+                    self.globals.push(global_type(&g.ty)?);
+                    self.global_inits.push(ConstExpr::parse(&g.init_expr)?);
+                }
+            }
+            Payload::ExportSection(reader) => {
+                for e in reader {
+                    let e = e.map_err(compile_err)?;
+                    let idx = match e.kind {
+                        ExternalKind::Func => ExportIndex::Func(e.index),
+                        ExternalKind::Table => ExportIndex::Table(e.index),
+                        ExternalKind::Memory => ExportIndex::Memory(e.index),
+                        ExternalKind::Global => ExportIndex::Global(e.index),
+                        _ => return Err(Error::Unsupported("export of this kind".into())),
+                    };
+                    self.exports.push((e.name.to_string(), idx));
+                    self.export_map.insert(e.name.to_string(), idx);
+                }
+            }
+            Payload::StartSection { func, .. } => self.start = Some(func),
+            Payload::ElementSection(reader) => {
+                for e in reader {
+                    let e = e.map_err(compile_err)?;
+                    let (ty, items) = match e.items {
+                        wasmparser::ElementItems::Functions(r) => {
+                            let mut items = Vec::new();
+                            for f in r {
+                                items.push(ConstExpr(vec![ConstOp::RefFunc(
+                                    f.map_err(compile_err)?,
+                                )]));
+                            }
+                            (ValType::FuncRef, items)
+                        }
+                        wasmparser::ElementItems::Expressions(ty, r) => {
+                            let mut items = Vec::new();
+                            for expr in r {
+                                items.push(ConstExpr::parse(&expr.map_err(compile_err)?)?);
+                            }
+                            (ValType::from_ref(ty).map_err(Error::Unsupported)?, items)
+                        }
+                    };
+                    let mode = match e.kind {
+                        wasmparser::ElementKind::Active {
+                            table_index,
+                            offset_expr,
+                        } => ElemMode::Active {
+                            table: table_index.unwrap_or(0),
+                            offset: ConstExpr::parse(&offset_expr)?,
+                        },
+                        wasmparser::ElementKind::Passive => ElemMode::Passive,
+                        wasmparser::ElementKind::Declared => ElemMode::Declared,
+                    };
+                    self.elems.push(ElemSegment { mode, ty, items });
+                }
+            }
+            Payload::DataSection(reader) => {
+                for d in reader {
+                    let d = d.map_err(compile_err)?;
+                    let end = d.range.end as usize;
+                    let start = end - d.data.len();
+                    let mode = match d.kind {
+                        wasmparser::DataKind::Active {
+                            memory_index,
+                            offset_expr,
+                        } => DataMode::Active {
+                            memory: memory_index,
+                            offset: ConstExpr::parse(&offset_expr)?,
+                        },
+                        wasmparser::DataKind::Passive => DataMode::Passive,
+                    };
+                    self.datas.push(DataSegment {
+                        mode,
+                        range: start..end,
+                    });
+                }
+            }
+            Payload::CodeSectionEntry(body) => {
+                let range = body.range();
+                let range = range.start as usize..range.end as usize;
+                self.defined.push(DefinedFunc {
+                    body: range,
+                    code: OnceLock::new(),
+                    calls: AtomicU32::new(0),
+                    backedges: AtomicU32::new(0),
+                });
+            }
+            Payload::CustomSection(reader) => {
+                let start = reader.data_offset() as usize;
+                self.custom_sections.push(CustomSection {
+                    name: reader.name().to_string(),
+                    range: start..start + reader.data().len(),
+                });
+                if reader.name() == "name" {
+                    // A malformed name section is not an error (the spec says it is ignored).
+                    let _ = self.read_names(reader.data(), start);
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn read_names(&mut self, data: &[u8], offset: usize) -> wasmparser::Result<()> {
+        let reader = wasmparser::NameSectionReader::new(wasmparser::BinaryReader::new(
+            data, offset as u64,
+        ));
+        for name in reader {
+            match name? {
+                wasmparser::Name::Module { name, .. } => self.name = Some(name.to_string()),
+                wasmparser::Name::Function(map) => {
+                    for n in map {
+                        let n = n?;
+                        self.func_names.insert(n.index, n.name.to_string());
+                    }
+                }
+                wasmparser::Name::Local(map) => {
+                    for f in map {
+                        let f = f?;
+                        let mut locals = HashMap::new();
+                        for n in f.names {
+                            let n = n?;
+                            locals.insert(n.index, n.name.to_string());
+                        }
+                        self.local_names.insert(f.index, locals);
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
