@@ -453,46 +453,58 @@ impl Instance {
         let num_defined = m.funcs.len() - num_imported_funcs as usize;
         let type_ids: Box<[u32]> = m.type_ids.clone().into_boxed_slice();
         let interrupt = engine.interrupt_flag();
+        let mem_defs: Box<[*const VMMemoryDefinition]> =
+            memories.iter().map(|x| x.definition()).collect();
+        let table_defs: Box<[*const VMTableDefinition]> =
+            tables.iter().map(|x| x.definition()).collect();
+        // Boxed data never moves, so the context can point into it before the instance
+        // itself exists; only the back pointer to the instance is filled in last.
+        let mut vmctx = Box::new(VMContext {
+            memory0: mem_defs.first().copied().unwrap_or(std::ptr::null()),
+            memories: mem_defs.as_ptr(),
+            tables: table_defs.as_ptr(),
+            globals: std::ptr::null(),
+            funcs: std::ptr::null(),
+            type_ids: type_ids.as_ptr(),
+            interrupt: &*interrupt,
+            instance: std::ptr::null(),
+        });
+        let vmctx_ptr: *const VMContext = &*vmctx;
+        let func_refs: Box<[VMFuncRef]> = (0..num_defined)
+            .map(|i| {
+                let index = num_imported_funcs + i as u32;
+                VMFuncRef {
+                    native_code: AtomicPtr::new(std::ptr::null_mut()),
+                    vmctx: vmctx_ptr,
+                    type_id: type_ids[m.funcs[index as usize] as usize],
+                    index,
+                }
+            })
+            .collect();
+        funcs.extend(func_refs.iter().map(|r| r as *const VMFuncRef));
+        let funcs = funcs.into_boxed_slice();
+        for (i, gt) in m.globals[m.num_imported_globals as usize..].iter().enumerate() {
+            let v = eval_const(&m.global_inits[i], &globals, &funcs)?;
+            globals.push(Global::new(*gt, v));
+        }
+        let global_defs: Box<[*const VMGlobalDefinition]> =
+            globals.iter().map(|g| g.definition()).collect();
+        vmctx.globals = global_defs.as_ptr();
+        vmctx.funcs = funcs.as_ptr();
         let inner = Arc::new_cyclic(|weak: &Weak<InstanceInner>| {
-            let mem_defs: Box<[*const VMMemoryDefinition]> =
-                memories.iter().map(|x| x.definition()).collect();
-            let table_defs: Box<[*const VMTableDefinition]> =
-                tables.iter().map(|x| x.definition()).collect();
-            let vmctx = Box::new(VMContext {
-                memory0: mem_defs.first().copied().unwrap_or(std::ptr::null()),
-                memories: mem_defs.as_ptr(),
-                tables: table_defs.as_ptr(),
-                globals: std::ptr::null(),
-                funcs: std::ptr::null(),
-                type_ids: type_ids.as_ptr(),
-                interrupt: &*interrupt,
-                instance: weak.as_ptr() as *const (),
-            });
-            let vmctx_ptr: *const VMContext = &*vmctx;
-            let func_refs: Box<[VMFuncRef]> = (0..num_defined)
-                .map(|i| {
-                    let index = num_imported_funcs + i as u32;
-                    VMFuncRef {
-                        native_code: AtomicPtr::new(std::ptr::null_mut()),
-                        vmctx: vmctx_ptr,
-                        type_id: type_ids[m.funcs[index as usize] as usize],
-                        index,
-                    }
-                })
-                .collect();
-            funcs.extend(func_refs.iter().map(|r| r as *const VMFuncRef));
+            vmctx.instance = weak.as_ptr() as *const ();
             InstanceInner {
                 module: Some(module.clone()),
                 engine: engine.clone(),
                 vmctx,
                 func_refs,
-                funcs: funcs.into_boxed_slice(),
+                funcs,
                 memories,
                 mem_defs,
                 tables,
                 table_defs,
-                globals: Vec::new(),
-                global_defs: Box::new([]),
+                globals,
+                global_defs,
                 type_ids,
                 host_funcs: Vec::new(),
                 dropped_elems: (0..m.elems.len()).map(|_| AtomicBool::new(false)).collect(),
@@ -504,30 +516,12 @@ impl Instance {
                 name: std::sync::Mutex::new(None),
             }
         });
-        // Globals need the function slots (ref.func initialisers), so they come second.
-        let mut inner = inner;
-        {
-            let funcs = inner.funcs.clone();
-            for (i, gt) in m.globals[m.num_imported_globals as usize..].iter().enumerate() {
-                let v = eval_const(&m.global_inits[i], &globals, &funcs)?;
-                globals.push(Global::new(*gt, v));
-            }
-            let global_defs: Box<[*const VMGlobalDefinition]> =
-                globals.iter().map(|g| g.definition()).collect();
-            let this = Arc::get_mut(&mut inner).ok_or_else(|| {
-                Error::Instantiate("instance shared before initialisation".into())
-            })?;
-            this.vmctx.globals = global_defs.as_ptr();
-            this.vmctx.funcs = this.funcs.as_ptr();
-            this.global_defs = global_defs;
-            this.globals = globals;
-            let owner = this as *const InstanceInner as usize;
-            for t in &this.tables[m.num_imported_tables as usize..] {
-                t.set_owner(owner);
-            }
-            for g in &this.globals[m.num_imported_globals as usize..] {
-                g.set_owner(owner);
-            }
+        let owner = Arc::as_ptr(&inner) as usize;
+        for t in &inner.tables[m.num_imported_tables as usize..] {
+            t.set_owner(owner);
+        }
+        for g in &inner.globals[m.num_imported_globals as usize..] {
+            g.set_owner(owner);
         }
         Ok(Instance(inner))
     }

@@ -301,7 +301,10 @@ impl Module {
             engine: engine.clone(),
         };
         let mut to_validate = Vec::new();
-        for payload in Parser::new(0).parse_all(&bytes) {
+        let mut parser = Parser::new(0);
+        // The parser has its own feature set (e.g. memory64 changes how limits decode).
+        parser.set_features(engine.config().features);
+        for payload in parser.parse_all(&bytes) {
             let payload = payload.map_err(compile_err)?;
             match validator.payload(&payload).map_err(compile_err)? {
                 wasmparser::ValidPayload::Func(func, body) => to_validate.push((func, body)),

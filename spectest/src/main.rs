@@ -1,2 +1,115 @@
-//! placeholder
-fn main() {}
+//! `kiln-spectest`: runs WebAssembly `.wast` scripts against Kiln.
+//!
+//! Usage: `kiln-spectest [--engine interp|jit|tiered] [--tier-threshold N] [--tier-sync]
+//! [--wasm3] [-v] PATH...`. Prints one line per file and, as the last line of stdout,
+//! `N passed, N failed, N skipped`; exits non-zero when anything failed.
+
+use anyhow::{Context, Result, bail};
+use clap::Parser;
+use kiln_spectest::{EngineChoice, Options, Summary, run_file};
+use rayon::prelude::*;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(version, about = "Runs WebAssembly .wast spec scripts against Kiln")]
+struct Args {
+    /// Engine: interp, jit or tiered.
+    #[arg(long, default_value = "interp")]
+    engine: String,
+    /// Hotness threshold for tier-up (tiered engine only).
+    #[arg(long)]
+    tier_threshold: Option<u32>,
+    /// Compile hot functions on the calling thread (tiered engine only).
+    #[arg(long)]
+    tier_sync: bool,
+    /// Validate with the WebAssembly 3.0 feature set instead of 2.0.
+    #[arg(long)]
+    wasm3: bool,
+    /// Print every failure (not just the first few per file).
+    #[arg(short, long)]
+    verbose: bool,
+    /// Files or folders (searched recursively for .wast files).
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+}
+
+fn collect(path: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    if path.is_dir() {
+        let mut entries: Vec<_> = std::fs::read_dir(path)
+            .with_context(|| format!("reading {}", path.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect();
+        entries.sort();
+        for e in entries {
+            if e.is_dir() || e.extension().is_some_and(|x| x == "wast") {
+                collect(&e, out)?;
+            }
+        }
+    } else if path.exists() {
+        out.push(path.to_path_buf());
+    } else {
+        bail!("no such file or folder: {}", path.display());
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match real_main(args) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("kiln-spectest: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn real_main(args: Args) -> Result<ExitCode> {
+    let engine = match args.engine.as_str() {
+        "interp" => EngineChoice::Interp,
+        "jit" | "tiered" => bail!("engine `{}` is not built yet", args.engine),
+        other => bail!("unknown engine `{other}` (expected interp, jit or tiered)"),
+    };
+    if engine != EngineChoice::Tiered && (args.tier_threshold.is_some() || args.tier_sync) {
+        bail!("--tier-threshold and --tier-sync apply to the tiered engine only");
+    }
+    let mut files = Vec::new();
+    for p in &args.paths {
+        collect(p, &mut files)?;
+    }
+    let options = Options {
+        engine,
+        wasm3: args.wasm3,
+        verbose: args.verbose,
+    };
+    let results: Vec<(PathBuf, Summary)> = files
+        .par_iter()
+        .map(|f| (f.clone(), run_file(f, &options)))
+        .collect();
+    let mut total = Summary::default();
+    for (path, s) in &results {
+        println!(
+            "{}: {} passed, {} failed, {} skipped",
+            path.display(),
+            s.passed,
+            s.failed,
+            s.skipped
+        );
+        for msg in &s.messages {
+            eprintln!("{msg}");
+        }
+        total.passed += s.passed;
+        total.failed += s.failed;
+        total.skipped += s.skipped;
+    }
+    println!(
+        "{} passed, {} failed, {} skipped",
+        total.passed, total.failed, total.skipped
+    );
+    Ok(if total.failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}

@@ -759,14 +759,14 @@ fn run(
                 let (x, y) = (reg!(regs, a), reg!(regs, b));
                 reg!(regs, d) = (x & 0x7fff_ffff_ffff_ffff) | (y & 0x8000_0000_0000_0000);
             }
-            Op::F32Ceil { d, a } => funop!(d, a, f32, |x| x.ceil()),
-            Op::F32Floor { d, a } => funop!(d, a, f32, |x| x.floor()),
-            Op::F32Trunc { d, a } => funop!(d, a, f32, |x| x.trunc()),
+            Op::F32Ceil { d, a } => funop!(d, a, f32, |x| num::f32_ceil(x)),
+            Op::F32Floor { d, a } => funop!(d, a, f32, |x| num::f32_floor(x)),
+            Op::F32Trunc { d, a } => funop!(d, a, f32, |x| num::f32_trunc(x)),
             Op::F32Nearest { d, a } => funop!(d, a, f32, |x| num::f32_nearest(x)),
             Op::F32Sqrt { d, a } => funop!(d, a, f32, |x| x.sqrt()),
-            Op::F64Ceil { d, a } => funop!(d, a, f64, |x| x.ceil()),
-            Op::F64Floor { d, a } => funop!(d, a, f64, |x| x.floor()),
-            Op::F64Trunc { d, a } => funop!(d, a, f64, |x| x.trunc()),
+            Op::F64Ceil { d, a } => funop!(d, a, f64, |x| num::f64_ceil(x)),
+            Op::F64Floor { d, a } => funop!(d, a, f64, |x| num::f64_floor(x)),
+            Op::F64Trunc { d, a } => funop!(d, a, f64, |x| num::f64_trunc(x)),
             Op::F64Nearest { d, a } => funop!(d, a, f64, |x| num::f64_nearest(x)),
             Op::F64Sqrt { d, a } => funop!(d, a, f64, |x| x.sqrt()),
             Op::F32Add { d, a, b } => fbin!(d, a, b, f32, |x, y| x + y),

@@ -52,16 +52,31 @@ pub fn f64_max(a: f64, b: f64) -> f64 {
     if a > b { a } else { b }
 }
 
-/// `f32.nearest`: round half to even.
-#[inline]
-pub fn f32_nearest(a: f32) -> f32 {
-    a.round_ties_even()
+/// Rounding instructions must return a quiet NaN for a NaN input; host rounding may keep a
+/// signalling one.
+macro_rules! rounding {
+    ($($name:ident: $t:ty, $quiet:expr, $op:ident;)*) => {$(
+        /// Wasm rounding of a float (NaN results are quiet).
+        #[inline]
+        pub fn $name(a: $t) -> $t {
+            if a.is_nan() {
+                <$t>::from_bits(a.to_bits() | $quiet)
+            } else {
+                a.$op()
+            }
+        }
+    )*};
 }
 
-/// `f64.nearest`.
-#[inline]
-pub fn f64_nearest(a: f64) -> f64 {
-    a.round_ties_even()
+rounding! {
+    f32_ceil: f32, 0x0040_0000, ceil;
+    f32_floor: f32, 0x0040_0000, floor;
+    f32_trunc: f32, 0x0040_0000, trunc;
+    f32_nearest: f32, 0x0040_0000, round_ties_even;
+    f64_ceil: f64, 0x0008_0000_0000_0000, ceil;
+    f64_floor: f64, 0x0008_0000_0000_0000, floor;
+    f64_trunc: f64, 0x0008_0000_0000_0000, trunc;
+    f64_nearest: f64, 0x0008_0000_0000_0000, round_ties_even;
 }
 
 macro_rules! trunc {
