@@ -144,9 +144,20 @@ fn frame_info(code: &FuncCode, inst: &InstanceInner) -> FrameInfo {
     }
 }
 
+/// A frame slot as a place. Checked in debug builds; unchecked in release builds, where the
+/// translator's invariant holds: every slot operand is below the function's `frame_slots`,
+/// and a frame is only entered after `values` was grown to `fp + frame_slots`.
+#[cfg(debug_assertions)]
 macro_rules! reg {
     ($regs:ident, $s:expr) => {
         $regs[$s as usize]
+    };
+}
+#[cfg(not(debug_assertions))]
+macro_rules! reg {
+    ($regs:ident, $s:expr) => {
+        // SAFETY: see the macro's documentation: `$s < frame_slots <= regs.len()`.
+        *unsafe { $regs.get_unchecked_mut($s as usize) }
     };
 }
 
@@ -243,6 +254,37 @@ fn run(
             tri!(mem.store::<$n>(reg!(regs, $a) as u32, $off, v.to_le_bytes()));
         }};
     }
+    // A taken conditional branch; a backward one is a loop back-edge.
+    macro_rules! take_branch {
+        ($target:expr) => {{
+            let t = $target as usize;
+            if t < ip {
+                bump(&code.backedges);
+                if inst.interrupt.load(Ordering::Relaxed) != 0 {
+                    trap!(TrapCode::Interrupted);
+                }
+            }
+            ip = t;
+        }};
+    }
+    macro_rules! brcmp {
+        ($a:expr, $b:expr, $target:expr, |$x:ident: $t:ty, $y:ident| $e:expr) => {{
+            let $x = reg!(regs, $a) as $t;
+            let $y = reg!(regs, $b) as $t;
+            if $e {
+                take_branch!($target);
+            }
+        }};
+    }
+    macro_rules! brimm {
+        ($a:expr, $imm:expr, $target:expr, |$x:ident: $t:ty, $y:ident| $e:expr) => {{
+            let $x = reg!(regs, $a) as $t;
+            let $y = $imm as $t;
+            if $e {
+                take_branch!($target);
+            }
+        }};
+    }
     macro_rules! imm {
         () => {{
             match ops[ip] {
@@ -332,19 +374,25 @@ fn run(
     }
 
     loop {
+        debug_assert!(regs.len() >= code.frame_slots as usize);
+        #[cfg(debug_assertions)]
         let op = ops[ip];
+        // SAFETY: every function's code ends in `Return` or `Unreachable` and every branch
+        // target produced by the translator is inside the code, so `ip` stays in bounds.
+        #[cfg(not(debug_assertions))]
+        let op = *unsafe { ops.get_unchecked(ip) };
         ip += 1;
         match op {
             Op::Unreachable => trap!(TrapCode::Unreachable),
             Op::Br { target } => ip = target as usize,
             Op::BrIfNez { cond, target } => {
                 if reg!(regs, cond) as u32 != 0 {
-                    ip = target as usize;
+                    take_branch!(target);
                 }
             }
             Op::BrIfEqz { cond, target } => {
                 if reg!(regs, cond) as u32 == 0 {
-                    ip = target as usize;
+                    take_branch!(target);
                 }
             }
             Op::BackBr { target } => {
@@ -443,7 +491,12 @@ fn run(
                 call!(fref, base)
             }
             Op::Imm { .. } => unreachable!("immediate executed as an instruction"),
-            Op::GlobalGet { d, g } => reg!(regs, d) = inst.globals[g as usize].get()[0],
+            Op::GlobalGet { d, g } => {
+                // SAFETY: `global_defs` points at definitions owned by `inst.globals`, alive
+                // as long as the instance.
+                let def = unsafe { &*inst.global_defs[g as usize] };
+                reg!(regs, d) = def.value[0].load(Ordering::Relaxed);
+            }
             Op::GlobalSet { g, s } => {
                 let global = &inst.globals[g as usize];
                 let v = reg!(regs, s);
@@ -591,6 +644,76 @@ fn run(
             Op::ElemDrop { elem } => {
                 inst.dropped_elems[elem as usize].store(true, Ordering::Relaxed);
             }
+
+            // Binary instructions with a constant right operand.
+            Op::I32AddImm { d, a, imm } => un!(d, a, |x: u32| x.wrapping_add(imm) as u64),
+            Op::I32MulImm { d, a, imm } => un!(d, a, |x: u32| x.wrapping_mul(imm) as u64),
+            Op::I32AndImm { d, a, imm } => un!(d, a, |x: u32| (x & imm) as u64),
+            Op::I32OrImm { d, a, imm } => un!(d, a, |x: u32| (x | imm) as u64),
+            Op::I32XorImm { d, a, imm } => un!(d, a, |x: u32| (x ^ imm) as u64),
+            Op::I32ShlImm { d, a, imm } => un!(d, a, |x: u32| x.wrapping_shl(imm) as u64),
+            Op::I32ShrSImm { d, a, imm } => {
+                un!(d, a, |x: i32| x.wrapping_shr(imm) as u32 as u64)
+            }
+            Op::I32ShrUImm { d, a, imm } => un!(d, a, |x: u32| x.wrapping_shr(imm) as u64),
+            Op::I32EqImm { d, a, imm } => un!(d, a, |x: u32| (x == imm) as u64),
+            Op::I32NeImm { d, a, imm } => un!(d, a, |x: u32| (x != imm) as u64),
+            Op::I32LtSImm { d, a, imm } => un!(d, a, |x: i32| (x < imm as i32) as u64),
+            Op::I32LtUImm { d, a, imm } => un!(d, a, |x: u32| (x < imm) as u64),
+            Op::I32GtSImm { d, a, imm } => un!(d, a, |x: i32| (x > imm as i32) as u64),
+            Op::I32GtUImm { d, a, imm } => un!(d, a, |x: u32| (x > imm) as u64),
+            Op::I32LeSImm { d, a, imm } => un!(d, a, |x: i32| (x <= imm as i32) as u64),
+            Op::I32LeUImm { d, a, imm } => un!(d, a, |x: u32| (x <= imm) as u64),
+            Op::I32GeSImm { d, a, imm } => un!(d, a, |x: i32| (x >= imm as i32) as u64),
+            Op::I32GeUImm { d, a, imm } => un!(d, a, |x: u32| (x >= imm) as u64),
+            Op::I64AddImm { d, a, imm } => un!(d, a, |x: u64| x.wrapping_add(imm as i32 as u64)),
+            Op::I64MulImm { d, a, imm } => un!(d, a, |x: u64| x.wrapping_mul(imm as i32 as u64)),
+            Op::I64AndImm { d, a, imm } => un!(d, a, |x: u64| x & imm as i32 as u64),
+            Op::I64OrImm { d, a, imm } => un!(d, a, |x: u64| x | imm as i32 as u64),
+            Op::I64XorImm { d, a, imm } => un!(d, a, |x: u64| x ^ imm as i32 as u64),
+            Op::I64ShlImm { d, a, imm } => un!(d, a, |x: u64| x.wrapping_shl(imm)),
+            Op::I64ShrSImm { d, a, imm } => un!(d, a, |x: i64| x.wrapping_shr(imm) as u64),
+            Op::I64ShrUImm { d, a, imm } => un!(d, a, |x: u64| x.wrapping_shr(imm)),
+            Op::I64EqImm { d, a, imm } => un!(d, a, |x: i64| (x == imm as i32 as i64) as u64),
+            Op::I64NeImm { d, a, imm } => un!(d, a, |x: i64| (x != imm as i32 as i64) as u64),
+            Op::I64LtSImm { d, a, imm } => un!(d, a, |x: i64| (x < imm as i32 as i64) as u64),
+            Op::I64LtUImm { d, a, imm } => {
+                un!(d, a, |x: u64| (x < imm as i32 as i64 as u64) as u64)
+            }
+            Op::I64GtSImm { d, a, imm } => un!(d, a, |x: i64| (x > imm as i32 as i64) as u64),
+            Op::I64GtUImm { d, a, imm } => {
+                un!(d, a, |x: u64| (x > imm as i32 as i64 as u64) as u64)
+            }
+            Op::I64LeSImm { d, a, imm } => un!(d, a, |x: i64| (x <= imm as i32 as i64) as u64),
+            Op::I64LeUImm { d, a, imm } => {
+                un!(d, a, |x: u64| (x <= imm as i32 as i64 as u64) as u64)
+            }
+            Op::I64GeSImm { d, a, imm } => un!(d, a, |x: i64| (x >= imm as i32 as i64) as u64),
+            Op::I64GeUImm { d, a, imm } => {
+                un!(d, a, |x: u64| (x >= imm as i32 as i64 as u64) as u64)
+            }
+
+            // Comparisons fused with a conditional branch.
+            Op::BrI32Eq { a, b, target } => brcmp!(a, b, target, |x: u32, y| x == y),
+            Op::BrI32Ne { a, b, target } => brcmp!(a, b, target, |x: u32, y| x != y),
+            Op::BrI32LtS { a, b, target } => brcmp!(a, b, target, |x: i32, y| x < y),
+            Op::BrI32LtU { a, b, target } => brcmp!(a, b, target, |x: u32, y| x < y),
+            Op::BrI32GtS { a, b, target } => brcmp!(a, b, target, |x: i32, y| x > y),
+            Op::BrI32GtU { a, b, target } => brcmp!(a, b, target, |x: u32, y| x > y),
+            Op::BrI32LeS { a, b, target } => brcmp!(a, b, target, |x: i32, y| x <= y),
+            Op::BrI32LeU { a, b, target } => brcmp!(a, b, target, |x: u32, y| x <= y),
+            Op::BrI32GeS { a, b, target } => brcmp!(a, b, target, |x: i32, y| x >= y),
+            Op::BrI32GeU { a, b, target } => brcmp!(a, b, target, |x: u32, y| x >= y),
+            Op::BrI32EqImm { a, imm, target } => brimm!(a, imm, target, |x: u32, y| x == y),
+            Op::BrI32NeImm { a, imm, target } => brimm!(a, imm, target, |x: u32, y| x != y),
+            Op::BrI32LtSImm { a, imm, target } => brimm!(a, imm, target, |x: i32, y| x < y),
+            Op::BrI32LtUImm { a, imm, target } => brimm!(a, imm, target, |x: u32, y| x < y),
+            Op::BrI32GtSImm { a, imm, target } => brimm!(a, imm, target, |x: i32, y| x > y),
+            Op::BrI32GtUImm { a, imm, target } => brimm!(a, imm, target, |x: u32, y| x > y),
+            Op::BrI32LeSImm { a, imm, target } => brimm!(a, imm, target, |x: i32, y| x <= y),
+            Op::BrI32LeUImm { a, imm, target } => brimm!(a, imm, target, |x: u32, y| x <= y),
+            Op::BrI32GeSImm { a, imm, target } => brimm!(a, imm, target, |x: i32, y| x >= y),
+            Op::BrI32GeUImm { a, imm, target } => brimm!(a, imm, target, |x: u32, y| x >= y),
 
             // Loads and stores of memory 0.
             Op::I32Load { d, a, off } => load!(d, a, off, 4, |b| u32::from_le_bytes(b) as u64),

@@ -15,6 +15,9 @@ macro_rules! define_ops {
         binary { $($bin:ident),* $(,)? }
         load { $($ld:ident),* $(,)? }
         store { $($st:ident),* $(,)? }
+        binary_imm { $($bi:ident),* $(,)? }
+        branch_cmp { $($bc:ident),* $(,)? }
+        branch_cmp_imm { $($bci:ident),* $(,)? }
         result_first { $( $rf:ident { $($rff:ident : $rft:ty),* } ),* $(,)? }
         other { $( $(#[$m:meta])* $other:ident $({ $($f:ident : $t:ty),* })? ),* $(,)? }
     ) => {
@@ -26,6 +29,9 @@ macro_rules! define_ops {
             $( $bin { d: Slot, a: Slot, b: Slot }, )*
             $( $ld { d: Slot, a: Slot, off: u32 }, )*
             $( $st { a: Slot, v: Slot, off: u32 }, )*
+            $( $bi { d: Slot, a: Slot, imm: u32 }, )*
+            $( $bc { a: Slot, b: Slot, target: u32 }, )*
+            $( $bci { a: Slot, imm: u32, target: u32 }, )*
             $( $rf { d: Slot, $($rff: $rft),* }, )*
             $( $(#[$m])* $other $({ $($f: $t),* })?, )*
         }
@@ -38,7 +44,22 @@ macro_rules! define_ops {
                     $( Op::$un { d, .. } => Some(d), )*
                     $( Op::$bin { d, .. } => Some(d), )*
                     $( Op::$ld { d, .. } => Some(d), )*
+                    $( Op::$bi { d, .. } => Some(d), )*
                     $( Op::$rf { d, .. } => Some(d), )*
+                    _ => None,
+                }
+            }
+
+            /// The branch target of a branch instruction.
+            pub fn target_mut(&mut self) -> Option<&mut u32> {
+                match self {
+                    $( Op::$bc { target, .. } => Some(target), )*
+                    $( Op::$bci { target, .. } => Some(target), )*
+                    Op::Br { target }
+                    | Op::BrIfNez { target, .. }
+                    | Op::BrIfEqz { target, .. }
+                    | Op::BackBr { target }
+                    | Op::BackBrIfNez { target, .. } => Some(target),
                     _ => None,
                 }
             }
@@ -78,6 +99,22 @@ define_ops! {
     }
     store {
         I32Store, I64Store, I32Store8, I32Store16, I64Store8, I64Store16, I64Store32,
+    }
+    binary_imm {
+        I32AddImm, I32MulImm, I32AndImm, I32OrImm, I32XorImm, I32ShlImm, I32ShrSImm, I32ShrUImm,
+        I32EqImm, I32NeImm, I32LtSImm, I32LtUImm, I32GtSImm, I32GtUImm, I32LeSImm, I32LeUImm,
+        I32GeSImm, I32GeUImm,
+        I64AddImm, I64MulImm, I64AndImm, I64OrImm, I64XorImm, I64ShlImm, I64ShrSImm, I64ShrUImm,
+        I64EqImm, I64NeImm, I64LtSImm, I64LtUImm, I64GtSImm, I64GtUImm, I64LeSImm, I64LeUImm,
+        I64GeSImm, I64GeUImm,
+    }
+    branch_cmp {
+        BrI32Eq, BrI32Ne, BrI32LtS, BrI32LtU, BrI32GtS, BrI32GtU, BrI32LeS, BrI32LeU,
+        BrI32GeS, BrI32GeU,
+    }
+    branch_cmp_imm {
+        BrI32EqImm, BrI32NeImm, BrI32LtSImm, BrI32LtUImm, BrI32GtSImm, BrI32GtUImm,
+        BrI32LeSImm, BrI32LeUImm, BrI32GeSImm, BrI32GeUImm,
     }
     result_first {
         // d = constant
@@ -153,6 +190,120 @@ define_ops! {
         /// `elem.drop`.
         ElemDrop { elem: u32 },
     }
+}
+
+/// Fuses a comparison that feeds a conditional branch: the branch taken when the comparison
+/// is true (`when == true`) or false. Returns `None` for instructions that are not fusable.
+pub fn fuse_compare(op: &Op, when: bool, target: u32) -> Option<Op> {
+    macro_rules! fuse {
+        ($($cmp:ident / $neg:ident => $br:ident / $brneg:ident;)*) => {
+            match *op {
+                $(
+                    Op::$cmp { a, b, .. } => Some(if when {
+                        Op::$br { a, b, target }
+                    } else {
+                        Op::$brneg { a, b, target }
+                    }),
+                )*
+                _ => None,
+            }
+        };
+    }
+    macro_rules! fuse_imm {
+        ($($cmp:ident => $br:ident / $brneg:ident;)*) => {
+            match *op {
+                $(
+                    Op::$cmp { a, imm, .. } => Some(if when {
+                        Op::$br { a, imm, target }
+                    } else {
+                        Op::$brneg { a, imm, target }
+                    }),
+                )*
+                _ => None,
+            }
+        };
+    }
+    if let Op::I32Eqz { a, .. } = *op {
+        return Some(if when {
+            Op::BrIfEqz { cond: a, target }
+        } else {
+            Op::BrIfNez { cond: a, target }
+        });
+    }
+    fuse! {
+        I32Eq / I32Ne => BrI32Eq / BrI32Ne;
+        I32Ne / I32Eq => BrI32Ne / BrI32Eq;
+        I32LtS / I32GeS => BrI32LtS / BrI32GeS;
+        I32LtU / I32GeU => BrI32LtU / BrI32GeU;
+        I32GtS / I32LeS => BrI32GtS / BrI32LeS;
+        I32GtU / I32LeU => BrI32GtU / BrI32LeU;
+        I32LeS / I32GtS => BrI32LeS / BrI32GtS;
+        I32LeU / I32GtU => BrI32LeU / BrI32GtU;
+        I32GeS / I32LtS => BrI32GeS / BrI32LtS;
+        I32GeU / I32LtU => BrI32GeU / BrI32LtU;
+    }
+    .or_else(|| {
+        fuse_imm! {
+            I32EqImm => BrI32EqImm / BrI32NeImm;
+            I32NeImm => BrI32NeImm / BrI32EqImm;
+            I32LtSImm => BrI32LtSImm / BrI32GeSImm;
+            I32LtUImm => BrI32LtUImm / BrI32GeUImm;
+            I32GtSImm => BrI32GtSImm / BrI32LeSImm;
+            I32GtUImm => BrI32GtUImm / BrI32LeUImm;
+            I32LeSImm => BrI32LeSImm / BrI32GtSImm;
+            I32LeUImm => BrI32LeUImm / BrI32GtUImm;
+            I32GeSImm => BrI32GeSImm / BrI32LtSImm;
+            I32GeUImm => BrI32GeUImm / BrI32LtUImm;
+        }
+    })
+}
+
+/// The immediate form of a binary instruction whose right operand is the constant `c`, if
+/// there is one and `c` fits.
+pub fn with_immediate(op: &Op, c: u64) -> Option<Op> {
+    let c32 = c as u32;
+    // i64 immediates are sign-extended from 32 bits.
+    let fits64 = (c as i64) == (c as i32 as i64);
+    macro_rules! imm32 {
+        ($($from:ident => $to:ident),* $(,)?) => {
+            match *op {
+                $( Op::$from { d, a, .. } => return Some(Op::$to { d, a, imm: c32 }), )*
+                _ => {}
+            }
+        };
+    }
+    macro_rules! imm64 {
+        ($($from:ident => $to:ident),* $(,)?) => {
+            match *op {
+                $( Op::$from { d, a, .. } if fits64 => return Some(Op::$to { d, a, imm: c32 }), )*
+                _ => {}
+            }
+        };
+    }
+    imm32! {
+        I32Add => I32AddImm, I32Mul => I32MulImm, I32And => I32AndImm, I32Or => I32OrImm,
+        I32Xor => I32XorImm, I32Shl => I32ShlImm, I32ShrS => I32ShrSImm, I32ShrU => I32ShrUImm,
+        I32Eq => I32EqImm, I32Ne => I32NeImm, I32LtS => I32LtSImm, I32LtU => I32LtUImm,
+        I32GtS => I32GtSImm, I32GtU => I32GtUImm, I32LeS => I32LeSImm, I32LeU => I32LeUImm,
+        I32GeS => I32GeSImm, I32GeU => I32GeUImm,
+    }
+    if let Op::I32Sub { d, a, .. } = *op {
+        return Some(Op::I32AddImm { d, a, imm: c32.wrapping_neg() });
+    }
+    imm64! {
+        I64Add => I64AddImm, I64Mul => I64MulImm, I64And => I64AndImm, I64Or => I64OrImm,
+        I64Xor => I64XorImm, I64Shl => I64ShlImm, I64ShrS => I64ShrSImm, I64ShrU => I64ShrUImm,
+        I64Eq => I64EqImm, I64Ne => I64NeImm, I64LtS => I64LtSImm, I64LtU => I64LtUImm,
+        I64GtS => I64GtSImm, I64GtU => I64GtUImm, I64LeS => I64LeSImm, I64LeU => I64LeUImm,
+        I64GeS => I64GeSImm, I64GeU => I64GeUImm,
+    }
+    if let Op::I64Sub { d, a, .. } = *op {
+        let neg = (c as i64).wrapping_neg();
+        if neg == neg as i32 as i64 {
+            return Some(Op::I64AddImm { d, a, imm: neg as u32 });
+        }
+    }
+    None
 }
 
 #[cfg(test)]

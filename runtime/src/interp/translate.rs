@@ -212,13 +212,52 @@ impl Translator<'_> {
         Ok(())
     }
 
+    /// The value of the top entry when it is a constant the last instruction just produced
+    /// (and nothing else refers to that instruction's position).
+    fn fresh_const(&self) -> Option<u64> {
+        let top = self.stack.last()?;
+        let at = self.last_result?;
+        if at + 1 != self.ops.len() || top.src != top.slot {
+            return None;
+        }
+        match self.ops[at] {
+            Op::Const32 { d, v } if d == top.slot => Some(v as u64),
+            Op::Const64 { d, v } if d == top.slot => Some(v),
+            _ => None,
+        }
+    }
+
     fn binary(&mut self, ty: ValType, f: fn(Slot, Slot, Slot) -> Op) -> Result<()> {
+        let konst = self.fresh_const();
         let b = self.pop();
         let a = self.pop();
         let d = self.push(ty);
-        self.emit(f(d, a.src, b.src));
+        let op = f(d, a.src, b.src);
+        if let Some(imm) = konst.and_then(|c| super::ir::with_immediate(&op, c)) {
+            // The constant's instruction is the last one; its slot is dead after this.
+            self.ops.pop();
+            self.emit(imm);
+        } else {
+            self.emit(op);
+        }
         self.last_result = Some(self.ops.len() - 1);
         Ok(())
+    }
+
+    /// When the top entry is a comparison the last instruction just produced, removes that
+    /// instruction and returns the fused branch (taken when the comparison is `when`).
+    fn fused_branch(&mut self, when: bool, target: u32) -> Option<Op> {
+        let top = *self.stack.last()?;
+        let at = self.last_result?;
+        if at + 1 != self.ops.len() || top.src != top.slot {
+            return None;
+        }
+        if self.ops[at].clone().result_slot_mut().copied() != Some(top.slot) {
+            return None;
+        }
+        let fused = super::ir::fuse_compare(&self.ops[at], when, target)?;
+        self.ops.pop();
+        Some(fused)
     }
 
     fn result_op(&mut self, ty: ValType, op: Op) {
@@ -261,6 +300,7 @@ impl Translator<'_> {
     fn push_ctrl(&mut self, kind: Kind, bt: BlockType) {
         let (params, results) = self.block_type(bt);
         self.materialize_from(0);
+        self.last_result = None;
         let height = self.stack.len() - params.len();
         let base_slot = match self.stack.get(height) {
             Some(e) => e.slot,
@@ -279,13 +319,10 @@ impl Translator<'_> {
     }
 
     fn set_target(&mut self, at: usize, target: u32) {
-        match &mut self.ops[at] {
-            Op::Br { target: t }
-            | Op::BrIfNez { target: t, .. }
-            | Op::BrIfEqz { target: t, .. }
-            | Op::BackBr { target: t }
-            | Op::BackBrIfNez { target: t, .. } => *t = target,
-            other => unreachable!("not a branch: {other:?}"),
+        let op = &mut self.ops[at];
+        match op.target_mut() {
+            Some(t) => *t = target,
+            None => unreachable!("not a branch: {op:?}"),
         }
     }
 
@@ -360,29 +397,43 @@ impl Translator<'_> {
     }
 
     fn br_if(&mut self, depth: u32) {
-        let cond = self.pop();
         let (idx, arity, base) = self.label(depth);
         let kind = self.ctrl[idx].kind;
-        if kind != Kind::Function && !self.needs_copies(arity, base) {
-            if kind == Kind::Loop {
-                let start = self.ctrl[idx].start;
-                self.emit(Op::BackBrIfNez {
-                    cond: cond.src,
-                    target: start,
-                });
+        // Values kept for the branch sit below the condition.
+        let cond_top = self.stack.pop().expect("validated");
+        let simple = kind != Kind::Function && !self.needs_copies(arity, base);
+        self.stack.push(cond_top);
+        if simple {
+            let target = if kind == Kind::Loop {
+                self.ctrl[idx].start
             } else {
-                let at = self.emit(Op::BrIfNez {
+                u32::MAX
+            };
+            let fused = self.fused_branch(true, target);
+            let cond = self.pop();
+            let op = match fused {
+                Some(op) => op,
+                None if kind == Kind::Loop => Op::BackBrIfNez {
                     cond: cond.src,
-                    target: u32::MAX,
-                });
+                    target,
+                },
+                None => Op::BrIfNez {
+                    cond: cond.src,
+                    target,
+                },
+            };
+            let at = self.emit(op);
+            if kind != Kind::Loop {
                 self.ctrl[idx].patches.push(at);
             }
             return;
         }
-        let skip = self.emit(Op::BrIfEqz {
+        let fused = self.fused_branch(false, u32::MAX);
+        let cond = self.pop();
+        let skip = self.emit(fused.unwrap_or(Op::BrIfEqz {
             cond: cond.src,
             target: u32::MAX,
-        });
+        }));
         self.emit_jump(depth);
         let here = self.here();
         self.set_target(skip, here);
@@ -539,14 +590,16 @@ impl Translator<'_> {
                 self.last_result = None;
             }
             O::If { blockty } => {
+                let fused = self.fused_branch(false, u32::MAX);
                 let cond = self.pop();
                 // Copies that materialise the stack only write slots of entries still on it,
-                // never the condition's source, so the branch can follow them.
+                // never the condition's (or fused comparison's) sources, so the branch can
+                // follow them.
                 self.push_ctrl(Kind::If, blockty);
-                let at = self.emit(Op::BrIfEqz {
+                let at = self.emit(fused.unwrap_or(Op::BrIfEqz {
                     cond: cond.src,
                     target: u32::MAX,
-                });
+                }));
                 self.ctrl.last_mut().expect("just pushed").else_patch = Some(at);
             }
             O::Else => {
