@@ -7,8 +7,8 @@ use crate::interp::{self, FuncCode};
 use crate::module::{ConstExpr, ConstOp, DataMode, ElemMode, ExportIndex, Module};
 use crate::types::{ExternType, FuncType, Limits, ValType};
 use crate::vm::{
-    Global, Memory, MemView, Table, VMContext, VMFuncRef, VMGlobalDefinition,
-    VMMemoryDefinition, VMTableDefinition,
+    Global, MemView, Memory, Table, VMContext, VMFuncRef, VMGlobalDefinition, VMMemoryDefinition,
+    VMTableDefinition,
 };
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, Ordering};
 use std::sync::{Arc, Weak};
@@ -49,7 +49,8 @@ impl Caller<'_> {
 
 /// What a function index of an instance refers to.
 pub(crate) enum Callee<'a> {
-    Wasm(&'a crate::module::DefinedFunc),
+    /// A function defined in Wasm (its code comes from [`InstanceInner::code`]).
+    Wasm,
     Host(&'a HostFunc),
 }
 
@@ -57,14 +58,30 @@ pub(crate) enum Callee<'a> {
 pub(crate) struct InstanceInner {
     pub module: Option<Module>,
     pub engine: Engine,
+    #[allow(
+        dead_code,
+        reason = "owns data that raw pointers in the VM context refer to"
+    )]
     pub vmctx: Box<VMContext>,
     /// Indirection slots of the functions defined here.
+    #[allow(
+        dead_code,
+        reason = "owns data that raw pointers in the VM context refer to"
+    )]
     pub func_refs: Box<[VMFuncRef]>,
     /// Every function of the index space (imports point into other instances).
     pub funcs: Box<[*const VMFuncRef]>,
     pub memories: Vec<Memory>,
+    #[allow(
+        dead_code,
+        reason = "owns data that raw pointers in the VM context refer to"
+    )]
     pub mem_defs: Box<[*const VMMemoryDefinition]>,
     pub tables: Vec<Table>,
+    #[allow(
+        dead_code,
+        reason = "owns data that raw pointers in the VM context refer to"
+    )]
     pub table_defs: Box<[*const VMTableDefinition]>,
     pub globals: Vec<Global>,
     pub global_defs: Box<[*const VMGlobalDefinition]>,
@@ -75,6 +92,10 @@ pub(crate) struct InstanceInner {
     pub interrupt: Arc<AtomicU32>,
     pub num_imported_funcs: u32,
     /// Instances this one imports functions from (they must outlive it).
+    #[allow(
+        dead_code,
+        reason = "owns data that raw pointers in the VM context refer to"
+    )]
     pub keepalive: Vec<Arc<dyn Send + Sync>>,
     pub self_weak: Weak<InstanceInner>,
     pub name: std::sync::Mutex<Option<String>>,
@@ -92,7 +113,7 @@ unsafe impl Sync for InstanceInner {}
 impl InstanceInner {
     pub(crate) fn callee(&self, index: u32) -> Callee<'_> {
         match &self.module {
-            Some(m) => Callee::Wasm(&m.0.defined[(index - self.num_imported_funcs) as usize]),
+            Some(_) => Callee::Wasm,
             None => Callee::Host(&self.host_funcs[index as usize]),
         }
     }
@@ -121,13 +142,20 @@ impl InstanceInner {
     pub(crate) fn func_name(&self, index: u32) -> Option<String> {
         match &self.module {
             Some(m) => m.func_name(index).map(str::to_string),
-            None => self.host_funcs.get(index as usize).and_then(|h| h.name.clone()),
+            None => self
+                .host_funcs
+                .get(index as usize)
+                .and_then(|h| h.name.clone()),
         }
     }
 
     pub(crate) fn instance_name(&self) -> Option<String> {
         let n = self.name.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        n.or_else(|| self.module.as_ref().and_then(|m| m.name().map(str::to_string)))
+        n.or_else(|| {
+            self.module
+                .as_ref()
+                .and_then(|m| m.name().map(str::to_string))
+        })
     }
 
     /// Keeps the instance owning funcref `v` alive as long as `owner_of_storage` needs it.
@@ -136,9 +164,7 @@ impl InstanceInner {
             return None;
         }
         let inst = interp::instance_of_funcref(v);
-        inst.self_weak
-            .upgrade()
-            .map(|a| a as Arc<dyn Send + Sync>)
+        inst.self_weak.upgrade().map(|a| a as Arc<dyn Send + Sync>)
     }
 }
 
@@ -204,7 +230,7 @@ impl Func {
         let inst = interp::instance_of_funcref(r as *const _ as u64);
         match inst.callee(r.index) {
             Callee::Host(h) => &h.ty,
-            Callee::Wasm(_) => inst
+            Callee::Wasm => inst
                 .module
                 .as_ref()
                 .expect("wasm function has a module")
@@ -309,7 +335,10 @@ fn eval_const(
 
 impl Instance {
     fn new_host(engine: &Engine, host_funcs: Vec<HostFunc>) -> Instance {
-        let type_ids: Box<[u32]> = host_funcs.iter().map(|h| engine.intern_type(&h.ty)).collect();
+        let type_ids: Box<[u32]> = host_funcs
+            .iter()
+            .map(|h| engine.intern_type(&h.ty))
+            .collect();
         let n = host_funcs.len();
         Instance(Arc::new_cyclic(|weak: &Weak<InstanceInner>| {
             let vmctx = Box::new(VMContext {
@@ -377,8 +406,7 @@ impl Instance {
         let engine = m.engine.clone();
         if m.uses_simd {
             return Err(Error::Unsupported(
-                "SIMD (128-bit vector instructions are validated but not executable yet)"
-                    .into(),
+                "SIMD (128-bit vector instructions are validated but not executable yet)".into(),
             ));
         }
         if imports.len() != m.imports.len() {
@@ -447,7 +475,8 @@ impl Instance {
             memories.push(Memory::new(*mt, limits.memory_limit_pages).map_err(Error::Instantiate)?);
         }
         for tt in &m.tables[m.num_imported_tables as usize..] {
-            tables.push(Table::new(*tt, 0, limits.table_limit_elements).map_err(Error::Instantiate)?);
+            tables
+                .push(Table::new(*tt, 0, limits.table_limit_elements).map_err(Error::Instantiate)?);
         }
         let num_imported_funcs = m.num_imported_funcs;
         let num_defined = m.funcs.len() - num_imported_funcs as usize;
@@ -483,7 +512,10 @@ impl Instance {
             .collect();
         funcs.extend(func_refs.iter().map(|r| r as *const VMFuncRef));
         let funcs = funcs.into_boxed_slice();
-        for (i, gt) in m.globals[m.num_imported_globals as usize..].iter().enumerate() {
+        for (i, gt) in m.globals[m.num_imported_globals as usize..]
+            .iter()
+            .enumerate()
+        {
             let v = eval_const(&m.global_inits[i], &globals, &funcs)?;
             globals.push(Global::new(*gt, v));
         }
@@ -633,10 +665,10 @@ pub(crate) fn retain_in_table(table: &Table, v: u64) {
         return;
     }
     let owner = interp::instance_of_funcref(v) as *const InstanceInner as usize;
-    if owner != table.owner() {
-        if let Some(a) = InstanceInner::owner_arc(v) {
-            table.keep_alive(a);
-        }
+    if owner != table.owner()
+        && let Some(a) = InstanceInner::owner_arc(v)
+    {
+        table.keep_alive(a);
     }
 }
 
@@ -646,10 +678,10 @@ pub(crate) fn retain_in_global(global: &Global, v: u64) {
         return;
     }
     let owner = interp::instance_of_funcref(v) as *const InstanceInner as usize;
-    if owner != global.owner() {
-        if let Some(a) = InstanceInner::owner_arc(v) {
-            global.keep_alive(a);
-        }
+    if owner != global.owner()
+        && let Some(a) = InstanceInner::owner_arc(v)
+    {
+        global.keep_alive(a);
     }
 }
 

@@ -338,11 +338,10 @@ impl Module {
             })
             .collect::<Result<_>>()?;
         m.uses_simd |= simd_flags.into_iter().any(|s| s);
-        m.uses_simd |= m
-            .types
-            .iter()
-            .any(|t| t.params().contains(&ValType::V128) || t.results().contains(&ValType::V128))
-            || m.globals.iter().any(|g| g.content == ValType::V128);
+        m.uses_simd |=
+            m.types.iter().any(|t| {
+                t.params().contains(&ValType::V128) || t.results().contains(&ValType::V128)
+            }) || m.globals.iter().any(|g| g.content == ValType::V128);
         m.type_ids = m.types.iter().map(|t| engine.intern_type(t)).collect();
         Ok(Module(Arc::new(m)))
     }
@@ -660,9 +659,8 @@ impl ModuleInner {
     }
 
     fn read_names(&mut self, data: &[u8], offset: usize) -> wasmparser::Result<()> {
-        let reader = wasmparser::NameSectionReader::new(wasmparser::BinaryReader::new(
-            data, offset as u64,
-        ));
+        let reader =
+            wasmparser::NameSectionReader::new(wasmparser::BinaryReader::new(data, offset as u64));
         for name in reader {
             match name? {
                 wasmparser::Name::Module { name, .. } => self.name = Some(name.to_string()),

@@ -74,9 +74,8 @@ enum Outcome {
     Skip,
 }
 
-struct Runner<'o> {
+struct Runner {
     engine: Engine,
-    options: &'o Options,
     registry: HashMap<String, Registered>,
     named: HashMap<String, Current>,
     current: Current,
@@ -129,7 +128,6 @@ pub fn run_script(name: &str, text: &str, options: &Options) -> Summary {
         current: Current::None,
         summary: Summary::default(),
         file: name.to_string(),
-        options,
         engine,
     };
     runner.register_spectest();
@@ -142,10 +140,12 @@ pub fn run_script(name: &str, text: &str, options: &Options) -> Summary {
             Outcome::Fail(msg) => {
                 runner.summary.failed += 1;
                 if options.verbose || runner.summary.messages.len() < 10 {
-                    runner
-                        .summary
-                        .messages
-                        .push(format!("{}:{}:{}: {msg}", runner.file, line + 1, col + 1));
+                    runner.summary.messages.push(format!(
+                        "{}:{}:{}: {msg}",
+                        runner.file,
+                        line + 1,
+                        col + 1
+                    ));
                 }
             }
         }
@@ -165,7 +165,7 @@ fn trap_matches(trap: &Trap, expected: &str) -> bool {
     expected.starts_with(ours) || ours.starts_with(expected)
 }
 
-impl Runner<'_> {
+impl Runner {
     fn register_spectest(&mut self) {
         let mut m: HashMap<String, Extern> = HashMap::new();
         let print = |name: &str, params: Vec<ValType>| {
@@ -182,8 +182,14 @@ impl Runner<'_> {
         m.insert("print_i64".into(), print("print_i64", vec![I64]));
         m.insert("print_f32".into(), print("print_f32", vec![F32]));
         m.insert("print_f64".into(), print("print_f64", vec![F64]));
-        m.insert("print_i32_f32".into(), print("print_i32_f32", vec![I32, F32]));
-        m.insert("print_f64_f64".into(), print("print_f64_f64", vec![F64, F64]));
+        m.insert(
+            "print_i32_f32".into(),
+            print("print_i32_f32", vec![I32, F32]),
+        );
+        m.insert(
+            "print_f64_f64".into(),
+            print("print_f64_f64", vec![F64, F64]),
+        );
         let global = |content, v: u64| {
             Extern::Global(Global::new(
                 GlobalType {
@@ -257,11 +263,17 @@ impl Runner<'_> {
     fn module(&mut self, mut wat: QuoteWat<'_>) -> Outcome {
         let name = wat.name().map(|id| id.name().to_string());
         let (state, outcome) = match wat.encode() {
-            Err(e) => (Current::Failed, Outcome::Fail(format!("encoding failed: {e}"))),
+            Err(e) => (
+                Current::Failed,
+                Outcome::Fail(format!("encoding failed: {e}")),
+            ),
             Ok(bytes) => match self.instantiate_bytes(&bytes) {
                 Ok(i) => (Current::Ready(i), Outcome::Pass),
                 Err(e) if is_skip(&e) => (Current::Skipped, Outcome::Skip),
-                Err(e) => (Current::Failed, Outcome::Fail(format!("module failed: {e}"))),
+                Err(e) => (
+                    Current::Failed,
+                    Outcome::Fail(format!("module failed: {e}")),
+                ),
             },
         };
         if let Some(n) = name {
@@ -274,7 +286,11 @@ impl Runner<'_> {
     fn target(&self, id: Option<wast::token::Id<'_>>) -> Current {
         match id {
             None => self.current.clone(),
-            Some(id) => self.named.get(id.name()).cloned().unwrap_or(Current::Failed),
+            Some(id) => self
+                .named
+                .get(id.name())
+                .cloned()
+                .unwrap_or(Current::Failed),
         }
     }
 
@@ -309,16 +325,14 @@ impl Runner<'_> {
                 Ok(Err(e)) => Outcome::Fail(format!("invoke {}: {e}", invoke.name)),
                 Err(o) => o,
             },
-            WastDirective::AssertReturn { exec, results, .. } => {
-                match self.execute(exec) {
-                    Err(o) => o,
-                    Ok(Err(e)) => Outcome::Fail(format!("expected return, got {e}")),
-                    Ok(Ok((values, types))) => match compare(&values, &types, &results) {
-                        Ok(()) => Outcome::Pass,
-                        Err(msg) => Outcome::Fail(msg),
-                    },
-                }
-            }
+            WastDirective::AssertReturn { exec, results, .. } => match self.execute(exec) {
+                Err(o) => o,
+                Ok(Err(e)) => Outcome::Fail(format!("expected return, got {e}")),
+                Ok(Ok((values, types))) => match compare(&values, &types, &results) {
+                    Ok(()) => Outcome::Pass,
+                    Err(msg) => Outcome::Fail(msg),
+                },
+            },
             WastDirective::AssertTrap { exec, message, .. } => match self.execute(exec) {
                 Err(o) => o,
                 Ok(Ok(_)) => Outcome::Fail(format!("expected trap `{message}`, got a result")),
@@ -351,10 +365,7 @@ impl Runner<'_> {
                     },
                 }
             }
-            other => Outcome::Fail(format!(
-                "unsupported script command at {:?}",
-                other.span()
-            )),
+            other => Outcome::Fail(format!("unsupported script command at {:?}", other.span())),
         }
     }
 
@@ -425,7 +436,12 @@ impl Runner<'_> {
         };
         let func = match inst.export(invoke.name) {
             Some(Extern::Func(f)) => f,
-            _ => return Err(Outcome::Fail(format!("no function export `{}`", invoke.name))),
+            _ => {
+                return Err(Outcome::Fail(format!(
+                    "no function export `{}`",
+                    invoke.name
+                )));
+            }
         };
         let ty = func.ty().clone();
         let mut stack = Vec::with_capacity(ty.stack_len());

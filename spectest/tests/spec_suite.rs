@@ -19,7 +19,10 @@ fn wast_files() -> Vec<PathBuf> {
         .filter(|p| p.extension().is_some_and(|x| x == "wast"))
         .collect();
     files.sort();
-    assert!(files.len() >= 148, "expected the 148 files of the 2.0 suite");
+    assert!(
+        files.len() >= 148,
+        "expected the 148 files of the 2.0 suite"
+    );
     files
 }
 
@@ -38,7 +41,10 @@ fn run_suite(engine: EngineChoice) {
     for (path, s) in &results {
         passed += s.passed;
         skipped += s.skipped;
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
         if s.failed > 0 {
             failures.push(format!("{name}: {} failed: {:?}", s.failed, s.messages));
         }

@@ -74,7 +74,7 @@ pub(crate) fn invoke(f: &VMFuncRef, slots: &mut [u64]) -> Result<(), Trap> {
     }
     let result = match inst.callee(f.index) {
         Callee::Host(h) => (h.func)(&Caller { instance: None }, slots),
-        Callee::Wasm(_) => {
+        Callee::Wasm => {
             let mut stacks = POOL.with(|p| p.borrow_mut().pop()).unwrap_or_default();
             let r = run_outer(&mut stacks, inst, f.index, slots);
             stacks.frames.clear();
@@ -303,7 +303,7 @@ fn run(
             let callee_inst = instance_of_funcref(fref as *const VMFuncRef as u64);
             let abs = fp + $base as usize;
             match callee_inst.callee(fref.index) {
-                Callee::Wasm(_) => {
+                Callee::Wasm => {
                     let callee = match callee_inst.code(fref.index) {
                         Ok(c) => c,
                         Err(t) => {
@@ -313,7 +313,7 @@ fn run(
                                 code,
                                 inst,
                                 frames,
-                            ))
+                            ));
                         }
                     };
                     if frames.len() + 1 >= max_depth {
@@ -326,12 +326,7 @@ fn run(
                         }
                         values.resize((need * 2).min(max_slots).max(need), 0);
                     }
-                    frames.push(Frame {
-                        code,
-                        inst,
-                        ip,
-                        fp,
-                    });
+                    frames.push(Frame { code, inst, ip, fp });
                     bump(&callee.calls);
                     code = callee;
                     inst = callee_inst;
@@ -355,7 +350,12 @@ fn run(
                     }
                     let outer = OUTER_DEPTH.get();
                     OUTER_DEPTH.set(outer + frames.len() + 1);
-                    let r = (h.func)(&Caller { instance: Some(inst) }, &mut values[abs..abs + n]);
+                    let r = (h.func)(
+                        &Caller {
+                            instance: Some(inst),
+                        },
+                        &mut values[abs..abs + n],
+                    );
                     OUTER_DEPTH.set(outer);
                     if let Err(t) = r {
                         return Err(trap_with_backtrace(
@@ -818,7 +818,8 @@ fn run(
             Op::I32Xor { d, a, b } => bin!(d, a, b, |x: u32, y| (x ^ y) as u64),
             Op::I32Shl { d, a, b } => bin!(d, a, b, |x: u32, y| x.wrapping_shl(y) as u64),
             Op::I32ShrS { d, a, b } => {
-                bin!(d, a, b, |x: u32, y| (x as i32).wrapping_shr(y) as u32 as u64)
+                bin!(d, a, b, |x: u32, y| (x as i32).wrapping_shr(y) as u32
+                    as u64)
             }
             Op::I32ShrU { d, a, b } => bin!(d, a, b, |x: u32, y| x.wrapping_shr(y) as u64),
             Op::I32Rotl { d, a, b } => bin!(d, a, b, |x: u32, y| x.rotate_left(y) as u64),
@@ -861,7 +862,8 @@ fn run(
             Op::I64Xor { d, a, b } => bin!(d, a, b, |x: u64, y| x ^ y),
             Op::I64Shl { d, a, b } => bin!(d, a, b, |x: u64, y| x.wrapping_shl(y as u32)),
             Op::I64ShrS { d, a, b } => {
-                bin!(d, a, b, |x: u64, y| (x as i64).wrapping_shr(y as u32) as u64)
+                bin!(d, a, b, |x: u64, y| (x as i64).wrapping_shr(y as u32)
+                    as u64)
             }
             Op::I64ShrU { d, a, b } => bin!(d, a, b, |x: u64, y| x.wrapping_shr(y as u32)),
             Op::I64Rotl { d, a, b } => bin!(d, a, b, |x: u64, y| x.rotate_left((y & 63) as u32)),
@@ -952,12 +954,22 @@ fn run(
             Op::I64TruncSatF64U { d, a } => reg!(regs, d) = f64s!(reg!(regs, a)) as u64,
             Op::F32ConvertI32S { d, a } => funop!(d, a, f32, |x| (x.to_bits() as i32) as f32),
             Op::F32ConvertI32U { d, a } => funop!(d, a, f32, |x| x.to_bits() as f32),
-            Op::F32ConvertI64S { d, a } => reg!(regs, d) = ((reg!(regs, a) as i64) as f32).to_bits() as u64,
+            Op::F32ConvertI64S { d, a } => {
+                reg!(regs, d) = ((reg!(regs, a) as i64) as f32).to_bits() as u64
+            }
             Op::F32ConvertI64U { d, a } => reg!(regs, d) = (reg!(regs, a) as f32).to_bits() as u64,
-            Op::F32DemoteF64 { d, a } => reg!(regs, d) = (f64s!(reg!(regs, a)) as f32).to_bits() as u64,
-            Op::F64ConvertI32S { d, a } => reg!(regs, d) = ((reg!(regs, a) as i32) as f64).to_bits(),
-            Op::F64ConvertI32U { d, a } => reg!(regs, d) = ((reg!(regs, a) as u32) as f64).to_bits(),
-            Op::F64ConvertI64S { d, a } => reg!(regs, d) = ((reg!(regs, a) as i64) as f64).to_bits(),
+            Op::F32DemoteF64 { d, a } => {
+                reg!(regs, d) = (f64s!(reg!(regs, a)) as f32).to_bits() as u64
+            }
+            Op::F64ConvertI32S { d, a } => {
+                reg!(regs, d) = ((reg!(regs, a) as i32) as f64).to_bits()
+            }
+            Op::F64ConvertI32U { d, a } => {
+                reg!(regs, d) = ((reg!(regs, a) as u32) as f64).to_bits()
+            }
+            Op::F64ConvertI64S { d, a } => {
+                reg!(regs, d) = ((reg!(regs, a) as i64) as f64).to_bits()
+            }
             Op::F64ConvertI64U { d, a } => reg!(regs, d) = (reg!(regs, a) as f64).to_bits(),
             Op::F64PromoteF32 { d, a } => reg!(regs, d) = (f32s!(reg!(regs, a)) as f64).to_bits(),
         }

@@ -288,7 +288,11 @@ pub fn with_immediate(op: &Op, c: u64) -> Option<Op> {
         I32GeS => I32GeSImm, I32GeU => I32GeUImm,
     }
     if let Op::I32Sub { d, a, .. } = *op {
-        return Some(Op::I32AddImm { d, a, imm: c32.wrapping_neg() });
+        return Some(Op::I32AddImm {
+            d,
+            a,
+            imm: c32.wrapping_neg(),
+        });
     }
     imm64! {
         I64Add => I64AddImm, I64Mul => I64MulImm, I64And => I64AndImm, I64Or => I64OrImm,
@@ -300,7 +304,11 @@ pub fn with_immediate(op: &Op, c: u64) -> Option<Op> {
     if let Op::I64Sub { d, a, .. } = *op {
         let neg = (c as i64).wrapping_neg();
         if neg == neg as i32 as i64 {
-            return Some(Op::I64AddImm { d, a, imm: neg as u32 });
+            return Some(Op::I64AddImm {
+                d,
+                a,
+                imm: neg as u32,
+            });
         }
     }
     None

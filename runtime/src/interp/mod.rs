@@ -1,10 +1,10 @@
 //! The interpreter tier: lazy one-pass translation to a register-style code
 //! ([`ir`]) and a dispatch loop over it ([`exec`]).
 
-pub mod ir;
-pub mod num;
 #[allow(unsafe_code)]
 mod exec;
+pub mod ir;
+pub mod num;
 mod translate;
 
 pub(crate) use exec::{funcref, instance_of_funcref, invoke};
@@ -47,5 +47,8 @@ impl FuncCode {
 /// Cheap, lossy increment: a load and a store, no locked instruction.
 #[inline(always)]
 pub(crate) fn bump(counter: &AtomicU32) {
-    counter.store(counter.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
+    counter.store(
+        counter.load(Ordering::Relaxed).wrapping_add(1),
+        Ordering::Relaxed,
+    );
 }

@@ -88,7 +88,7 @@ macro_rules! trunc {
                 return Err(TrapCode::InvalidConversionToInteger);
             }
             let t = x.trunc();
-            if t >= $lo && t < $hi {
+            if ($lo..$hi).contains(&t) {
                 Ok(t as $i)
             } else {
                 Err(TrapCode::IntegerOverflow)
@@ -101,9 +101,21 @@ trunc!(i32_trunc_f32_s, f32, i32, -2147483648.0f32, 2147483648.0f32);
 trunc!(i32_trunc_f32_u, f32, u32, 0.0f32, 4294967296.0f32);
 trunc!(i32_trunc_f64_s, f64, i32, -2147483648.0f64, 2147483648.0f64);
 trunc!(i32_trunc_f64_u, f64, u32, 0.0f64, 4294967296.0f64);
-trunc!(i64_trunc_f32_s, f32, i64, -9223372036854775808.0f32, 9223372036854775808.0f32);
+trunc!(
+    i64_trunc_f32_s,
+    f32,
+    i64,
+    -9223372036854775808.0f32,
+    9223372036854775808.0f32
+);
 trunc!(i64_trunc_f32_u, f32, u64, 0.0f32, 18446744073709551616.0f32);
-trunc!(i64_trunc_f64_s, f64, i64, -9223372036854775808.0f64, 9223372036854775808.0f64);
+trunc!(
+    i64_trunc_f64_s,
+    f64,
+    i64,
+    -9223372036854775808.0f64,
+    9223372036854775808.0f64
+);
 trunc!(i64_trunc_f64_u, f64, u64, 0.0f64, 18446744073709551616.0f64);
 
 /// `i32.div_s`.
@@ -144,7 +156,10 @@ mod tests {
     #[test]
     fn truncation_ranges() {
         assert_eq!(i32_trunc_f32_s(-2147483648.0), Ok(i32::MIN));
-        assert_eq!(i32_trunc_f32_s(2147483648.0), Err(TrapCode::IntegerOverflow));
+        assert_eq!(
+            i32_trunc_f32_s(2147483648.0),
+            Err(TrapCode::IntegerOverflow)
+        );
         assert_eq!(i32_trunc_f64_u(-0.9), Ok(0));
         assert_eq!(i32_trunc_f64_s(-2147483648.9), Ok(i32::MIN));
         assert_eq!(

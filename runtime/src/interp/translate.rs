@@ -159,13 +159,19 @@ impl Translator<'_> {
     fn push(&mut self, ty: ValType) -> Slot {
         let slot = self.next_slot();
         self.max_slots = self.max_slots.max(slot + ty.slots());
-        self.stack.push(Entry { ty, slot, src: slot });
+        self.stack.push(Entry {
+            ty,
+            slot,
+            src: slot,
+        });
         slot
     }
 
     fn pop(&mut self) -> Entry {
         self.last_result = None;
-        self.stack.pop().expect("validated: operand stack underflow")
+        self.stack
+            .pop()
+            .expect("validated: operand stack underflow")
     }
 
     fn copy_op(ty: ValType, d: Slot, s: Slot) -> Op {
@@ -266,7 +272,12 @@ impl Translator<'_> {
         self.last_result = Some(self.ops.len() - 1);
     }
 
-    fn load(&mut self, ty: ValType, memarg: wasmparser::MemArg, f: fn(Slot, Slot, u32) -> Op) -> Result<()> {
+    fn load(
+        &mut self,
+        ty: ValType,
+        memarg: wasmparser::MemArg,
+        f: fn(Slot, Slot, u32) -> Op,
+    ) -> Result<()> {
         if memarg.target != wasmparser::MemArgTarget::Memory(0) {
             return Err(unsupported("multiple memories"));
         }
@@ -289,7 +300,10 @@ impl Translator<'_> {
     fn block_type(&self, bt: BlockType) -> (Vec<ValType>, Vec<ValType>) {
         match bt {
             BlockType::Empty => (Vec::new(), Vec::new()),
-            BlockType::Type(t) => (Vec::new(), vec![ValType::from_wasm(t).unwrap_or(ValType::I32)]),
+            BlockType::Type(t) => (
+                Vec::new(),
+                vec![ValType::from_wasm(t).unwrap_or(ValType::I32)],
+            ),
             BlockType::FuncType(i) => {
                 let ty = &self.module.types[i as usize];
                 (ty.params().to_vec(), ty.results().to_vec())
@@ -494,7 +508,9 @@ impl Translator<'_> {
         for &r in ty.results() {
             self.push(r);
         }
-        self.max_slots = self.max_slots.max(base + ty.param_slots().max(ty.result_slots()));
+        self.max_slots = self
+            .max_slots
+            .max(base + ty.param_slots().max(ty.result_slots()));
         Ok(())
     }
 
@@ -526,7 +542,9 @@ impl Translator<'_> {
         for &r in ty.results() {
             self.push(r);
         }
-        self.max_slots = self.max_slots.max(base + ty.param_slots().max(ty.result_slots()));
+        self.max_slots = self
+            .max_slots
+            .max(base + ty.param_slots().max(ty.result_slots()));
         Ok(())
     }
 
@@ -540,21 +558,21 @@ impl Translator<'_> {
             return;
         }
         let clobbers = self.materialize_local(slot, true);
-        if !clobbers && ty.slots() == 1 {
-            if let Some(at) = self.last_result {
-                if let Some(d) = self.ops[at].result_slot_mut() {
-                    if *d == top.slot && top.src == top.slot {
-                        *d = slot;
-                        self.last_result = None;
-                        if tee {
-                            self.stack.last_mut().expect("validated").src = slot;
-                        } else {
-                            self.stack.pop();
-                        }
-                        return;
-                    }
-                }
+        if !clobbers
+            && ty.slots() == 1
+            && let Some(at) = self.last_result
+            && let Some(d) = self.ops[at].result_slot_mut()
+            && *d == top.slot
+            && top.src == top.slot
+        {
+            *d = slot;
+            self.last_result = None;
+            if tee {
+                self.stack.last_mut().expect("validated").src = slot;
+            } else {
+                self.stack.pop();
             }
+            return;
         }
         self.emit(Self::copy_op(ty, slot, top.src));
         if !tee {
@@ -729,28 +747,66 @@ impl Translator<'_> {
                 }
             }
             O::I32Load { memarg } | O::F32Load { memarg } => {
-                let ty = if matches!(op, O::I32Load { .. }) { ValType::I32 } else { ValType::F32 };
+                let ty = if matches!(op, O::I32Load { .. }) {
+                    ValType::I32
+                } else {
+                    ValType::F32
+                };
                 self.load(ty, memarg, |d, a, off| Op::I32Load { d, a, off })?
             }
             O::I64Load { memarg } | O::F64Load { memarg } => {
-                let ty = if matches!(op, O::I64Load { .. }) { ValType::I64 } else { ValType::F64 };
+                let ty = if matches!(op, O::I64Load { .. }) {
+                    ValType::I64
+                } else {
+                    ValType::F64
+                };
                 self.load(ty, memarg, |d, a, off| Op::I64Load { d, a, off })?
             }
-            O::I32Load8S { memarg } => self.load(ValType::I32, memarg, |d, a, off| Op::I32Load8S { d, a, off })?,
-            O::I32Load8U { memarg } => self.load(ValType::I32, memarg, |d, a, off| Op::I32Load8U { d, a, off })?,
-            O::I32Load16S { memarg } => self.load(ValType::I32, memarg, |d, a, off| Op::I32Load16S { d, a, off })?,
-            O::I32Load16U { memarg } => self.load(ValType::I32, memarg, |d, a, off| Op::I32Load16U { d, a, off })?,
-            O::I64Load8S { memarg } => self.load(ValType::I64, memarg, |d, a, off| Op::I64Load8S { d, a, off })?,
-            O::I64Load8U { memarg } => self.load(ValType::I64, memarg, |d, a, off| Op::I64Load8U { d, a, off })?,
-            O::I64Load16S { memarg } => self.load(ValType::I64, memarg, |d, a, off| Op::I64Load16S { d, a, off })?,
-            O::I64Load16U { memarg } => self.load(ValType::I64, memarg, |d, a, off| Op::I64Load16U { d, a, off })?,
-            O::I64Load32S { memarg } => self.load(ValType::I64, memarg, |d, a, off| Op::I64Load32S { d, a, off })?,
-            O::I64Load32U { memarg } => self.load(ValType::I64, memarg, |d, a, off| Op::I64Load32U { d, a, off })?,
-            O::I32Store { memarg } | O::F32Store { memarg } => self.store(memarg, |a, v, off| Op::I32Store { a, v, off })?,
-            O::I64Store { memarg } | O::F64Store { memarg } => self.store(memarg, |a, v, off| Op::I64Store { a, v, off })?,
-            O::I32Store8 { memarg } | O::I64Store8 { memarg } => self.store(memarg, |a, v, off| Op::I32Store8 { a, v, off })?,
-            O::I32Store16 { memarg } | O::I64Store16 { memarg } => self.store(memarg, |a, v, off| Op::I32Store16 { a, v, off })?,
-            O::I64Store32 { memarg } => self.store(memarg, |a, v, off| Op::I32Store { a, v, off })?,
+            O::I32Load8S { memarg } => self.load(ValType::I32, memarg, |d, a, off| {
+                Op::I32Load8S { d, a, off }
+            })?,
+            O::I32Load8U { memarg } => self.load(ValType::I32, memarg, |d, a, off| {
+                Op::I32Load8U { d, a, off }
+            })?,
+            O::I32Load16S { memarg } => self.load(ValType::I32, memarg, |d, a, off| {
+                Op::I32Load16S { d, a, off }
+            })?,
+            O::I32Load16U { memarg } => self.load(ValType::I32, memarg, |d, a, off| {
+                Op::I32Load16U { d, a, off }
+            })?,
+            O::I64Load8S { memarg } => self.load(ValType::I64, memarg, |d, a, off| {
+                Op::I64Load8S { d, a, off }
+            })?,
+            O::I64Load8U { memarg } => self.load(ValType::I64, memarg, |d, a, off| {
+                Op::I64Load8U { d, a, off }
+            })?,
+            O::I64Load16S { memarg } => self.load(ValType::I64, memarg, |d, a, off| {
+                Op::I64Load16S { d, a, off }
+            })?,
+            O::I64Load16U { memarg } => self.load(ValType::I64, memarg, |d, a, off| {
+                Op::I64Load16U { d, a, off }
+            })?,
+            O::I64Load32S { memarg } => self.load(ValType::I64, memarg, |d, a, off| {
+                Op::I64Load32S { d, a, off }
+            })?,
+            O::I64Load32U { memarg } => self.load(ValType::I64, memarg, |d, a, off| {
+                Op::I64Load32U { d, a, off }
+            })?,
+            O::I32Store { memarg } | O::F32Store { memarg } => {
+                self.store(memarg, |a, v, off| Op::I32Store { a, v, off })?
+            }
+            O::I64Store { memarg } | O::F64Store { memarg } => {
+                self.store(memarg, |a, v, off| Op::I64Store { a, v, off })?
+            }
+            O::I32Store8 { memarg } | O::I64Store8 { memarg } => {
+                self.store(memarg, |a, v, off| Op::I32Store8 { a, v, off })?
+            }
+            O::I32Store16 { memarg } | O::I64Store16 { memarg } => {
+                self.store(memarg, |a, v, off| Op::I32Store16 { a, v, off })?
+            }
+            O::I64Store32 { memarg } => {
+                self.store(memarg, |a, v, off| Op::I32Store { a, v, off })?
+            }
             O::MemorySize { mem } => {
                 let d = self.push(ValType::I32);
                 self.result_op(ValType::I32, Op::MemorySize { d, mem });
@@ -761,7 +817,10 @@ impl Translator<'_> {
                 }
                 let delta = self.pop();
                 let d = self.push(ValType::I32);
-                self.emit(Op::MemoryGrow { d, delta: delta.src });
+                self.emit(Op::MemoryGrow {
+                    d,
+                    delta: delta.src,
+                });
             }
             O::MemoryFill { mem } => {
                 if mem != 0 {
@@ -770,7 +829,11 @@ impl Translator<'_> {
                 let n = self.pop();
                 let v = self.pop();
                 let d = self.pop();
-                self.emit(Op::MemoryFill { d: d.src, v: v.src, n: n.src });
+                self.emit(Op::MemoryFill {
+                    d: d.src,
+                    v: v.src,
+                    n: n.src,
+                });
             }
             O::MemoryCopy { dst_mem, src_mem } => {
                 if dst_mem != 0 || src_mem != 0 {
@@ -779,7 +842,11 @@ impl Translator<'_> {
                 let n = self.pop();
                 let s = self.pop();
                 let d = self.pop();
-                self.emit(Op::MemoryCopy { d: d.src, s: s.src, n: n.src });
+                self.emit(Op::MemoryCopy {
+                    d: d.src,
+                    s: s.src,
+                    n: n.src,
+                });
             }
             O::MemoryInit { data_index, mem } => {
                 if mem != 0 {
@@ -788,8 +855,15 @@ impl Translator<'_> {
                 let n = self.pop();
                 let s = self.pop();
                 let d = self.pop();
-                self.emit(Op::MemoryInit { d: d.src, s: s.src, n: n.src });
-                self.emit(Op::Imm { a: data_index, b: 0 });
+                self.emit(Op::MemoryInit {
+                    d: d.src,
+                    s: s.src,
+                    n: n.src,
+                });
+                self.emit(Op::Imm {
+                    a: data_index,
+                    b: 0,
+                });
             }
             O::DataDrop { data_index } => {
                 self.emit(Op::DataDrop { data: data_index });
@@ -810,7 +884,10 @@ impl Translator<'_> {
                 let d = self.push(ValType::F64);
                 self.result_op(ValType::F64, Op::Const64 { d, v: value.bits() });
             }
-            O::I32ReinterpretF32 | O::F32ReinterpretI32 | O::I64ReinterpretF64 | O::F64ReinterpretI64 => {
+            O::I32ReinterpretF32
+            | O::F32ReinterpretI32
+            | O::I64ReinterpretF64
+            | O::F64ReinterpretI64 => {
                 let ty = match op {
                     O::I32ReinterpretF32 => ValType::I32,
                     O::F32ReinterpretI32 => ValType::F32,
@@ -826,7 +903,13 @@ impl Translator<'_> {
             }
             O::RefFunc { function_index } => {
                 let d = self.push(ValType::FuncRef);
-                self.result_op(ValType::FuncRef, Op::RefFunc { d, func: function_index });
+                self.result_op(
+                    ValType::FuncRef,
+                    Op::RefFunc {
+                        d,
+                        func: function_index,
+                    },
+                );
             }
             O::TableGet { table } => {
                 let i = self.pop();
@@ -837,7 +920,11 @@ impl Translator<'_> {
             O::TableSet { table } => {
                 let v = self.pop();
                 let i = self.pop();
-                self.emit(Op::TableSet { table, i: i.src, v: v.src });
+                self.emit(Op::TableSet {
+                    table,
+                    i: i.src,
+                    v: v.src,
+                });
             }
             O::TableSize { table } => {
                 let d = self.push(ValType::I32);
@@ -847,29 +934,54 @@ impl Translator<'_> {
                 let delta = self.pop();
                 let init = self.pop();
                 let d = self.push(ValType::I32);
-                self.emit(Op::TableGrow { d, init: init.src, delta: delta.src });
+                self.emit(Op::TableGrow {
+                    d,
+                    init: init.src,
+                    delta: delta.src,
+                });
                 self.emit(Op::Imm { a: table, b: 0 });
             }
             O::TableFill { table } => {
                 let n = self.pop();
                 let v = self.pop();
                 let i = self.pop();
-                self.emit(Op::TableFill { i: i.src, v: v.src, n: n.src });
+                self.emit(Op::TableFill {
+                    i: i.src,
+                    v: v.src,
+                    n: n.src,
+                });
                 self.emit(Op::Imm { a: table, b: 0 });
             }
-            O::TableCopy { dst_table, src_table } => {
+            O::TableCopy {
+                dst_table,
+                src_table,
+            } => {
                 let n = self.pop();
                 let s = self.pop();
                 let d = self.pop();
-                self.emit(Op::TableCopy { d: d.src, s: s.src, n: n.src });
-                self.emit(Op::Imm { a: dst_table, b: src_table });
+                self.emit(Op::TableCopy {
+                    d: d.src,
+                    s: s.src,
+                    n: n.src,
+                });
+                self.emit(Op::Imm {
+                    a: dst_table,
+                    b: src_table,
+                });
             }
             O::TableInit { elem_index, table } => {
                 let n = self.pop();
                 let s = self.pop();
                 let d = self.pop();
-                self.emit(Op::TableInit { d: d.src, s: s.src, n: n.src });
-                self.emit(Op::Imm { a: table, b: elem_index });
+                self.emit(Op::TableInit {
+                    d: d.src,
+                    s: s.src,
+                    n: n.src,
+                });
+                self.emit(Op::Imm {
+                    a: table,
+                    b: elem_index,
+                });
             }
             O::ElemDrop { elem_index } => {
                 self.emit(Op::ElemDrop { elem: elem_index });

@@ -10,9 +10,9 @@ pub mod mmap;
 use crate::error::TrapCode;
 use crate::types::{GlobalType, MemoryType, TableType, ValType};
 use mmap::Reservation;
+use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
 
 /// Size of a WebAssembly page.
 pub const PAGE_SIZE: usize = 65536;
