@@ -30,6 +30,8 @@ pub enum TrapCode {
     Interrupted,
     /// A host function returned an error.
     HostError,
+    /// A host function closed the calling module with an exit code (e.g. WASI `proc_exit`).
+    Exit,
 }
 
 impl TrapCode {
@@ -48,6 +50,7 @@ impl TrapCode {
             TrapCode::StackExhausted => "call stack exhausted",
             TrapCode::Interrupted => "interrupted",
             TrapCode::HostError => "host function error",
+            TrapCode::Exit => "module exited",
         }
     }
 }
@@ -84,6 +87,7 @@ impl fmt::Display for FrameInfo {
 pub struct Trap {
     code: TrapCode,
     message: Option<String>,
+    exit_code: Option<u32>,
     backtrace: Vec<FrameInfo>,
 }
 
@@ -93,8 +97,29 @@ impl Trap {
         Trap {
             code,
             message: None,
+            exit_code: None,
             backtrace: Vec::new(),
         }
+    }
+
+    /// The unwinding signal of a host function that exits the module with `code`.
+    pub fn exit(code: u32) -> Trap {
+        Trap {
+            code: TrapCode::Exit,
+            message: None,
+            exit_code: Some(code),
+            backtrace: Vec::new(),
+        }
+    }
+
+    /// The exit code of a [`TrapCode::Exit`] trap.
+    pub fn exit_code(&self) -> Option<u32> {
+        self.exit_code
+    }
+
+    /// The message of a host error, if any.
+    pub fn message(&self) -> Option<&str> {
+        self.message.as_deref()
     }
 
     /// A trap raised by a host function, carrying its message.
@@ -102,6 +127,7 @@ impl Trap {
         Trap {
             code: TrapCode::HostError,
             message: Some(message.into()),
+            exit_code: None,
             backtrace: Vec::new(),
         }
     }

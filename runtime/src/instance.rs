@@ -10,6 +10,7 @@ use crate::vm::{
     Global, MemView, Memory, Table, VMContext, VMFuncRef, VMGlobalDefinition, VMMemoryDefinition,
     VMTableDefinition,
 };
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, Ordering};
 use std::sync::{Arc, Weak};
 
@@ -91,6 +92,8 @@ pub(crate) struct InstanceInner {
     pub dropped_datas: Box<[AtomicBool]>,
     pub interrupt: Arc<AtomicU32>,
     pub num_imported_funcs: u32,
+    /// Export names of a host instance.
+    pub host_exports: HashMap<String, u32>,
     /// Instances this one imports functions from (they must outlive it).
     #[allow(
         dead_code,
@@ -99,6 +102,8 @@ pub(crate) struct InstanceInner {
     pub keepalive: Vec<Arc<dyn Send + Sync>>,
     pub self_weak: Weak<InstanceInner>,
     pub name: std::sync::Mutex<Option<String>>,
+    /// Data the embedding layer attaches (the `kiln` crate keeps its module handle here).
+    pub embedder: std::sync::OnceLock<Box<dyn std::any::Any + Send + Sync>>,
 }
 
 #[allow(unsafe_code)]
@@ -334,7 +339,29 @@ fn eval_const(
 }
 
 impl Instance {
+    /// Creates an instance of host functions, exported under the given names.
+    pub fn host(engine: &Engine, funcs: Vec<(String, HostFunc)>) -> Instance {
+        let exports = funcs
+            .iter()
+            .enumerate()
+            .map(|(i, (name, _))| (name.clone(), i as u32))
+            .collect();
+        Instance::new_host_with_exports(
+            engine,
+            funcs.into_iter().map(|(_, f)| f).collect(),
+            exports,
+        )
+    }
+
     fn new_host(engine: &Engine, host_funcs: Vec<HostFunc>) -> Instance {
+        Instance::new_host_with_exports(engine, host_funcs, HashMap::new())
+    }
+
+    fn new_host_with_exports(
+        engine: &Engine,
+        host_funcs: Vec<HostFunc>,
+        host_exports: HashMap<String, u32>,
+    ) -> Instance {
         let type_ids: Box<[u32]> = host_funcs
             .iter()
             .map(|h| engine.intern_type(&h.ty))
@@ -380,9 +407,11 @@ impl Instance {
                 dropped_datas: Box::new([]),
                 interrupt: engine.interrupt_flag(),
                 num_imported_funcs: 0,
+                host_exports,
                 keepalive: Vec::new(),
                 self_weak: weak.clone(),
                 name: std::sync::Mutex::new(None),
+                embedder: std::sync::OnceLock::new(),
             }
         }))
     }
@@ -396,12 +425,30 @@ impl Instance {
     /// modules (not executable yet), [`Error::Instantiate`] for limits, and
     /// [`Error::Trap`] when a segment is out of bounds or the start function traps.
     pub fn new(module: &Module, imports: &[Extern]) -> Result<Instance> {
-        let inst = Instance::allocate(module, imports)?;
+        Instance::new_with_interrupt(module, imports, module.engine().interrupt_flag())
+    }
+
+    /// Like [`Instance::new`], with the flag that interrupts calls entering this instance
+    /// (by default the engine's flag, which interrupts every call of the engine).
+    ///
+    /// # Errors
+    ///
+    /// As [`Instance::new`].
+    pub fn new_with_interrupt(
+        module: &Module,
+        imports: &[Extern],
+        interrupt: Arc<AtomicU32>,
+    ) -> Result<Instance> {
+        let inst = Instance::allocate(module, imports, interrupt)?;
         inst.initialize()?;
         Ok(inst)
     }
 
-    fn allocate(module: &Module, imports: &[Extern]) -> Result<Instance> {
+    fn allocate(
+        module: &Module,
+        imports: &[Extern],
+        interrupt: Arc<AtomicU32>,
+    ) -> Result<Instance> {
         let m = &module.0;
         let engine = m.engine.clone();
         if m.uses_simd {
@@ -481,7 +528,6 @@ impl Instance {
         let num_imported_funcs = m.num_imported_funcs;
         let num_defined = m.funcs.len() - num_imported_funcs as usize;
         let type_ids: Box<[u32]> = m.type_ids.clone().into_boxed_slice();
-        let interrupt = engine.interrupt_flag();
         let mem_defs: Box<[*const VMMemoryDefinition]> =
             memories.iter().map(|x| x.definition()).collect();
         let table_defs: Box<[*const VMTableDefinition]> =
@@ -543,9 +589,11 @@ impl Instance {
                 dropped_datas: (0..m.datas.len()).map(|_| AtomicBool::new(false)).collect(),
                 interrupt,
                 num_imported_funcs,
+                host_exports: HashMap::new(),
                 keepalive,
                 self_weak: weak.clone(),
                 name: std::sync::Mutex::new(None),
+                embedder: std::sync::OnceLock::new(),
             }
         });
         let owner = Arc::as_ptr(&inner) as usize;
@@ -607,7 +655,13 @@ impl Instance {
 
     /// Looks up export `name`.
     pub fn export(&self, name: &str) -> Option<Extern> {
-        let m = self.0.module.as_ref()?;
+        let Some(m) = self.0.module.as_ref() else {
+            let index = *self.0.host_exports.get(name)?;
+            return Some(Extern::Func(Func {
+                instance: self.clone(),
+                index,
+            }));
+        };
         Some(match m.export_index(name)? {
             ExportIndex::Func(i) => Extern::Func(Func {
                 instance: self.clone(),
@@ -635,6 +689,34 @@ impl Instance {
     /// Global `index`.
     pub fn global(&self, index: u32) -> Option<&Global> {
         self.0.globals.get(index as usize)
+    }
+
+    /// The flag that interrupts calls entering this instance when set non-zero.
+    pub fn interrupt_flag(&self) -> &Arc<AtomicU32> {
+        &self.0.interrupt
+    }
+
+    /// Export names of a host instance, in no particular order.
+    pub fn host_export_names(&self) -> impl Iterator<Item = (&str, u32)> {
+        self.0.host_exports.iter().map(|(n, i)| (n.as_str(), *i))
+    }
+
+    /// The host function behind function `index` of a host instance.
+    pub fn host_func(&self, index: u32) -> Option<&HostFunc> {
+        if self.0.module.is_some() {
+            return None;
+        }
+        self.0.host_funcs.get(index as usize)
+    }
+
+    /// Attaches embedder data once; returns false if some was already attached.
+    pub fn set_embedder_data(&self, data: Box<dyn std::any::Any + Send + Sync>) -> bool {
+        self.0.embedder.set(data).is_ok()
+    }
+
+    /// The embedder data attached with [`Instance::set_embedder_data`].
+    pub fn embedder_data(&self) -> Option<&(dyn std::any::Any + Send + Sync)> {
+        self.0.embedder.get().map(|b| &**b)
     }
 
     /// Sets the instance name shown in backtraces.

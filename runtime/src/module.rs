@@ -17,6 +17,9 @@ use wasmparser::{
     ExternalKind, FuncValidatorAllocations, OperatorsReader, Parser, Payload, TypeRef, Validator,
 };
 
+/// Below this much function-body code, validation stays on the calling thread.
+const PARALLEL_VALIDATION_BYTES: usize = 256 * 1024;
+
 /// One instruction of a constant expression.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ConstOp {
@@ -313,30 +316,64 @@ impl Module {
             }
             m.read_payload(payload)?;
         }
-        // Function bodies validate independently: spread them over the rayon pool.
-        let simd_flags: Vec<bool> = to_validate
-            .into_par_iter()
-            .map_init(FuncValidatorAllocations::default, |allocs, (func, body)| {
-                let mut v = func.into_validator(std::mem::take(allocs));
-                let mut reader = body.get_binary_reader();
-                v.read_locals(&mut reader).map_err(compile_err)?;
-                reader.set_features(*v.features());
-                let mut ops = OperatorsReader::new(reader);
-                let mut simd = false;
-                while !ops.eof() {
-                    let (op, offset) = ops.read_with_offset().map_err(compile_err)?;
-                    // Every SIMD instruction is encoded behind the 0xFD prefix.
-                    simd |= bytes.get(offset as usize) == Some(&0xFD);
-                    v.op(offset, &op).map_err(compile_err)?;
+        // Function bodies validate independently. Large modules spread them over the rayon
+        // pool in chunks; small ones stay on this thread, where waking the pool would cost
+        // more than the validation itself.
+        let validate_one = |allocs: &mut FuncValidatorAllocations,
+                            (func, body): (
+            wasmparser::FuncToValidate<wasmparser::ValidatorResources>,
+            wasmparser::FunctionBody<'_>,
+        )|
+         -> Result<bool> {
+            let mut v = func.into_validator(std::mem::take(allocs));
+            let mut reader = body.get_binary_reader();
+            v.read_locals(&mut reader).map_err(compile_err)?;
+            reader.set_features(*v.features());
+            let mut ops = OperatorsReader::new(reader);
+            let mut simd = false;
+            while !ops.eof() {
+                let (op, offset) = ops.read_with_offset().map_err(compile_err)?;
+                // Every SIMD instruction is encoded behind the 0xFD prefix.
+                simd |= bytes.get(offset as usize) == Some(&0xFD);
+                v.op(offset, &op).map_err(compile_err)?;
+            }
+            ops.finish().map_err(compile_err)?;
+            for i in 0..v.len_locals() {
+                simd |= v.get_local_type(i) == Some(wasmparser::ValType::V128);
+            }
+            *allocs = v.into_allocations();
+            Ok(simd)
+        };
+        let code_bytes: usize = m.defined.iter().map(|d| d.body.len()).sum();
+        let simd_flags: Vec<bool> = if code_bytes < PARALLEL_VALIDATION_BYTES {
+            let mut allocs = FuncValidatorAllocations::default();
+            to_validate
+                .into_iter()
+                .map(|f| validate_one(&mut allocs, f))
+                .collect::<Result<_>>()?
+        } else {
+            let chunk = (to_validate.len() / (4 * rayon::current_num_threads())).max(1);
+            let chunks: Vec<Vec<_>> = {
+                let mut it = to_validate.into_iter().peekable();
+                let mut out = Vec::new();
+                while it.peek().is_some() {
+                    out.push(it.by_ref().take(chunk).collect());
                 }
-                ops.finish().map_err(compile_err)?;
-                for i in 0..v.len_locals() {
-                    simd |= v.get_local_type(i) == Some(wasmparser::ValType::V128);
-                }
-                *allocs = v.into_allocations();
-                Ok(simd)
-            })
-            .collect::<Result<_>>()?;
+                out
+            };
+            chunks
+                .into_par_iter()
+                .map(|c: Vec<_>| {
+                    let mut allocs = FuncValidatorAllocations::default();
+                    c.into_iter()
+                        .map(|f| validate_one(&mut allocs, f))
+                        .collect::<Result<Vec<bool>>>()
+                })
+                .collect::<Result<Vec<Vec<bool>>>>()?
+                .into_iter()
+                .flatten()
+                .collect()
+        };
         m.uses_simd |= simd_flags.into_iter().any(|s| s);
         m.uses_simd |=
             m.types.iter().any(|t| {
@@ -440,6 +477,32 @@ impl Module {
     /// The engine this module was compiled for.
     pub fn engine(&self) -> &Engine {
         &self.0.engine
+    }
+
+    /// The interpreter code of defined function `index` (translated now if needed), one
+    /// instruction per line: a debugging aid.
+    ///
+    /// # Errors
+    ///
+    /// When `index` is not a defined function or translation fails.
+    pub fn disassemble(&self, index: u32) -> Result<String> {
+        let d = index
+            .checked_sub(self.0.num_imported_funcs)
+            .and_then(|i| self.0.defined.get(i as usize))
+            .ok_or_else(|| Error::Usage(format!("no defined function {index}")))?;
+        let code = d
+            .code
+            .get_or_init(|| crate::interp::translate(&self.0, index).map(Arc::new))
+            .as_ref()
+            .map_err(|e| Error::Usage(e.to_string()))?;
+        let mut out = format!(
+            "func {index}: {} slots ({} params, {} locals)\n",
+            code.frame_slots, code.param_slots, code.local_slots
+        );
+        for (i, op) in code.ops.iter().enumerate() {
+            out.push_str(&format!("{i:5}: {op:?}\n"));
+        }
+        Ok(out)
     }
 
     /// Call and back-edge counters of defined function `index` (imports first), as

@@ -176,6 +176,9 @@ fn run(
     let mut fp: usize = 0;
     let mut mem: MemView = inst.mem0_view();
     let mut regs: &mut [u64] = &mut values[fp..];
+    // The flag of the instance the invocation entered through: closing or interrupting that
+    // module stops the call wherever it runs.
+    let interrupt: &std::sync::atomic::AtomicU32 = &entry_inst.interrupt;
 
     macro_rules! trap {
         ($code:expr) => {{
@@ -260,7 +263,7 @@ fn run(
             let t = $target as usize;
             if t < ip {
                 bump(&code.backedges);
-                if inst.interrupt.load(Ordering::Relaxed) != 0 {
+                if interrupt.load(Ordering::Relaxed) != 0 {
                     trap!(TrapCode::Interrupted);
                 }
             }
@@ -336,7 +339,7 @@ fn run(
                     regs = &mut values[fp..];
                     regs[code.param_slots as usize..code.local_slots as usize].fill(0);
                     mem = inst.mem0_view();
-                    if inst.interrupt.load(Ordering::Relaxed) != 0 {
+                    if interrupt.load(Ordering::Relaxed) != 0 {
                         trap!(TrapCode::Interrupted);
                     }
                 }
@@ -397,7 +400,7 @@ fn run(
             }
             Op::BackBr { target } => {
                 bump(&code.backedges);
-                if inst.interrupt.load(Ordering::Relaxed) != 0 {
+                if interrupt.load(Ordering::Relaxed) != 0 {
                     trap!(TrapCode::Interrupted);
                 }
                 ip = target as usize;
@@ -405,7 +408,7 @@ fn run(
             Op::BackBrIfNez { cond, target } => {
                 if reg!(regs, cond) as u32 != 0 {
                     bump(&code.backedges);
-                    if inst.interrupt.load(Ordering::Relaxed) != 0 {
+                    if interrupt.load(Ordering::Relaxed) != 0 {
                         trap!(TrapCode::Interrupted);
                     }
                     ip = target as usize;
