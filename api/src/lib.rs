@@ -1,14 +1,67 @@
-//! Kiln: a WebAssembly runtime that starts every function in a fast interpreter and
-//! compiles the hot ones to native code with Cranelift.
+//! Kiln: a WebAssembly runtime that starts every function in a fast interpreter and is
+//! built to move the hot ones to native code with Cranelift.
 //!
-//! The embedding API modelled on wazero's `api` package is being built (see the project's
-//! issues); until then this crate re-exports the runtime core.
+//! This crate is the embedding API, modelled on wazero's `api` package: a [`Runtime`]
+//! compiles modules ([`CompiledModule`]) and instantiates them ([`Module`]); exported
+//! [`Function`]s are called with `u64` slots (or typed, through [`Function::typed`]);
+//! [`Memory`] and [`Global`] give the host access to module state; host functions come
+//! from a [`HostModuleBuilder`]; calls can be interrupted from another thread or by a
+//! deadline. The API is the same whichever engine runs.
 //!
 //! ```
-//! use kiln::runtime::{Engine, Module};
-//! let engine = Engine::default();
-//! let wasm = wat::parse_str("(module)").unwrap();
-//! assert!(Module::new(&engine, &wasm).is_ok());
+//! # fn main() -> kiln::Result<()> {
+//! let runtime = kiln::Runtime::with_config(kiln::RuntimeConfig::interpreter())?;
+//! let wasm = wat::parse_str(r#"(module
+//!     (func (export "fib") (param i64) (result i64)
+//!         (if (result i64) (i64.lt_s (local.get 0) (i64.const 2))
+//!             (then (local.get 0))
+//!             (else (i64.add
+//!                 (call 0 (i64.sub (local.get 0) (i64.const 1)))
+//!                 (call 0 (i64.sub (local.get 0) (i64.const 2))))))))"#).unwrap();
+//! let module = runtime.instantiate_bytes(&wasm)?;
+//! let fib = module.exported_function("fib").unwrap().typed::<i64, i64>()?;
+//! assert_eq!(fib.call(20)?, 6765);
+//! # Ok(())
+//! # }
 //! ```
+//!
+//! # Calls take `&self`
+//!
+//! Functions, modules and the runtime are shareable handles. A [`MemoryView`] borrowed
+//! from a [`Memory`] can be held across a call (even one that grows memory) because a
+//! memory never moves: its address space is reserved up front and only committed as it
+//! grows, and views copy bytes out instead of lending `&[u8]` into memory that Wasm code
+//! may be writing.
 
-pub use kiln_runtime as runtime;
+#![deny(unsafe_code)]
+
+mod config;
+mod definitions;
+mod error;
+mod function;
+mod global;
+mod host;
+mod memory;
+mod module;
+mod runtime;
+mod values;
+mod watchdog;
+
+pub use config::{CoreFeatures, EngineKind, ModuleConfig, RuntimeConfig};
+pub use definitions::{CustomSection, FunctionDefinition, MemoryDefinition};
+pub use error::{EXIT_CODE_DEADLINE_EXCEEDED, EXIT_CODE_INTERRUPTED, Error, ExitError, Result};
+pub use function::{Function, TypedFunction};
+pub use global::{Global, MutableGlobal};
+pub use host::{Caller, HostFunctionBuilder, HostModuleBuilder, HostReturn, IntoHostFunc};
+pub use kiln_runtime::{FrameInfo, Trap, TrapCode};
+pub use memory::{Memory, MemoryView};
+pub use module::{InterruptHandle, Module};
+pub use runtime::{CompiledModule, Runtime};
+pub use values::{
+    ExternRef, ExternType, FuncRef, ValueType, WasmValue, WasmValues, decode_externref, decode_f32,
+    decode_f64, decode_funcref, decode_i32, decode_i64, decode_u32, decode_v128, encode_externref,
+    encode_f32, encode_f64, encode_funcref, encode_i32, encode_i64, encode_u32, encode_v128,
+};
+
+/// The runtime core, for tools that need more than the API (spec runner, CLI inspection).
+pub use kiln_runtime as core;

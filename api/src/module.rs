@@ -1,0 +1,324 @@
+//! Instantiated modules.
+
+use crate::definitions::{
+    FunctionDefinition, FunctionDefinitionInner, MemoryDefinition, function_export_names,
+    memory_definitions, wasm_function_definition,
+};
+use crate::error::{Error, ExitError, Result};
+use crate::function::Function;
+use crate::global::Global;
+use crate::memory::Memory;
+use crate::runtime::RuntimeInner;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+
+const OPEN: u64 = 0;
+const CLOSED: u64 = 1 << 32;
+
+pub(crate) struct ModuleInner {
+    pub name: String,
+    pub instance: kiln_runtime::Instance,
+    pub runtime: Weak<RuntimeInner>,
+    /// 0 while open; `CLOSED | exit code` once closed.
+    state: AtomicU64,
+    interruption: bool,
+    /// Definitions of host functions (index order), for host modules.
+    pub host_definitions: Vec<FunctionDefinition>,
+}
+
+impl ModuleInner {
+    pub(crate) fn new(
+        name: String,
+        instance: kiln_runtime::Instance,
+        runtime: &Arc<RuntimeInner>,
+        host_definitions: Vec<FunctionDefinition>,
+    ) -> Arc<ModuleInner> {
+        let inner = Arc::new(ModuleInner {
+            name,
+            instance,
+            runtime: Arc::downgrade(runtime),
+            state: AtomicU64::new(OPEN),
+            interruption: runtime.config.interruption(),
+            host_definitions,
+        });
+        // Host functions find the calling module through this back reference.
+        let weak: Weak<ModuleInner> = Arc::downgrade(&inner);
+        inner.instance.set_embedder_data(Box::new(weak));
+        inner
+    }
+
+    /// The exit error when closed.
+    #[inline]
+    pub(crate) fn check_open(&self) -> Result<()> {
+        let s = self.state.load(Ordering::Acquire);
+        if s == OPEN {
+            Ok(())
+        } else {
+            Err(Error::Exit(ExitError::new(s as u32)))
+        }
+    }
+
+    pub(crate) fn exit_code(&self) -> Option<u32> {
+        let s = self.state.load(Ordering::Acquire);
+        (s != OPEN).then_some(s as u32)
+    }
+
+    /// Closes with `code`; returns false if it was already closed. Running calls stop at
+    /// their next loop back-edge or function entry when interruption is enabled.
+    pub(crate) fn close_with(&self, code: u32) -> bool {
+        if self
+            .state
+            .compare_exchange(
+                OPEN,
+                CLOSED | code as u64,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
+            .is_err()
+        {
+            return false;
+        }
+        if self.interruption {
+            self.instance
+                .interrupt_flag()
+                .store(1, std::sync::atomic::Ordering::Release);
+        }
+        if let Some(rt) = self.runtime.upgrade() {
+            rt.forget(self);
+        }
+        true
+    }
+
+    pub(crate) fn function_definition(&self, index: u32) -> FunctionDefinition {
+        if let Some(d) = self.host_definitions.get(index as usize) {
+            return d.clone();
+        }
+        let module = self.instance.module().expect("wasm module");
+        let names = function_export_names(module)
+            .remove(&index)
+            .unwrap_or_default();
+        wasm_function_definition(module, &self.name, index, names)
+    }
+
+    pub(crate) fn from_caller(caller: &kiln_runtime::Caller<'_>) -> Option<Arc<ModuleInner>> {
+        let inst = caller.instance()?;
+        inst.embedder_data()?
+            .downcast_ref::<Weak<ModuleInner>>()?
+            .upgrade()
+    }
+}
+
+/// An instantiated module (wazero's `api.Module`). Cloning is cheap and shares it; a
+/// module can move to another thread, and calls on different modules run in parallel.
+///
+/// ```
+/// # fn main() -> kiln::Result<()> {
+/// let runtime = kiln::Runtime::with_config(kiln::RuntimeConfig::interpreter())?;
+/// let wasm = wat::parse_str(r#"(module $calc
+///     (func (export "add") (param i32 i32) (result i32) local.get 0 local.get 1 i32.add))"#)
+///     .unwrap();
+/// let module = runtime.instantiate_bytes(&wasm)?;
+/// assert_eq!(module.name(), "calc");
+/// let add = module.exported_function("add").unwrap();
+/// assert_eq!(add.call(&[2, 3])?, vec![5]);
+/// module.close_with_exit_code(7)?;
+/// assert!(module.is_closed());
+/// assert_eq!(add.call(&[2, 3]).unwrap_err().as_exit().unwrap().exit_code(), 7);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Module {
+    pub(crate) inner: Arc<ModuleInner>,
+}
+
+impl Module {
+    /// The instance name ("" for an anonymous module).
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// The module's first memory (defined or imported), if it has one.
+    pub fn memory(&self) -> Option<Memory> {
+        let memory = self.inner.instance.memory(0)?.clone();
+        let module = self.inner.instance.module()?;
+        let definition = memory_definitions(module, &self.inner.name).remove(0);
+        Some(Memory { memory, definition })
+    }
+
+    /// The exported function `name`.
+    pub fn exported_function(&self, name: &str) -> Option<Function> {
+        let kiln_runtime::Extern::Func(func) = self.inner.instance.export(name)? else {
+            return None;
+        };
+        let definition = self.inner.function_definition(func.index());
+        Some(Function::new(self.inner.clone(), func, definition))
+    }
+
+    /// Definitions of all exported functions, by export name.
+    pub fn exported_function_definitions(&self) -> BTreeMap<String, FunctionDefinition> {
+        let mut out = BTreeMap::new();
+        match self.inner.instance.module() {
+            Some(module) => {
+                let names = function_export_names(module);
+                for (index, export_names) in names {
+                    let def =
+                        wasm_function_definition(module, &self.inner.name, index, export_names);
+                    for n in def.export_names() {
+                        out.insert(n.clone(), def.clone());
+                    }
+                }
+            }
+            None => {
+                for (name, index) in self.inner.instance.host_export_names() {
+                    out.insert(name.to_string(), self.inner.function_definition(index));
+                }
+            }
+        }
+        out
+    }
+
+    /// The exported memory `name`.
+    pub fn exported_memory(&self, name: &str) -> Option<Memory> {
+        let kiln_runtime::Extern::Memory(memory) = self.inner.instance.export(name)? else {
+            return None;
+        };
+        let module = self.inner.instance.module()?;
+        let Some(kiln_runtime::ExportIndex::Memory(i)) = module.export_index(name) else {
+            return None;
+        };
+        let definition = memory_definitions(module, &self.inner.name).remove(i as usize);
+        Some(Memory { memory, definition })
+    }
+
+    /// Definitions of all exported memories, by export name.
+    pub fn exported_memory_definitions(&self) -> BTreeMap<String, MemoryDefinition> {
+        let mut out = BTreeMap::new();
+        if let Some(module) = self.inner.instance.module() {
+            for def in memory_definitions(module, &self.inner.name) {
+                for n in def.export_names() {
+                    out.insert(n.clone(), def.clone());
+                }
+            }
+        }
+        out
+    }
+
+    /// The exported global `name`.
+    pub fn exported_global(&self, name: &str) -> Option<Global> {
+        match self.inner.instance.export(name)? {
+            kiln_runtime::Extern::Global(global) => Some(Global { global }),
+            _ => None,
+        }
+    }
+
+    /// Closes the module with exit code 0 (see [`Module::close_with_exit_code`]).
+    pub fn close(&self) -> Result<()> {
+        self.close_with_exit_code(0)
+    }
+
+    /// Closes the module: later calls fail with an [`ExitError`] carrying `exit_code`, a
+    /// running call stops (when interruption is enabled) and the name is freed. Closing
+    /// twice is harmless. Memory is released when the last handle goes away.
+    pub fn close_with_exit_code(&self, exit_code: u32) -> Result<()> {
+        self.inner.close_with(exit_code);
+        Ok(())
+    }
+
+    /// Whether the module is closed.
+    pub fn is_closed(&self) -> bool {
+        self.inner.exit_code().is_some()
+    }
+
+    /// The exit code the module was closed with, if closed.
+    pub fn exit_code(&self) -> Option<u32> {
+        self.inner.exit_code()
+    }
+
+    /// A handle that closes this module from any thread, stopping a running call
+    /// (even an infinite loop) within milliseconds.
+    pub fn interrupt_handle(&self) -> InterruptHandle {
+        InterruptHandle {
+            module: Arc::downgrade(&self.inner),
+        }
+    }
+}
+
+impl fmt::Display for Module {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Module[{}]", self.inner.name)
+    }
+}
+
+impl fmt::Debug for Module {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Module[{}]", self.inner.name)?;
+        if let Some(code) = self.exit_code() {
+            write!(f, " (closed, exit code {code})")?;
+        }
+        Ok(())
+    }
+}
+
+/// Stops calls of a module from another thread (wazero's close-on-context-done).
+///
+/// ```
+/// # fn main() -> kiln::Result<()> {
+/// let runtime = kiln::Runtime::with_config(kiln::RuntimeConfig::interpreter())?;
+/// let wasm = wat::parse_str(r#"(module (func (export "spin") (loop br 0)))"#).unwrap();
+/// let module = runtime.instantiate_bytes(&wasm)?;
+/// let handle = module.interrupt_handle();
+/// std::thread::spawn(move || {
+///     std::thread::sleep(std::time::Duration::from_millis(20));
+///     handle.interrupt();
+/// });
+/// let err = module.exported_function("spin").unwrap().call(&[]).unwrap_err();
+/// assert!(err.as_exit().unwrap().is_interrupted());
+/// assert!(module.is_closed());
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct InterruptHandle {
+    module: Weak<ModuleInner>,
+}
+
+impl InterruptHandle {
+    /// Closes the module with [`EXIT_CODE_INTERRUPTED`](crate::EXIT_CODE_INTERRUPTED);
+    /// returns false if it was already closed (or dropped).
+    pub fn interrupt(&self) -> bool {
+        self.module
+            .upgrade()
+            .is_some_and(|m| m.close_with(crate::EXIT_CODE_INTERRUPTED))
+    }
+}
+
+pub(crate) fn host_definition(
+    module_name: &str,
+    index: u32,
+    name: &str,
+    export_names: Vec<String>,
+    ty: &kiln_runtime::FuncType,
+    param_names: Vec<String>,
+    result_names: Vec<String>,
+) -> FunctionDefinition {
+    let pad = |mut v: Vec<String>, n: usize| {
+        v.resize(n, String::new());
+        v
+    };
+    FunctionDefinition(Arc::new(FunctionDefinitionInner {
+        module_name: module_name.to_string(),
+        index,
+        import: None,
+        export_names,
+        name: name.to_string(),
+        debug_name: format!("{module_name}.{name}"),
+        param_types: ty.params().to_vec(),
+        param_names: pad(param_names, ty.params().len()),
+        result_types: ty.results().to_vec(),
+        result_names: pad(result_names, ty.results().len()),
+        is_host: true,
+    }))
+}

@@ -1,0 +1,472 @@
+//! The runtime: compiles modules, instantiates them under names, and owns their namespace.
+
+use crate::config::{ModuleConfig, RuntimeConfig};
+use crate::definitions::{
+    CustomSection, FunctionDefinition, MemoryDefinition, function_export_names, memory_definitions,
+    wasm_function_definition,
+};
+use crate::error::{Error, ExitError, Result};
+use crate::host::HostModuleBuilder;
+use crate::module::{Module, ModuleInner};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Instant;
+
+pub(crate) struct RuntimeInner {
+    pub config: RuntimeConfig,
+    pub engine: kiln_runtime::Engine,
+    /// Named modules, kept alive until closed.
+    namespace: Mutex<HashMap<String, Arc<ModuleInner>>>,
+    /// Every module instantiated, to close them with the runtime.
+    modules: Mutex<Vec<Weak<ModuleInner>>>,
+    /// Funcref values handed to the host, with the instances that own them.
+    funcrefs: Mutex<HashMap<u64, kiln_runtime::Instance>>,
+    /// 0 while open; `1 << 32 | code` once closed.
+    closed: AtomicU64,
+}
+
+impl RuntimeInner {
+    /// Removes `module` from the namespace (when closed).
+    pub(crate) fn forget(&self, module: &ModuleInner) {
+        if module.name.is_empty() {
+            return;
+        }
+        let mut ns = self.namespace.lock().unwrap_or_else(|e| e.into_inner());
+        if ns
+            .get(&module.name)
+            .is_some_and(|m| std::ptr::eq(Arc::as_ptr(m), module))
+        {
+            ns.remove(&module.name);
+        }
+    }
+
+    pub(crate) fn is_known_funcref(&self, v: u64) -> bool {
+        self.funcrefs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains_key(&v)
+    }
+
+    pub(crate) fn remember_funcref(&self, v: u64) {
+        let mut map = self.funcrefs.lock().unwrap_or_else(|e| e.into_inner());
+        if !map.contains_key(&v) {
+            let modules = self.modules.lock().unwrap_or_else(|e| e.into_inner());
+            // Find the live instance that owns the slot, so the value stays valid.
+            for m in modules.iter().filter_map(Weak::upgrade) {
+                if let Some(f) = (0..)
+                    .map_while(|i| m.instance.func(i))
+                    .find(|f| f.to_raw() == v)
+                {
+                    map.insert(v, f.instance().clone());
+                    break;
+                }
+            }
+        }
+    }
+
+    fn check_open(&self) -> Result<()> {
+        let s = self.closed.load(Ordering::Acquire);
+        if s == 0 {
+            Ok(())
+        } else {
+            Err(Error::Exit(ExitError::new(s as u32)))
+        }
+    }
+
+    fn resolve(&self, module: &kiln_runtime::Module) -> Result<Vec<kiln_runtime::Extern>> {
+        let ns = self.namespace.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out = Vec::new();
+        for imp in module.imports() {
+            let Some(provider) = ns.get(&imp.module) else {
+                return Err(Error::Link(format!(
+                    "module[{}] not instantiated (needed for import {}::{})",
+                    imp.module, imp.module, imp.name
+                )));
+            };
+            let Some(ext) = provider.instance.export(&imp.name) else {
+                return Err(Error::Link(format!(
+                    "\"{}\" is not exported in module \"{}\"",
+                    imp.name, imp.module
+                )));
+            };
+            out.push(ext);
+        }
+        Ok(out)
+    }
+}
+
+/// A WebAssembly runtime (wazero's `wazero.Runtime`): compiles modules, instantiates them
+/// and resolves imports between them by module name. Cheap to clone, `Send + Sync`.
+///
+/// ```
+/// # fn main() -> kiln::Result<()> {
+/// let runtime = kiln::Runtime::with_config(kiln::RuntimeConfig::interpreter())?;
+/// let compiled = runtime.compile(&wat::parse_str(
+///     r#"(module (func (export "answer") (result i32) i32.const 42))"#).unwrap())?;
+/// let a = runtime.instantiate(&compiled, kiln::ModuleConfig::new())?;
+/// let b = runtime.instantiate(&compiled, kiln::ModuleConfig::new())?; // anonymous: again
+/// assert_eq!(a.exported_function("answer").unwrap().call(&[])?, vec![42]);
+/// assert_eq!(b.exported_function("answer").unwrap().call(&[])?, vec![42]);
+/// runtime.close()?;
+/// assert!(a.is_closed() && b.is_closed());
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Runtime {
+    pub(crate) inner: Arc<RuntimeInner>,
+}
+
+impl Runtime {
+    /// A runtime with the default configuration.
+    ///
+    /// # Errors
+    ///
+    /// Never with the default engine; see [`Runtime::with_config`].
+    pub fn new() -> Result<Runtime> {
+        Runtime::with_config(RuntimeConfig::new())
+    }
+
+    /// A runtime with `config`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unsupported`] when the configured engine is not built yet.
+    pub fn with_config(config: RuntimeConfig) -> Result<Runtime> {
+        if !config.engine().is_available() {
+            return Err(Error::Unsupported(format!(
+                "engine `{}` is not built yet",
+                config.engine().name()
+            )));
+        }
+        let engine = kiln_runtime::Engine::new(config.engine_config());
+        Ok(Runtime {
+            inner: Arc::new(RuntimeInner {
+                config,
+                engine,
+                namespace: Mutex::new(HashMap::new()),
+                modules: Mutex::new(Vec::new()),
+                funcrefs: Mutex::new(HashMap::new()),
+                closed: AtomicU64::new(0),
+            }),
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &RuntimeConfig {
+        &self.inner.config
+    }
+
+    /// Decodes and validates `wasm` (binary format).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Compile`] for malformed or invalid bytes, [`Error::Unsupported`] for features
+    /// not implemented, [`Error::Exit`] when the runtime is closed.
+    pub fn compile(&self, wasm: &[u8]) -> Result<CompiledModule> {
+        self.inner.check_open()?;
+        let module = kiln_runtime::Module::new(&self.inner.engine, wasm)?;
+        Ok(CompiledModule::new(module))
+    }
+
+    /// Instantiates `compiled`: resolves imports from named modules of this runtime,
+    /// allocates memories, tables and globals, applies segments, runs the start function
+    /// and then the configured start functions.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Link`] for unresolvable imports, [`Error::Instantiate`] for a taken name or
+    /// a limit, [`Error::Trap`] when initialisation traps, [`Error::Exit`] when a start
+    /// function exits with a non-zero code (an exit with code 0 succeeds, but the module is
+    /// closed).
+    pub fn instantiate(&self, compiled: &CompiledModule, config: ModuleConfig) -> Result<Module> {
+        self.inner.check_open()?;
+        let name = match config.explicit_name() {
+            Some(n) => n.to_string(),
+            None => compiled.name().to_string(),
+        };
+        if !name.is_empty()
+            && self
+                .inner
+                .namespace
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .contains_key(&name)
+        {
+            return Err(Error::Instantiate(format!(
+                "module[{name}] has already been instantiated"
+            )));
+        }
+        let imports = self.inner.resolve(&compiled.0.module)?;
+        let interrupt = Arc::new(AtomicU32::new(0));
+        let instance = kiln_runtime::Instance::new_with_interrupt(
+            &compiled.0.module,
+            &imports,
+            interrupt.clone(),
+        )
+        .map_err(Error::from)?;
+        if !name.is_empty() {
+            instance.set_name(name.clone());
+        }
+        let inner = ModuleInner::new(name, instance, &self.inner, Vec::new());
+        self.add_module(&inner)?;
+        let module = Module { inner };
+        let _guard = config
+            .start_timeout()
+            .map(|t| crate::watchdog::arm(&module.inner, Instant::now() + t));
+        for start in config.start_functions() {
+            if let Some(f) = module.exported_function(start) {
+                match f.call(&[]) {
+                    Ok(_) => {}
+                    Err(Error::Exit(e)) => {
+                        module.inner.close_with(e.exit_code());
+                        if e.exit_code() != 0 {
+                            return Err(Error::Exit(e));
+                        }
+                        break;
+                    }
+                    Err(e) => {
+                        module.inner.close_with(0);
+                        return Err(e);
+                    }
+                }
+            }
+        }
+        Ok(module)
+    }
+
+    pub(crate) fn add_module(&self, inner: &Arc<ModuleInner>) -> Result<()> {
+        if !inner.name.is_empty() {
+            let mut ns = self
+                .inner
+                .namespace
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            if ns.contains_key(&inner.name) {
+                return Err(Error::Instantiate(format!(
+                    "module[{}] has already been instantiated",
+                    inner.name
+                )));
+            }
+            ns.insert(inner.name.clone(), inner.clone());
+        }
+        let mut all = self.inner.modules.lock().unwrap_or_else(|e| e.into_inner());
+        all.retain(|m| m.strong_count() > 0);
+        all.push(Arc::downgrade(inner));
+        Ok(())
+    }
+
+    /// Compiles and instantiates `wasm` with the default [`ModuleConfig`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Runtime::compile`] and [`Runtime::instantiate`].
+    pub fn instantiate_bytes(&self, wasm: &[u8]) -> Result<Module> {
+        let compiled = self.compile(wasm)?;
+        self.instantiate(&compiled, ModuleConfig::new())
+    }
+
+    /// Starts a host module named `module_name` (see [`HostModuleBuilder`]).
+    pub fn new_host_module_builder(&self, module_name: impl Into<String>) -> HostModuleBuilder {
+        HostModuleBuilder::new(self.clone(), module_name.into())
+    }
+
+    /// Makes `module` importable under `name` as well (like the spec scripts' `register`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Instantiate`] when `name` is taken, [`Error::Exit`] when `module` is closed.
+    pub fn register(&self, name: impl Into<String>, module: &Module) -> Result<()> {
+        module.inner.check_open()?;
+        let name = name.into();
+        let mut ns = self
+            .inner
+            .namespace
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if ns.contains_key(&name) {
+            return Err(Error::Instantiate(format!(
+                "module[{name}] has already been instantiated"
+            )));
+        }
+        ns.insert(name, module.inner.clone());
+        Ok(())
+    }
+
+    /// The open module instantiated under `name`.
+    pub fn module(&self, name: &str) -> Option<Module> {
+        self.inner
+            .namespace
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(name)
+            .map(|inner| Module {
+                inner: inner.clone(),
+            })
+    }
+
+    /// Closes the runtime with exit code 0 (see [`Runtime::close_with_exit_code`]).
+    ///
+    /// # Errors
+    ///
+    /// Never; the `Result` mirrors [`Module::close`].
+    pub fn close(&self) -> Result<()> {
+        self.close_with_exit_code(0)
+    }
+
+    /// Closes every module this runtime instantiated (stopping running calls), then the
+    /// runtime: later compiles and instantiations fail with an exit error.
+    ///
+    /// # Errors
+    ///
+    /// Never; the `Result` mirrors [`Module::close`].
+    pub fn close_with_exit_code(&self, exit_code: u32) -> Result<()> {
+        let _ = self.inner.closed.compare_exchange(
+            0,
+            1 << 32 | exit_code as u64,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        );
+        let modules: Vec<_> = self
+            .inner
+            .modules
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .filter_map(Weak::upgrade)
+            .collect();
+        for m in modules.iter().rev() {
+            m.close_with(exit_code);
+        }
+        Ok(())
+    }
+
+    /// Whether the runtime is closed.
+    pub fn is_closed(&self) -> bool {
+        self.inner.closed.load(Ordering::Acquire) != 0
+    }
+}
+
+/// A compiled (decoded and validated) module that can be instantiated many times.
+/// Cheap to clone, `Send + Sync`.
+///
+/// ```
+/// # fn main() -> kiln::Result<()> {
+/// let runtime = kiln::Runtime::with_config(kiln::RuntimeConfig::interpreter())?;
+/// let compiled = runtime.compile(&wat::parse_str(r#"(module $m
+///     (import "env" "log" (func $log (param i32)))
+///     (memory (export "mem") 1)
+///     (func (export "run") (param $n i32) local.get $n call $log))"#).unwrap())?;
+/// assert_eq!(compiled.name(), "m");
+/// assert_eq!(compiled.imported_functions()[0].import(), Some(("env", "log")));
+/// assert_eq!(compiled.exported_functions()["run"].param_names(), ["n"]);
+/// assert_eq!(compiled.exported_memories()["mem"].min(), 1);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct CompiledModule(Arc<CompiledInner>);
+
+struct CompiledInner {
+    module: kiln_runtime::Module,
+    name: String,
+    imported_functions: Vec<FunctionDefinition>,
+    exported_functions: BTreeMap<String, FunctionDefinition>,
+    imported_memories: Vec<MemoryDefinition>,
+    exported_memories: BTreeMap<String, MemoryDefinition>,
+    custom_sections: Vec<CustomSection>,
+}
+
+impl CompiledModule {
+    fn new(module: kiln_runtime::Module) -> CompiledModule {
+        let name = module.name().unwrap_or("").to_string();
+        let mut export_names = function_export_names(&module);
+        let imported_functions = (0..module.num_imported_funcs())
+            .map(|i| {
+                let names = export_names.remove(&i).unwrap_or_default();
+                wasm_function_definition(&module, &name, i, names)
+            })
+            .collect();
+        let mut exported_functions = BTreeMap::new();
+        for (index, names) in export_names {
+            let def = wasm_function_definition(&module, &name, index, names);
+            for n in def.export_names() {
+                exported_functions.insert(n.clone(), def.clone());
+            }
+        }
+        let memories = memory_definitions(&module, &name);
+        let imported_memories = memories
+            .iter()
+            .filter(|m| m.import().is_some())
+            .cloned()
+            .collect();
+        let mut exported_memories = BTreeMap::new();
+        for m in &memories {
+            for n in m.export_names() {
+                exported_memories.insert(n.clone(), m.clone());
+            }
+        }
+        let custom_sections = module
+            .custom_sections()
+            .map(|(n, d)| CustomSection {
+                name: n.to_string(),
+                data: Arc::from(d),
+            })
+            .collect();
+        CompiledModule(Arc::new(CompiledInner {
+            module,
+            name,
+            imported_functions,
+            exported_functions,
+            imported_memories,
+            exported_memories,
+            custom_sections,
+        }))
+    }
+
+    /// The module name from the name section ("" when absent).
+    pub fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// Definitions of the imported functions, in import order.
+    pub fn imported_functions(&self) -> &[FunctionDefinition] {
+        &self.0.imported_functions
+    }
+
+    /// Definitions of the exported functions, by export name.
+    pub fn exported_functions(&self) -> &BTreeMap<String, FunctionDefinition> {
+        &self.0.exported_functions
+    }
+
+    /// Definitions of the imported memories.
+    pub fn imported_memories(&self) -> &[MemoryDefinition] {
+        &self.0.imported_memories
+    }
+
+    /// Definitions of the exported memories, by export name.
+    pub fn exported_memories(&self) -> &BTreeMap<String, MemoryDefinition> {
+        &self.0.exported_memories
+    }
+
+    /// The custom sections, in order.
+    pub fn custom_sections(&self) -> &[CustomSection] {
+        &self.0.custom_sections
+    }
+
+    /// Total size of the function bodies in bytes.
+    pub fn code_size(&self) -> usize {
+        self.0.module.code_size()
+    }
+
+    /// Number of functions, imports included.
+    pub fn function_count(&self) -> u32 {
+        self.0.module.num_funcs()
+    }
+
+    /// The runtime-level module (for tools that need the full import/export lists).
+    pub fn inner(&self) -> &kiln_runtime::Module {
+        &self.0.module
+    }
+}
