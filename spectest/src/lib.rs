@@ -4,9 +4,9 @@
 //! count as failed; commands that need a feature Kiln does not execute yet (see
 //! [`SKIP_REASONS`]) count as skipped. `assert_invalid` and `assert_malformed` always run.
 
-use kiln_runtime::{
-    Engine, Error, Extern, ExternType, Func, FuncType, Global, GlobalType, Instance, Limits,
-    Memory, MemoryType, Module, Table, TableType, Trap, TrapCode, ValType,
+use kiln::{
+    CoreFeatures, EngineKind, Error, Module, ModuleConfig, Runtime, RuntimeConfig, Trap, TrapCode,
+    ValueType as ValType,
 };
 use std::collections::HashMap;
 use std::path::Path;
@@ -56,16 +56,9 @@ pub struct Summary {
 #[derive(Clone)]
 enum Current {
     None,
-    Ready(Instance),
+    Ready(Module),
     Failed,
     Skipped,
-}
-
-enum Registered {
-    Instance(Instance),
-    /// A module that needs a feature not built yet; importing from it is skipped too.
-    Skipped,
-    Host(HashMap<String, Extern>),
 }
 
 enum Outcome {
@@ -75,8 +68,10 @@ enum Outcome {
 }
 
 struct Runner {
-    engine: Engine,
-    registry: HashMap<String, Registered>,
+    runtime: Runtime,
+    /// Names registered from modules that need a feature not built yet: importing from
+    /// them is skipped too.
+    skipped_names: Vec<String>,
     named: HashMap<String, Current>,
     current: Current,
     summary: Summary,
@@ -115,22 +110,34 @@ pub fn run_script(name: &str, text: &str, options: &Options) -> Summary {
         Ok(w) => w,
         Err(e) => return fail(e.to_string()),
     };
-    let mut features = if options.wasm3 {
-        wasmparser::WasmFeatures::WASM3
+    let features = if options.wasm3 {
+        CoreFeatures::V3
     } else {
-        wasmparser::WasmFeatures::WASM2
+        CoreFeatures::V2
     };
-    features.remove(wasmparser::WasmFeatures::THREADS);
-    let engine = Engine::new(kiln_runtime::Config::default().with_features(features));
+    let engine = match options.engine {
+        EngineChoice::Interp => EngineKind::Interp,
+        EngineChoice::Jit => EngineKind::Jit,
+        EngineChoice::Tiered => EngineKind::Tiered,
+    };
+    let config = RuntimeConfig::new()
+        .with_engine(engine)
+        .with_core_features(features);
+    let runtime = match Runtime::with_config(config) {
+        Ok(r) => r,
+        Err(e) => return fail(e.to_string()),
+    };
     let mut runner = Runner {
-        registry: HashMap::new(),
+        skipped_names: Vec::new(),
         named: HashMap::new(),
         current: Current::None,
         summary: Summary::default(),
         file: name.to_string(),
-        engine,
+        runtime,
     };
-    runner.register_spectest();
+    if let Err(e) = runner.register_spectest() {
+        return fail(format!("spectest module: {e}"));
+    }
     for directive in wast.directives {
         let (line, col) = directive.span().linecol_in(text);
         let outcome = runner.directive(directive);
@@ -166,98 +173,74 @@ fn trap_matches(trap: &Trap, expected: &str) -> bool {
 }
 
 impl Runner {
-    fn register_spectest(&mut self) {
-        let mut m: HashMap<String, Extern> = HashMap::new();
-        let print = |name: &str, params: Vec<ValType>| {
-            Extern::Func(Func::host(
-                &self.engine,
-                FuncType::new(params, []),
-                Some(name.to_string()),
-                |_, _| Ok(()),
-            ))
-        };
+    /// The `spectest` module scripts import from: print functions (host functions that do
+    /// nothing), and a global of each type, a table and a memory (from a small Wasm module
+    /// that re-exports the functions).
+    fn register_spectest(&mut self) -> Result<(), Error> {
         use ValType::*;
-        m.insert("print".into(), print("print", vec![]));
-        m.insert("print_i32".into(), print("print_i32", vec![I32]));
-        m.insert("print_i64".into(), print("print_i64", vec![I64]));
-        m.insert("print_f32".into(), print("print_f32", vec![F32]));
-        m.insert("print_f64".into(), print("print_f64", vec![F64]));
-        m.insert(
-            "print_i32_f32".into(),
-            print("print_i32_f32", vec![I32, F32]),
-        );
-        m.insert(
-            "print_f64_f64".into(),
-            print("print_f64_f64", vec![F64, F64]),
-        );
-        let global = |content, v: u64| {
-            Extern::Global(Global::new(
-                GlobalType {
-                    content,
-                    mutable: false,
-                },
-                [v, 0],
-            ))
-        };
-        m.insert("global_i32".into(), global(I32, 666));
-        m.insert("global_i64".into(), global(I64, 666));
-        m.insert("global_f32".into(), global(F32, 666.6f32.to_bits() as u64));
-        m.insert("global_f64".into(), global(F64, 666.6f64.to_bits()));
-        let table = TableType {
-            element: FuncRef,
-            limits: Limits {
-                min: 10,
-                max: Some(20),
-            },
-        };
-        if let Ok(t) = Table::new(table, 0, u32::MAX as u64) {
-            m.insert("table".into(), Extern::Table(t));
+        let prints: &[(&str, &[ValType])] = &[
+            ("print", &[]),
+            ("print_i32", &[I32]),
+            ("print_i64", &[I64]),
+            ("print_f32", &[F32]),
+            ("print_f64", &[F64]),
+            ("print_i32_f32", &[I32, F32]),
+            ("print_f64_f64", &[F64, F64]),
+        ];
+        let mut host = self.runtime.new_host_module_builder("spectest_host");
+        for (name, params) in prints {
+            host.new_function_builder()
+                .with_stack_func(params, &[], |_, _| Ok(()))
+                .export(*name);
         }
-        let memory = MemoryType {
-            limits: Limits {
-                min: 1,
-                max: Some(2),
-            },
-            memory64: false,
-            shared: false,
-        };
-        if let Ok(mem) = Memory::new(memory, 65536) {
-            m.insert("memory".into(), Extern::Memory(mem));
-        }
-        self.registry.insert("spectest".into(), Registered::Host(m));
+        host.instantiate()?;
+        let wat = r#"(module
+            (func (export "print") (import "spectest_host" "print"))
+            (func (export "print_i32") (import "spectest_host" "print_i32") (param i32))
+            (func (export "print_i64") (import "spectest_host" "print_i64") (param i64))
+            (func (export "print_f32") (import "spectest_host" "print_f32") (param f32))
+            (func (export "print_f64") (import "spectest_host" "print_f64") (param f64))
+            (func (export "print_i32_f32") (import "spectest_host" "print_i32_f32")
+                (param i32 f32))
+            (func (export "print_f64_f64") (import "spectest_host" "print_f64_f64")
+                (param f64 f64))
+            (global (export "global_i32") i32 (i32.const 666))
+            (global (export "global_i64") i64 (i64.const 666))
+            (global (export "global_f32") f32 (f32.const 666.6))
+            (global (export "global_f64") f64 (f64.const 666.6))
+            (table (export "table") 10 20 funcref)
+            (memory (export "memory") 1 2))"#;
+        let bytes = wat::parse_str(wat).map_err(|e| Error::Compile(e.to_string()))?;
+        let compiled = self.runtime.compile(&bytes)?;
+        self.runtime
+            .instantiate(&compiled, ModuleConfig::new().with_name("spectest"))?;
+        Ok(())
     }
 
-    fn resolve_imports(&self, module: &Module) -> Result<Vec<Extern>, Error> {
-        let mut out = Vec::new();
-        for imp in module.imports() {
-            let found = match self.registry.get(&imp.module) {
-                Some(Registered::Instance(i)) => i.export(&imp.name),
-                Some(Registered::Host(m)) => m.get(&imp.name).cloned(),
-                Some(Registered::Skipped) => {
-                    return Err(Error::Unsupported(format!(
-                        "{} (imports from skipped module `{}`)",
-                        SKIP_REASONS[0], imp.module
-                    )));
-                }
-                None => None,
-            };
-            match found {
-                Some(e) => out.push(e),
-                None => {
-                    return Err(Error::Link(format!(
-                        "unknown import {}::{}",
-                        imp.module, imp.name
-                    )));
-                }
-            }
+    fn imports_skipped(&self, bytes: &[u8]) -> bool {
+        if self.skipped_names.is_empty() {
+            return false;
         }
-        Ok(out)
+        let Ok(compiled) = self.runtime.compile(bytes) else {
+            return false;
+        };
+        compiled
+            .inner()
+            .imports()
+            .any(|i| self.skipped_names.contains(&i.module))
     }
 
-    fn instantiate_bytes(&self, bytes: &[u8]) -> Result<Instance, Error> {
-        let module = Module::new(&self.engine, bytes)?;
-        let imports = self.resolve_imports(&module)?;
-        Instance::new(&module, &imports)
+    fn instantiate_bytes(&self, bytes: &[u8]) -> Result<Module, Error> {
+        if self.imports_skipped(bytes) {
+            return Err(Error::Unsupported(format!(
+                "{} (imports from a skipped module)",
+                SKIP_REASONS[0]
+            )));
+        }
+        let compiled = self.runtime.compile(bytes)?;
+        // Script modules are anonymous; `register` gives them names.
+        let config = ModuleConfig::new().with_name("").with_start_functions(&[]);
+        self.runtime.instantiate(&compiled, config)
     }
 
     fn module(&mut self, mut wat: QuoteWat<'_>) -> Outcome {
@@ -298,7 +281,7 @@ impl Runner {
         match d {
             WastDirective::Module(wat) => self.module(wat),
             WastDirective::ModuleDefinition(mut wat) => match wat.encode() {
-                Ok(bytes) => match Module::new(&self.engine, &bytes) {
+                Ok(bytes) => match self.runtime.compile(&bytes) {
                     Ok(_) => Outcome::Pass,
                     Err(e) if is_skip(&e) => Outcome::Skip,
                     Err(e) => Outcome::Fail(format!("module definition failed: {e}")),
@@ -309,13 +292,12 @@ impl Runner {
                 Outcome::Fail("unsupported script command: module instance".into())
             }
             WastDirective::Register { name, module, .. } => match self.target(module) {
-                Current::Ready(i) => {
-                    self.registry
-                        .insert(name.to_string(), Registered::Instance(i));
-                    Outcome::Pass
-                }
+                Current::Ready(m) => match self.runtime.register(name, &m) {
+                    Ok(()) => Outcome::Pass,
+                    Err(e) => Outcome::Fail(format!("register failed: {e}")),
+                },
                 Current::Skipped => {
-                    self.registry.insert(name.to_string(), Registered::Skipped);
+                    self.skipped_names.push(name.to_string());
                     Outcome::Skip
                 }
                 _ => Outcome::Fail("register of a module that failed".into()),
@@ -375,7 +357,7 @@ impl Runner {
             Err(_) => return Outcome::Pass,
             Ok(b) => b,
         };
-        match Module::new(&self.engine, &bytes) {
+        match self.runtime.compile(&bytes) {
             Ok(_) => Outcome::Fail(format!("expected rejection `{message}`, module compiled")),
             Err(Error::Compile(_)) => Outcome::Pass,
             Err(e) => Outcome::Fail(format!("expected compile error `{message}`, got {e}")),
@@ -395,18 +377,17 @@ impl Runner {
                     Current::Skipped => return Err(Outcome::Skip),
                     _ => return Err(Outcome::Fail("no module".into())),
                 };
-                match inst.export(global) {
-                    Some(Extern::Global(g)) => {
-                        let v = g.get();
-                        let ty = g.ty().content;
+                match inst.exported_global(global) {
+                    Some(g) => {
+                        let ty = g.ty();
                         let vals = if ty == ValType::V128 {
-                            v.to_vec()
+                            kiln::encode_v128(g.get_v128()).to_vec()
                         } else {
-                            vec![v[0]]
+                            vec![g.get()]
                         };
                         Ok(Ok((vals, vec![ty])))
                     }
-                    _ => Err(Outcome::Fail(format!("no global export `{global}`"))),
+                    None => Err(Outcome::Fail(format!("no global export `{global}`"))),
                 }
             }
             WastExecute::Wat(wat) => {
@@ -434,33 +415,32 @@ impl Runner {
             Current::Failed => return Err(Outcome::Fail("module failed to load".into())),
             Current::None => return Err(Outcome::Fail("no module".into())),
         };
-        let func = match inst.export(invoke.name) {
-            Some(Extern::Func(f)) => f,
-            _ => {
-                return Err(Outcome::Fail(format!(
-                    "no function export `{}`",
-                    invoke.name
-                )));
-            }
+        let Some(func) = inst.exported_function(invoke.name) else {
+            return Err(Outcome::Fail(format!(
+                "no function export `{}`",
+                invoke.name
+            )));
         };
-        let ty = func.ty().clone();
-        let mut stack = Vec::with_capacity(ty.stack_len());
+        let def = func.definition().clone();
+        let param_slots: usize = def.param_types().iter().map(|t| t.slots() as usize).sum();
+        let result_slots: usize = def.result_types().iter().map(|t| t.slots() as usize).sum();
+        let mut stack = Vec::with_capacity(param_slots.max(result_slots));
         for arg in &invoke.args {
             match arg_slots(arg) {
                 Some(slots) => stack.extend(slots),
                 None => return Err(Outcome::Fail("unsupported argument".into())),
             }
         }
-        if stack.len() != ty.param_slots() as usize {
+        if stack.len() != param_slots {
             return Err(Outcome::Fail("argument count mismatch".into()));
         }
-        stack.resize(ty.stack_len(), 0);
-        match func.call(&mut stack) {
+        stack.resize(param_slots.max(result_slots), 0);
+        match func.call_with_stack(&mut stack) {
             Ok(()) => {
-                stack.truncate(ty.result_slots() as usize);
-                Ok(Ok((stack, ty.results().to_vec())))
+                stack.truncate(result_slots);
+                Ok(Ok((stack, def.result_types().to_vec())))
             }
-            Err(t) => Ok(Err(Error::Trap(t))),
+            Err(e) => Ok(Err(e)),
         }
     }
 }
@@ -575,9 +555,4 @@ fn compare(values: &[u64], types: &[ValType], expected: &[WastRet<'_>]) -> Resul
         }
     }
     Ok(())
-}
-
-/// Convenience for tests: the type of an export, as the API reports it.
-pub fn export_type(module: &Module, name: &str) -> Option<ExternType> {
-    module.export_type(name)
 }
