@@ -12,7 +12,8 @@
 //! per line; every diagnostic goes to stderr.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use kiln_runtime::{Engine, Error, Extern, ExternType, FuncType, Instance, Module, ValType};
+use kiln::core::{ExternType, FuncType, Module, ValType};
+use kiln::{Error, ModuleConfig, Runtime, RuntimeConfig};
 use std::ffi::OsString;
 use std::io::Write;
 use std::path::Path;
@@ -157,6 +158,7 @@ impl From<Error> for Failure {
         match e {
             Error::Trap(_) => Failure::Trap(e.to_string()),
             Error::Usage(_) => Failure::Usage(e.to_string()),
+            Error::Exit(_) => Failure::Trap(e.to_string()),
             _ => Failure::Load(e.to_string()),
         }
     }
@@ -193,9 +195,13 @@ fn run(args: &RunArgs) -> Result<(), Failure> {
     let file = args.file();
     let guest_args = args.guest_args()?;
     let bytes = read_module(file)?;
-    let engine = Engine::default();
-    let module = Module::new(&engine, &bytes)
+    let engine = kiln::EngineKind::from_name(args.engine.name()).unwrap_or_default();
+    let runtime = Runtime::with_config(RuntimeConfig::new().with_engine(engine))
+        .map_err(|e| Failure::Usage(e.to_string()))?;
+    let compiled = runtime
+        .compile(&bytes)
         .map_err(|e| Failure::Load(format!("{}: {e}", file.display())))?;
+    let module = compiled.inner();
 
     // Kiln has no host functions to offer yet: any import is unresolvable.
     if let Some(import) = module.imports().next() {
@@ -216,14 +222,15 @@ fn run(args: &RunArgs) -> Result<(), Failure> {
                 other.kind_name()
             )));
         }
-        None => return Err(Failure::Usage(missing_export(&module, &args.invoke))),
+        None => return Err(Failure::Usage(missing_export(module, &args.invoke))),
     };
     // Arguments are checked before instantiation so that a bad command line never runs
     // the module's start function.
     let params = parse_args(&ty, &guest_args, module.num_funcs())?;
 
-    let instance = Instance::new(&module, &[])?;
-    let Some(Extern::Func(func)) = instance.export(&args.invoke) else {
+    // `_start` belongs to command modules run without --invoke: not run here.
+    let instance = runtime.instantiate(&compiled, ModuleConfig::new().with_start_functions(&[]))?;
+    let Some(func) = instance.exported_function(&args.invoke) else {
         return Err(Failure::Load(format!(
             "export `{}` disappeared after instantiation",
             args.invoke
@@ -240,23 +247,24 @@ fn run(args: &RunArgs) -> Result<(), Failure> {
                 }
             }
             Param::FuncIndex(i) => {
-                stack[slot] = instance
-                    .func(i)
-                    .map(|f| f.to_raw())
-                    .ok_or_else(|| Failure::Usage(format!("function index {i} is out of range")))?;
+                return Err(Failure::Usage(format!(
+                    "funcref argument {i}: only `null` can be passed as a funcref"
+                )));
             }
         }
         slot += p.slots();
     }
-    func.call(&mut stack)
-        .map_err(|t| Failure::Trap(format!("trap: {t}")))?;
+    func.call_with_stack(&mut stack).map_err(|e| match e {
+        Error::Trap(t) => Failure::Trap(format!("trap: {t}")),
+        other => Failure::from(other),
+    })?;
 
     let mut out = String::new();
     let mut slot = 0;
     for &result in ty.results() {
         let lo = stack[slot];
         let hi = stack.get(slot + 1).copied().unwrap_or(0);
-        out.push_str(&format_value(result, lo, hi, &instance));
+        out.push_str(&format_value(result, lo, hi));
         out.push('\n');
         slot += result.slots() as usize;
     }
@@ -458,7 +466,7 @@ fn parse_float<F: std::str::FromStr>(s: &str) -> Result<F, String> {
         .map_err(|_| "expected a decimal float, inf, -inf or nan".to_string())
 }
 
-fn format_value(ty: ValType, lo: u64, hi: u64, instance: &Instance) -> String {
+fn format_value(ty: ValType, lo: u64, hi: u64) -> String {
     match ty {
         ValType::I32 => (lo as u32 as i32).to_string(),
         ValType::I64 => (lo as i64).to_string(),
@@ -481,12 +489,8 @@ fn format_value(ty: ValType, lo: u64, hi: u64, instance: &Instance) -> String {
             if lo == 0 {
                 return "null".into();
             }
-            // Show the function index when the reference is one of this instance's
-            // functions (the only ones reachable without imports), else the raw value.
-            let count = instance.module().map_or(0, Module::num_funcs);
-            (0..count)
-                .find(|&i| instance.func(i).is_some_and(|f| f.to_raw() == lo))
-                .map_or_else(|| lo.to_string(), |i| i.to_string())
+            // An opaque, non-zero reference value.
+            lo.to_string()
         }
         ValType::ExternRef => {
             if lo == 0 {

@@ -161,8 +161,10 @@ fn references() {
     assert_eq!(ok(run("ext", &f, &["0"])), "0\n");
     assert_eq!(ok(run("ext", &f, &["42"])), "42\n");
     assert_eq!(ok(run("fr", &f, &["null"])), "null\n");
-    assert_eq!(ok(run("fr", &f, &["1"])), "1\n");
     assert_eq!(ok(run("null", &f, &[])), "null\n");
+    // A funcref is an opaque value of a running instance: only null can be written.
+    let err = usage_error(run("fr", &f, &["1"]));
+    assert!(err.contains("only `null`"), "{err}");
     let err = usage_error(run("fr", &f, &["1000"]));
     assert!(err.contains("function index out of range"), "{err}");
 }
