@@ -188,6 +188,7 @@ pub struct ModuleConfig {
     name: Option<String>,
     start_functions: Vec<String>,
     deadline: Option<Duration>,
+    wasi: crate::wasi::WasiConfig,
 }
 
 impl Default for ModuleConfig {
@@ -196,6 +197,7 @@ impl Default for ModuleConfig {
             name: None,
             start_functions: vec!["_start".to_string()],
             deadline: None,
+            wasi: crate::wasi::WasiConfig::default(),
         }
     }
 }
@@ -243,5 +245,135 @@ impl ModuleConfig {
 
     pub(crate) fn start_timeout(&self) -> Option<Duration> {
         self.deadline
+    }
+
+    pub(crate) fn wasi(&self) -> &crate::wasi::WasiConfig {
+        &self.wasi
+    }
+}
+
+/// WASI settings (see [`crate::wasi`]); they apply to modules that import
+/// `wasi_snapshot_preview1`. By default a module gets no arguments, no environment, no
+/// directories, an empty stdin, discarded stdout and stderr, deterministic clocks and a
+/// deterministic random stream.
+///
+/// ```
+/// let config = kiln::ModuleConfig::new()
+///     .with_args(["prog", "--verbose"])
+///     .with_env("HOME", "/home/guest")
+///     .with_stdin(std::io::Cursor::new(b"input".to_vec()))
+///     .with_stdout(Vec::new())
+///     .with_sys_walltime()
+///     .with_sys_nanotime()
+///     .with_sys_nanosleep();
+/// # let _ = config;
+/// ```
+impl ModuleConfig {
+    /// The WASI arguments, `argv[0]` (the program name) first. Replaces earlier ones.
+    pub fn with_args<I, S>(mut self, args: I) -> ModuleConfig
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.wasi.args = args.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Adds the environment variable `key=value` (in order; a key may not contain `=`,
+    /// and neither may contain NUL, or instantiation fails).
+    pub fn with_env(mut self, key: impl Into<String>, value: impl Into<String>) -> ModuleConfig {
+        self.wasi.env.push((key.into(), value.into()));
+        self
+    }
+
+    /// The guest's stdin (default: empty).
+    pub fn with_stdin(mut self, stdin: impl std::io::Read + Send + 'static) -> ModuleConfig {
+        self.wasi.stdin = Some(crate::wasi::shared_reader(stdin));
+        self
+    }
+
+    /// The guest's stdout (default: discarded). Flushed after every write.
+    pub fn with_stdout(mut self, stdout: impl std::io::Write + Send + 'static) -> ModuleConfig {
+        self.wasi.stdout = Some(crate::wasi::shared_writer(stdout));
+        self
+    }
+
+    /// The guest's stderr (default: discarded). Flushed after every write.
+    pub fn with_stderr(mut self, stderr: impl std::io::Write + Send + 'static) -> ModuleConfig {
+        self.wasi.stderr = Some(crate::wasi::shared_writer(stderr));
+        self
+    }
+
+    /// Gives the guest the host directory `host` under the name `guest` (such as `/`,
+    /// `/data` or `.`). The directory is opened at instantiation (which fails if it
+    /// cannot be); the guest cannot reach anything outside it.
+    pub fn with_preopen_dir(
+        mut self,
+        host: impl Into<std::path::PathBuf>,
+        guest: impl Into<String>,
+    ) -> ModuleConfig {
+        self.wasi.preopens.push((host.into(), guest.into()));
+        self
+    }
+
+    /// The wall clock: `clock()` returns nanoseconds since the Unix epoch; `resolution`
+    /// is what `clock_res_get` reports, in nanoseconds.
+    pub fn with_walltime(
+        mut self,
+        clock: impl Fn() -> u64 + Send + Sync + 'static,
+        resolution: u64,
+    ) -> ModuleConfig {
+        self.wasi.walltime = Some((std::sync::Arc::new(clock), resolution.max(1)));
+        self
+    }
+
+    /// The host's real wall clock (microsecond resolution reported).
+    pub fn with_sys_walltime(self) -> ModuleConfig {
+        self.with_walltime(
+            || {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_nanos().min(u64::MAX as u128) as u64)
+            },
+            1_000,
+        )
+    }
+
+    /// The monotonic clock: `clock()` returns nanoseconds from an arbitrary start;
+    /// `resolution` is what `clock_res_get` reports, in nanoseconds.
+    pub fn with_nanotime(
+        mut self,
+        clock: impl Fn() -> u64 + Send + Sync + 'static,
+        resolution: u64,
+    ) -> ModuleConfig {
+        self.wasi.nanotime = Some((std::sync::Arc::new(clock), resolution.max(1)));
+        self
+    }
+
+    /// The host's real monotonic clock (nanoseconds since the config was made).
+    pub fn with_sys_nanotime(self) -> ModuleConfig {
+        let start = std::time::Instant::now();
+        self.with_nanotime(
+            move || start.elapsed().as_nanos().min(u64::MAX as u128) as u64,
+            1,
+        )
+    }
+
+    /// How `poll_oneoff` waits for a clock: `sleep(ns)` (default: it returns at once).
+    pub fn with_nanosleep(mut self, sleep: impl Fn(u64) + Send + Sync + 'static) -> ModuleConfig {
+        self.wasi.nanosleep = Some(std::sync::Arc::new(sleep));
+        self
+    }
+
+    /// Real sleeping for `poll_oneoff`.
+    pub fn with_sys_nanosleep(self) -> ModuleConfig {
+        self.with_nanosleep(|ns| std::thread::sleep(Duration::from_nanos(ns)))
+    }
+
+    /// Where `random_get` reads its bytes (default: a fixed-seed pseudo-random stream).
+    /// For real randomness pass e.g. `std::fs::File::open("/dev/urandom")?`.
+    pub fn with_rand_source(mut self, source: impl std::io::Read + Send + 'static) -> ModuleConfig {
+        self.wasi.rand = Some(crate::wasi::shared_reader(source));
+        self
     }
 }

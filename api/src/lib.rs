@@ -45,6 +45,7 @@ mod memory;
 mod module;
 mod runtime;
 mod values;
+pub mod wasi;
 mod watchdog;
 
 pub use config::{CoreFeatures, EngineKind, ModuleConfig, RuntimeConfig};

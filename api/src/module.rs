@@ -26,6 +26,10 @@ pub(crate) struct ModuleInner {
     interruption: bool,
     /// Definitions of host functions (index order), for host modules.
     pub host_definitions: Vec<FunctionDefinition>,
+    /// Hook for the WASI host module: this module's WASI state, attached by
+    /// `Runtime::instantiate` from the module's config when it imports WASI (the WASI
+    /// functions create default state for a module that has none).
+    pub wasi: std::sync::OnceLock<Arc<crate::wasi::WasiCtx>>,
 }
 
 impl ModuleInner {
@@ -42,6 +46,7 @@ impl ModuleInner {
             state: AtomicU64::new(OPEN),
             interruption: runtime.config.interruption(),
             host_definitions,
+            wasi: std::sync::OnceLock::new(),
         });
         // Host functions find the calling module through this back reference.
         let weak: Weak<ModuleInner> = Arc::downgrade(&inner);

@@ -199,6 +199,7 @@ impl Runtime {
             )));
         }
         let imports = self.inner.resolve(&compiled.0.module)?;
+        let wasi = crate::wasi::state_for(&compiled.0.module, config.wasi())?;
         let interrupt = Arc::new(AtomicU32::new(0));
         let instance = kiln_runtime::Instance::new_with_interrupt(
             &compiled.0.module,
@@ -210,6 +211,9 @@ impl Runtime {
             instance.set_name(name.clone());
         }
         let inner = ModuleInner::new(name, instance, &self.inner, Vec::new());
+        if let Some(wasi) = wasi {
+            let _ = inner.wasi.set(wasi);
+        }
         self.add_module(&inner)?;
         let module = Module { inner };
         let _guard = config
