@@ -114,6 +114,9 @@ impl Function {
     /// As [`Function::call`].
     pub fn call_with_deadline(&self, params: &[u64], deadline: Instant) -> Result<Vec<u64>> {
         self.require_interruption()?;
+        if params.len() != self.param_slots {
+            return self.call(params);
+        }
         let _guard = crate::watchdog::arm(&self.module, deadline);
         self.call(params)
     }
@@ -125,6 +128,9 @@ impl Function {
     /// As [`Function::call_with_stack`].
     pub fn call_with_stack_deadline(&self, stack: &mut [u64], deadline: Instant) -> Result<()> {
         self.require_interruption()?;
+        if stack.len() < self.param_slots.max(self.result_slots) {
+            return self.call_with_stack(stack);
+        }
         let _guard = crate::watchdog::arm(&self.module, deadline);
         self.call_with_stack(stack)
     }
@@ -291,5 +297,11 @@ impl<P, R> Clone for TypedFunction<P, R> {
             func: self.func.clone(),
             _types: PhantomData,
         }
+    }
+}
+
+impl<P, R> std::fmt::Debug for TypedFunction<P, R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TypedFunction({})", self.func.definition().debug_name())
     }
 }

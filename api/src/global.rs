@@ -24,6 +24,8 @@ use std::fmt;
 #[derive(Clone)]
 pub struct Global {
     pub(crate) global: kiln_runtime::Global,
+    /// For funcref globals: values read are remembered so the host may pass them back.
+    pub(crate) runtime: std::sync::Weak<crate::runtime::RuntimeInner>,
 }
 
 /// A mutable global: a [`Global`] that can also be set.
@@ -45,7 +47,14 @@ impl Global {
 
     /// The value (the low slot for a v128; see [`Global::get_v128`]).
     pub fn get(&self) -> u64 {
-        self.global.get()[0]
+        let v = self.global.get()[0];
+        if v != 0
+            && self.ty() == ValueType::FuncRef
+            && let Some(rt) = self.runtime.upgrade()
+        {
+            rt.remember_funcref(v);
+        }
+        v
     }
 
     /// The value of a v128 global.
@@ -62,11 +71,18 @@ impl Global {
 }
 
 impl MutableGlobal {
-    /// Sets the value. For a funcref global only 0 (null) or values obtained from Kiln are
-    /// meaningful; other values are refused (the global is left unchanged and `false`
-    /// returned).
+    /// Sets the value. For a funcref global only 0 (null) or values obtained from Kiln
+    /// (call results, global reads) are accepted; other values are refused (the global is
+    /// left unchanged and `false` returned).
     pub fn set(&self, v: u64) -> bool {
-        if self.global.ty() == ValueType::FuncRef && v != 0 {
+        if self.global.ty() == ValueType::FuncRef
+            && v != 0
+            && !self
+                .global
+                .runtime
+                .upgrade()
+                .is_some_and(|rt| rt.is_known_funcref(v))
+        {
             return false;
         }
         self.global.global.set([v, 0]);
@@ -108,5 +124,17 @@ impl fmt::Display for Global {
 impl fmt::Display for MutableGlobal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.global.fmt(f)
+    }
+}
+
+impl fmt::Debug for Global {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl fmt::Debug for MutableGlobal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "mutable {}", self.global)
     }
 }

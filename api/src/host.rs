@@ -160,6 +160,15 @@ pub struct HostFunctionBuilder<'a> {
     result_names: Vec<String>,
 }
 
+impl std::fmt::Debug for HostModuleBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HostModuleBuilder")
+            .field("name", &self.name)
+            .field("functions", &self.functions.len())
+            .finish()
+    }
+}
+
 impl HostModuleBuilder {
     pub(crate) fn new(runtime: Runtime, name: String) -> HostModuleBuilder {
         HostModuleBuilder {
@@ -189,6 +198,7 @@ impl HostModuleBuilder {
     /// function was exported without an implementation.
     pub fn instantiate(&mut self) -> Result<Module> {
         let rt = &self.runtime.inner;
+        rt.check_open()?;
         let mut funcs = Vec::new();
         let mut defs = Vec::new();
         for (i, p) in std::mem::take(&mut self.functions).into_iter().enumerate() {

@@ -137,3 +137,21 @@ impl Memory {
         self.write(offset, s.as_bytes())
     }
 }
+
+impl std::fmt::Debug for Memory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Memory")
+            .field("size", &self.size())
+            .field("definition", &self.definition)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for MemoryView<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryView")
+            .field("offset", &self.offset)
+            .field("len", &self.len)
+            .finish()
+    }
+}

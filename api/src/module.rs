@@ -214,7 +214,10 @@ impl Module {
     /// The exported global `name`.
     pub fn exported_global(&self, name: &str) -> Option<Global> {
         match self.inner.instance.export(name)? {
-            kiln_runtime::Extern::Global(global) => Some(Global { global }),
+            kiln_runtime::Extern::Global(global) => Some(Global {
+                global,
+                runtime: self.inner.runtime.clone(),
+            }),
             _ => None,
         }
     }
@@ -285,7 +288,7 @@ impl fmt::Debug for Module {
 /// # Ok(())
 /// # }
 /// ```
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct InterruptHandle {
     module: Weak<ModuleInner>,
 }

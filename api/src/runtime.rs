@@ -28,17 +28,10 @@ pub(crate) struct RuntimeInner {
 
 impl RuntimeInner {
     /// Removes `module` from the namespace (when closed).
+    /// Removes every name of `module` (its own and aliases) from the namespace.
     pub(crate) fn forget(&self, module: &ModuleInner) {
-        if module.name.is_empty() {
-            return;
-        }
         let mut ns = self.namespace.lock().unwrap_or_else(|e| e.into_inner());
-        if ns
-            .get(&module.name)
-            .is_some_and(|m| std::ptr::eq(Arc::as_ptr(m), module))
-        {
-            ns.remove(&module.name);
-        }
+        ns.retain(|_, m| !std::ptr::eq(Arc::as_ptr(m), module));
     }
 
     pub(crate) fn is_known_funcref(&self, v: u64) -> bool {
@@ -65,7 +58,7 @@ impl RuntimeInner {
         }
     }
 
-    fn check_open(&self) -> Result<()> {
+    pub(crate) fn check_open(&self) -> Result<()> {
         let s = self.closed.load(Ordering::Acquire);
         if s == 0 {
             Ok(())
@@ -182,6 +175,16 @@ impl Runtime {
     /// closed).
     pub fn instantiate(&self, compiled: &CompiledModule, config: ModuleConfig) -> Result<Module> {
         self.inner.check_open()?;
+        if !compiled.0.module.engine().same(&self.inner.engine) {
+            return Err(Error::Usage(
+                "the module was compiled by another runtime; compile it with this one".into(),
+            ));
+        }
+        if config.start_timeout().is_some() && !self.inner.config.interruption() {
+            return Err(Error::Usage(
+                "a start timeout needs interruption enabled in the runtime config".into(),
+            ));
+        }
         let name = match config.explicit_name() {
             Some(n) => n.to_string(),
             None => compiled.name().to_string(),
@@ -201,12 +204,26 @@ impl Runtime {
         let imports = self.inner.resolve(&compiled.0.module)?;
         let wasi = crate::wasi::state_for(&compiled.0.module, config.wasi())?;
         let interrupt = Arc::new(AtomicU32::new(0));
-        let instance = kiln_runtime::Instance::new_with_interrupt(
+        // The start timeout also covers segments and the start section, which run before
+        // the module exists: the watchdog sets the interrupt word directly.
+        let start_deadline = config.start_timeout().map(|t| Instant::now() + t);
+        let flag_guard = start_deadline.map(|d| crate::watchdog::arm_flag(&interrupt, d));
+        let instance = match kiln_runtime::Instance::new_with_interrupt(
             &compiled.0.module,
             &imports,
             interrupt.clone(),
-        )
-        .map_err(Error::from)?;
+        ) {
+            Ok(i) => i,
+            Err(kiln_runtime::Error::Trap(t))
+                if t.code() == kiln_runtime::TrapCode::Interrupted =>
+            {
+                return Err(Error::Exit(ExitError::new(
+                    crate::EXIT_CODE_DEADLINE_EXCEEDED,
+                )));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        drop(flag_guard);
         if !name.is_empty() {
             instance.set_name(name.clone());
         }
@@ -216,9 +233,7 @@ impl Runtime {
         }
         self.add_module(&inner)?;
         let module = Module { inner };
-        let _guard = config
-            .start_timeout()
-            .map(|t| crate::watchdog::arm(&module.inner, Instant::now() + t));
+        let _guard = start_deadline.map(|d| crate::watchdog::arm(&module.inner, d));
         for start in config.start_functions() {
             if let Some(f) = module.exported_function(start) {
                 match f.call(&[]) {
@@ -385,10 +400,10 @@ struct CompiledInner {
 impl CompiledModule {
     fn new(module: kiln_runtime::Module) -> CompiledModule {
         let name = module.name().unwrap_or("").to_string();
-        let mut export_names = function_export_names(&module);
+        let export_names = function_export_names(&module);
         let imported_functions = (0..module.num_imported_funcs())
             .map(|i| {
-                let names = export_names.remove(&i).unwrap_or_default();
+                let names = export_names.get(&i).cloned().unwrap_or_default();
                 wasm_function_definition(&module, &name, i, names)
             })
             .collect();
@@ -472,5 +487,24 @@ impl CompiledModule {
     /// The runtime-level module (for tools that need the full import/export lists).
     pub fn inner(&self) -> &kiln_runtime::Module {
         &self.0.module
+    }
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("engine", &self.inner.config.engine())
+            .field("closed", &self.is_closed())
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for CompiledModule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CompiledModule")
+            .field("name", &self.name())
+            .field("functions", &self.function_count())
+            .field("code_size", &self.code_size())
+            .finish()
     }
 }

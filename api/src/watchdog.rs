@@ -3,14 +3,21 @@
 use crate::module::ModuleInner;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock, Weak};
 use std::time::Instant;
+
+/// What a deadline stops: a module (closed with the deadline exit code) or, before a
+/// module exists, the interrupt word of the instance being created.
+enum Target {
+    Module(Weak<ModuleInner>),
+    Flag(Weak<AtomicU32>),
+}
 
 struct Entry {
     deadline: Instant,
     seq: u64,
-    module: Weak<ModuleInner>,
+    target: Target,
     done: Arc<AtomicBool>,
 }
 
@@ -73,8 +80,17 @@ impl Watchdog {
                 let Some(Reverse(e)) = state.heap.pop() else {
                     break;
                 };
-                if let Some(m) = e.module.upgrade() {
-                    m.close_with(crate::EXIT_CODE_DEADLINE_EXCEEDED);
+                match e.target {
+                    Target::Module(m) => {
+                        if let Some(m) = m.upgrade() {
+                            m.close_with(crate::EXIT_CODE_DEADLINE_EXCEEDED);
+                        }
+                    }
+                    Target::Flag(f) => {
+                        if let Some(f) = f.upgrade() {
+                            f.store(1, Ordering::Release);
+                        }
+                    }
                 }
             }
             state = match state.heap.peek() {
@@ -104,6 +120,15 @@ impl Drop for DeadlineGuard {
 
 /// Closes `module` with the deadline exit code if the guard is still alive at `deadline`.
 pub(crate) fn arm(module: &Arc<ModuleInner>, deadline: Instant) -> DeadlineGuard {
+    arm_target(Target::Module(Arc::downgrade(module)), deadline)
+}
+
+/// Sets `flag` if the guard is still alive at `deadline`.
+pub(crate) fn arm_flag(flag: &Arc<AtomicU32>, deadline: Instant) -> DeadlineGuard {
+    arm_target(Target::Flag(Arc::downgrade(flag)), deadline)
+}
+
+fn arm_target(target: Target, deadline: Instant) -> DeadlineGuard {
     let w = watchdog();
     let done = Arc::new(AtomicBool::new(false));
     let mut state = w.state.lock().unwrap_or_else(|e| e.into_inner());
@@ -112,7 +137,7 @@ pub(crate) fn arm(module: &Arc<ModuleInner>, deadline: Instant) -> DeadlineGuard
     state.heap.push(Reverse(Entry {
         deadline,
         seq,
-        module: Arc::downgrade(module),
+        target,
         done: done.clone(),
     }));
     drop(state);

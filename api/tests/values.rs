@@ -1,0 +1,239 @@
+//! Value types, extern types, the u64 slot encoding and the typed-value traits.
+
+mod common;
+
+use common::*;
+use kiln::{ExternRef, ExternType, FuncRef, ValueType, WasmValue, WasmValues};
+
+#[test]
+fn value_type_names() {
+    let cases = [
+        (ValueType::I32, "i32"),
+        (ValueType::I64, "i64"),
+        (ValueType::F32, "f32"),
+        (ValueType::F64, "f64"),
+        (ValueType::V128, "v128"),
+        (ValueType::FuncRef, "funcref"),
+        (ValueType::ExternRef, "externref"),
+    ];
+    for (ty, name) in cases {
+        assert_eq!(ty.name(), name);
+        assert_eq!(ty.to_string(), name);
+        assert_eq!(ty.slots(), if ty == ValueType::V128 { 2 } else { 1 });
+        assert_eq!(
+            ty.is_ref(),
+            matches!(ty, ValueType::FuncRef | ValueType::ExternRef)
+        );
+    }
+}
+
+#[test]
+fn extern_type_names() {
+    let cases = [
+        (ExternType::Func, "func"),
+        (ExternType::Table, "table"),
+        (ExternType::Memory, "memory"),
+        (ExternType::Global, "global"),
+    ];
+    for (ty, name) in cases {
+        assert_eq!(ty.name(), name);
+        assert_eq!(ty.to_string(), name);
+    }
+}
+
+#[test]
+fn i32_and_u32_encoding() {
+    for v in [0, 1, -1, 42, -42, i32::MIN, i32::MAX] {
+        assert_eq!(kiln::decode_i32(kiln::encode_i32(v)), v);
+        assert!(kiln::encode_i32(v) <= u32::MAX as u64, "zero-extended");
+    }
+    assert_eq!(kiln::encode_i32(-1), 0xffff_ffff);
+    assert_eq!(kiln::encode_i32(i32::MIN), 0x8000_0000);
+    // Only the low 32 bits count when decoding.
+    assert_eq!(kiln::decode_i32(0xdead_beef_0000_0005), 5);
+    assert_eq!(kiln::decode_i32(0xffff_ffff_ffff_fffe), -2);
+    for v in [0, 1, u32::MAX, 0x8000_0000] {
+        assert_eq!(kiln::decode_u32(kiln::encode_u32(v)), v);
+        assert_eq!(kiln::encode_u32(v), v as u64);
+    }
+    assert_eq!(kiln::decode_u32(0x1_0000_0003), 3);
+    // Signed and unsigned views of the same slot.
+    assert_eq!(kiln::decode_u32(kiln::encode_i32(-1)), u32::MAX);
+}
+
+#[test]
+fn i64_encoding() {
+    for v in [0, 1, -1, i64::MIN, i64::MAX, 0x1234_5678_9abc_def0] {
+        assert_eq!(kiln::decode_i64(kiln::encode_i64(v)), v);
+    }
+    assert_eq!(kiln::encode_i64(-1), u64::MAX);
+    assert_eq!(kiln::encode_i64(i64::MIN), 1 << 63);
+}
+
+#[test]
+fn float_encoding() {
+    for v in [
+        0.0f32,
+        -0.0,
+        1.5,
+        -3.25,
+        f32::MIN_POSITIVE,
+        f32::MAX,
+        f32::INFINITY,
+    ] {
+        assert_eq!(kiln::decode_f32(kiln::encode_f32(v)).to_bits(), v.to_bits());
+        assert_eq!(
+            kiln::encode_f32(v),
+            v.to_bits() as u64,
+            "bits in the low half"
+        );
+    }
+    let nan = f32::from_bits(0x7fa0_0001);
+    assert_eq!(
+        kiln::decode_f32(kiln::encode_f32(nan)).to_bits(),
+        0x7fa0_0001
+    );
+    assert_eq!(
+        kiln::decode_f32(0xffff_ffff_3fc0_0000),
+        1.5,
+        "high half ignored"
+    );
+    for v in [
+        0.0f64,
+        -0.0,
+        1.5,
+        -0.25,
+        f64::MIN_POSITIVE,
+        f64::MAX,
+        f64::NEG_INFINITY,
+    ] {
+        assert_eq!(kiln::decode_f64(kiln::encode_f64(v)).to_bits(), v.to_bits());
+        assert_eq!(kiln::encode_f64(v), v.to_bits());
+    }
+    let nan = f64::from_bits(0x7ff4_0000_0000_0001);
+    assert_eq!(
+        kiln::decode_f64(kiln::encode_f64(nan)).to_bits(),
+        nan.to_bits()
+    );
+}
+
+#[test]
+fn reference_and_vector_encoding() {
+    for v in [0usize, 1, 0xdead_beef, usize::MAX] {
+        assert_eq!(kiln::decode_externref(kiln::encode_externref(v)), v);
+    }
+    assert_eq!(kiln::encode_externref(0), 0, "null is 0");
+    for v in [0u64, 8, u64::MAX] {
+        assert_eq!(kiln::decode_funcref(kiln::encode_funcref(v)), v);
+    }
+    for v in [
+        0u128,
+        1,
+        u128::MAX,
+        0x0011_2233_4455_6677_8899_aabb_ccdd_eeff,
+    ] {
+        assert_eq!(kiln::decode_v128(kiln::encode_v128(v)), v);
+    }
+    let v = 0x0011_2233_4455_6677_8899_aabb_ccdd_eeffu128;
+    assert_eq!(
+        kiln::encode_v128(v),
+        [0x8899_aabb_ccdd_eeff, 0x0011_2233_4455_6677],
+        "low half first"
+    );
+    assert!(ExternRef::NULL.is_null());
+    assert!(ExternRef::default().is_null());
+    assert!(!ExternRef(1).is_null());
+    assert_eq!(FuncRef::NULL, FuncRef(0));
+    assert_eq!(FuncRef::default(), FuncRef::NULL);
+}
+
+fn round_trip<T: WasmValue + PartialEq + std::fmt::Debug>(v: T, ty: ValueType) {
+    assert_eq!(T::TYPE, ty);
+    assert_eq!(T::decode(v.encode()), v);
+}
+
+#[test]
+fn wasm_value_impls() {
+    round_trip(-7i32, ValueType::I32);
+    round_trip(u32::MAX, ValueType::I32);
+    round_trip(i64::MIN, ValueType::I64);
+    round_trip(u64::MAX, ValueType::I64);
+    round_trip(2.5f32, ValueType::F32);
+    round_trip(-2.5f64, ValueType::F64);
+    round_trip(ExternRef(9), ValueType::ExternRef);
+    round_trip(FuncRef(16), ValueType::FuncRef);
+    // The trait encoding is the free functions' encoding.
+    assert_eq!((-7i32).encode(), kiln::encode_i32(-7));
+    assert_eq!(2.5f32.encode(), kiln::encode_f32(2.5));
+    assert_eq!(ExternRef(9).encode(), kiln::encode_externref(9));
+}
+
+#[test]
+fn wasm_values_tuples() {
+    assert_eq!(<() as WasmValues>::LEN, 0);
+    assert!(<() as WasmValues>::types().is_empty());
+    assert_eq!(<i32 as WasmValues>::LEN, 1);
+    assert_eq!(<f64 as WasmValues>::types(), [ValueType::F64]);
+    assert_eq!(<(i32,) as WasmValues>::types(), [ValueType::I32]);
+    type Four = (i32, i64, f32, ExternRef);
+    assert_eq!(<Four as WasmValues>::LEN, 4);
+    assert_eq!(
+        <Four as WasmValues>::types(),
+        [
+            ValueType::I32,
+            ValueType::I64,
+            ValueType::F32,
+            ValueType::ExternRef
+        ]
+    );
+    let mut stack = [0u64; 6];
+    (-1i32, 5i64, 1.5f32, ExternRef(3)).store(&mut stack);
+    assert_eq!(stack[..4], [0xffff_ffff, 5, 1.5f32.to_bits() as u64, 3]);
+    assert_eq!(stack[4..], [0, 0], "nothing past LEN is written");
+    assert_eq!(
+        <Four as WasmValues>::load(&stack),
+        (-1, 5, 1.5, ExternRef(3))
+    );
+    type Eight = (i32, i32, i32, i32, i32, i32, i32, u64);
+    assert_eq!(<Eight as WasmValues>::LEN, 8);
+    let mut stack = [0u64; 8];
+    (1, 2, 3, 4, 5, 6, 7, 8u64).store(&mut stack);
+    assert_eq!(stack, [1, 2, 3, 4, 5, 6, 7, 8]);
+    assert_eq!(
+        <Eight as WasmValues>::load(&stack),
+        (1, 2, 3, 4, 5, 6, 7, 8)
+    );
+}
+
+#[test]
+fn encoded_values_reach_wasm_intact() {
+    each_engine(|engine| {
+        let rt = runtime(engine);
+        let m = instantiate(
+            &rt,
+            r#"(module
+                (func (export "i32") (param i32) (result i32) local.get 0)
+                (func (export "i64") (param i64) (result i64) local.get 0)
+                (func (export "f32") (param f32) (result f32) local.get 0)
+                (func (export "f64") (param f64) (result f64) local.get 0)
+                (func (export "f32_bits") (param f32) (result i32) local.get 0 i32.reinterpret_f32)
+                (func (export "neg_i32") (result i32) i32.const -3))"#,
+        );
+        let id = |name: &str, v: u64| m.exported_function(name).unwrap().call(&[v]).unwrap()[0];
+        assert_eq!(
+            kiln::decode_i32(id("i32", kiln::encode_i32(i32::MIN))),
+            i32::MIN
+        );
+        assert_eq!(kiln::decode_i64(id("i64", kiln::encode_i64(-9))), -9);
+        assert_eq!(kiln::decode_f32(id("f32", kiln::encode_f32(-0.5))), -0.5);
+        assert_eq!(kiln::decode_f64(id("f64", kiln::encode_f64(1e300))), 1e300);
+        assert_eq!(
+            id("f32_bits", kiln::encode_f32(1.0)),
+            1.0f32.to_bits() as u64
+        );
+        // Wasm results are zero-extended i32s.
+        let r = m.exported_function("neg_i32").unwrap().call(&[]).unwrap()[0];
+        assert_eq!(r, 0xffff_fffd);
+        assert_eq!(kiln::decode_i32(r), -3);
+    });
+}
