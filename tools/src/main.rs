@@ -1,22 +1,28 @@
 //! `kiln`: the Kiln command line.
 //!
 //! ```text
-//! kiln run [--engine interp|jit|tiered] --invoke NAME FILE.wasm|FILE.wat [ARGS...]
+//! kiln run [--engine E] [--dir HOST[::GUEST]]... [--env K=V]... [--invoke NAME] [--stats]
+//!          FILE.wasm|FILE.wat [ARGS...]
+//! kiln compile FILE
+//! kiln inspect FILE
+//! kiln --version
 //! ```
 //!
-//! Kiln's own flags stand before FILE; everything after FILE is handed to the guest (for
-//! `--invoke`, the export's arguments, even when they look like flags, such as `-5`).
+//! Kiln's own flags stand before FILE; everything after FILE is handed to the guest
+//! unchanged, flags included: without `--invoke` as the WASI program's argv (argv[0] is
+//! FILE as given), with `--invoke` as the export's arguments (even `-5`).
 //!
-//! Exit status: 0 on success, 1 when the module fails to load, validate, link or
-//! instantiate, 2 for usage errors, 134 when execution traps. Results go to stdout, one
-//! per line; every diagnostic goes to stderr.
+//! Exit status of `run`: the guest's `proc_exit` code (0-255; a larger code exits 1 with a
+//! warning), 0 when `_start` (or the invoked export) returns, 134 when execution traps, 1
+//! when the module fails to load, validate, link or instantiate, 2 for usage errors.
+//! Results of `--invoke` go to stdout, one per line; every diagnostic goes to stderr.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use kiln::core::{ExternType, FuncType, Module, ValType};
-use kiln::{Error, ModuleConfig, Runtime, RuntimeConfig};
+use kiln::{CompiledModule, Error, ModuleConfig, Runtime, RuntimeConfig};
 use std::ffi::OsString;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// Exit status for a module that fails to load, validate, link or instantiate.
@@ -26,13 +32,16 @@ const EXIT_USAGE: u8 = 2;
 /// Exit status for a trap (what an `abort()`ed native process reports: 128 + SIGABRT).
 const EXIT_TRAP: u8 = 134;
 
+const STATUS_HELP: &str = "Exit status of `run`: the guest's exit code (0-255; larger codes exit 1), \
+0 when it returns, 1 load/validate/link error, 2 usage error, 134 trap.";
+
 #[derive(Parser, Debug)]
 #[command(
     name = "kiln",
     version,
     about = "Kiln: a WebAssembly runtime",
     propagate_version = true,
-    after_help = "Exit status: 0 success, 1 load/validate/link error, 2 usage error, 134 trap."
+    after_help = STATUS_HELP
 )]
 struct Cli {
     #[command(subcommand)]
@@ -41,13 +50,21 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Load a module and call one of its exported functions.
+    /// Run a WASI command module (its `_start`), or call one export with --invoke.
     #[command(after_help = ARGS_HELP)]
     Run(RunArgs),
+    /// Decode and validate a module, and report its size.
+    Compile(FileArgs),
+    /// List a module's imports, exports, memories and custom sections.
+    Inspect(FileArgs),
 }
 
 const ARGS_HELP: &str = "\
-Arguments are parsed by the export's parameter types:
+Without --invoke, FILE must be a WASI command (it exports `_start`): the arguments after
+FILE are its argv (argv[0] is FILE), it sees only the --dir directories and --env
+variables, and its stdin, stdout and stderr are Kiln's.
+
+With --invoke, the arguments are parsed by the export's parameter types:
   i32, i64        signed decimal or 0x hex (i32 accepts -2147483648..4294967295)
   f32, f64        decimal or exponent notation, inf, -inf, nan
   v128            0x followed by 32 hex digits, the 16 bytes in memory order
@@ -55,7 +72,8 @@ Arguments are parsed by the export's parameter types:
   externref       null, or a number N (the host reference N)
 Results are printed to stdout in the same notations, one per line.
 
-Exit status: 0 success, 1 load/validate/link error, 2 usage error, 134 trap.";
+Exit status: the guest's exit code (0-255; larger codes exit 1), 0 when it returns,
+1 load/validate/link error, 2 usage error, 134 trap.";
 
 #[derive(Args, Debug)]
 struct RunArgs {
@@ -63,12 +81,24 @@ struct RunArgs {
     #[arg(long, value_enum, default_value_t = EngineChoice::Interp, value_name = "ENGINE")]
     engine: EngineChoice,
 
-    /// Name of the exported function to call.
+    /// Call this exported function instead of running `_start`.
     #[arg(long, value_name = "NAME")]
-    invoke: String,
+    invoke: Option<String>,
 
-    /// The module (a binary `.wasm` or a text `.wat` file), then the arguments of the
-    /// invoked function: everything after FILE belongs to the guest, even `-5` or `--x`.
+    /// Give the guest the host directory HOST, under the name GUEST (default: HOST).
+    #[arg(long = "dir", value_name = "HOST[::GUEST]")]
+    dirs: Vec<String>,
+
+    /// Set the guest environment variable K to V.
+    #[arg(long = "env", value_name = "K=V")]
+    envs: Vec<String>,
+
+    /// Print tiering statistics to stderr when the run ends.
+    #[arg(long)]
+    stats: bool,
+
+    /// The module (a binary `.wasm` or a text `.wat` file), then the guest's arguments:
+    /// everything after FILE belongs to the guest, even `-5` or `--x`.
     #[arg(
         value_name = "FILE",
         value_names = ["FILE", "ARGS"],
@@ -78,6 +108,13 @@ struct RunArgs {
         allow_hyphen_values = true
     )]
     file_and_args: Vec<OsString>,
+}
+
+#[derive(Args, Debug)]
+struct FileArgs {
+    /// The module (a binary `.wasm` or a text `.wat` file).
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
 }
 
 impl RunArgs {
@@ -90,13 +127,15 @@ impl RunArgs {
         self.file_and_args
             .iter()
             .skip(1)
-            .map(|a| {
-                a.to_str().map(str::to_owned).ok_or_else(|| {
-                    Failure::Usage(format!("argument {} is not valid UTF-8", a.display()))
-                })
-            })
+            .map(|a| utf8(a, "argument"))
             .collect()
     }
+}
+
+fn utf8(a: &OsString, what: &str) -> Result<String, Failure> {
+    a.to_str()
+        .map(str::to_owned)
+        .ok_or_else(|| Failure::Usage(format!("{what} {} is not valid UTF-8", a.display())))
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -128,6 +167,8 @@ enum Failure {
     Load(String),
     /// Execution trapped: exit 134.
     Trap(String),
+    /// The guest exited with this code (`proc_exit`).
+    Exit(u32),
 }
 
 impl Failure {
@@ -136,19 +177,25 @@ impl Failure {
             Failure::Usage(_) => EXIT_USAGE,
             Failure::Load(_) => EXIT_LOAD,
             Failure::Trap(_) => EXIT_TRAP,
+            Failure::Exit(code) => u8::try_from(*code).unwrap_or(1),
         }
     }
 
-    fn report(&self) {
+    fn report(&self, command: &str) {
         let mut err = std::io::stderr().lock();
         // Nothing sensible is left to do when stderr itself is gone.
         let _ = match self {
             Failure::Usage(m) => writeln!(
                 err,
-                "error: {m}\n\nFor more information, try 'kiln run --help'."
+                "error: {m}\n\nFor more information, try 'kiln {command} --help'."
             ),
-            Failure::Load(m) => writeln!(err, "error: {m}"),
-            Failure::Trap(m) => writeln!(err, "error: {m}"),
+            Failure::Load(m) | Failure::Trap(m) => writeln!(err, "error: {m}"),
+            Failure::Exit(code) if *code > 255 => writeln!(
+                err,
+                "warning: the guest exited with code {code}, which does not fit an exit \
+                 status; exiting with 1"
+            ),
+            Failure::Exit(_) => Ok(()),
         };
     }
 }
@@ -156,9 +203,9 @@ impl Failure {
 impl From<Error> for Failure {
     fn from(e: Error) -> Failure {
         match e {
-            Error::Trap(_) => Failure::Trap(e.to_string()),
+            Error::Trap(t) => Failure::Trap(format!("trap: {t}")),
             Error::Usage(_) => Failure::Usage(e.to_string()),
-            Error::Exit(_) => Failure::Trap(e.to_string()),
+            Error::Exit(e) => Failure::Exit(e.exit_code()),
             _ => Failure::Load(e.to_string()),
         }
     }
@@ -173,67 +220,167 @@ fn main() -> ExitCode {
             return ExitCode::from(e.exit_code().clamp(0, 255) as u8);
         }
     };
-    let result = match cli.command {
-        Command::Run(args) => run(&args),
+    let (name, result) = match &cli.command {
+        Command::Run(args) => {
+            let result = run(args);
+            if args.stats {
+                print_stats(args.engine);
+            }
+            ("run", result)
+        }
+        Command::Compile(args) => ("compile", compile(&args.file)),
+        Command::Inspect(args) => ("inspect", inspect(&args.file)),
     };
+    // Whatever the guest wrote must be out before we exit.
+    let _ = std::io::stdout().flush();
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
-            f.report();
+            f.report(name);
             ExitCode::from(f.exit_code())
         }
     }
 }
 
-fn run(args: &RunArgs) -> Result<(), Failure> {
-    if args.engine != EngineChoice::Interp {
+fn print_stats(engine: EngineChoice) {
+    // Only the interpreter exists: there is no tier-up to report on yet.
+    eprintln!(
+        "tiering statistics: not available ({} engine)",
+        match engine {
+            EngineChoice::Interp => "interpreter",
+            other => other.name(),
+        }
+    );
+}
+
+/// Loads and validates FILE in a runtime of `engine`.
+fn load(file: &Path, engine: EngineChoice) -> Result<(Runtime, CompiledModule), Failure> {
+    if engine != EngineChoice::Interp {
         return Err(Failure::Usage(format!(
             "engine `{}` is not built yet (available: interp)",
-            args.engine.name()
+            engine.name()
         )));
     }
-    let file = args.file();
-    let guest_args = args.guest_args()?;
     let bytes = read_module(file)?;
-    let engine = kiln::EngineKind::from_name(args.engine.name()).unwrap_or_default();
+    let engine = kiln::EngineKind::from_name(engine.name()).unwrap_or_default();
     let runtime = Runtime::with_config(RuntimeConfig::new().with_engine(engine))
         .map_err(|e| Failure::Usage(e.to_string()))?;
     let compiled = runtime
         .compile(&bytes)
         .map_err(|e| Failure::Load(format!("{}: {e}", file.display())))?;
+    Ok((runtime, compiled))
+}
+
+/// The WASI configuration of `kiln run`: real stdio, clocks and randomness, the `--dir`
+/// directories and `--env` variables, and `argv`.
+fn wasi_config(args: &RunArgs, argv: Vec<String>) -> Result<ModuleConfig, Failure> {
+    let mut config = ModuleConfig::new()
+        .with_args(argv)
+        .with_stdin(std::io::stdin())
+        .with_stdout(std::io::stdout())
+        .with_stderr(std::io::stderr())
+        .with_sys_walltime()
+        .with_sys_nanotime()
+        .with_sys_nanosleep();
+    if let Ok(random) = std::fs::File::open("/dev/urandom") {
+        config = config.with_rand_source(random);
+    }
+    for dir in &args.dirs {
+        let (host, guest) = dir.split_once("::").unwrap_or((dir, dir));
+        if host.is_empty() || guest.is_empty() {
+            return Err(Failure::Usage(format!(
+                "--dir `{dir}`: expected HOST or HOST::GUEST"
+            )));
+        }
+        if !Path::new(host).is_dir() {
+            return Err(Failure::Usage(format!(
+                "--dir `{dir}`: `{host}` is not a directory"
+            )));
+        }
+        config = config.with_preopen_dir(host, guest);
+    }
+    for env in &args.envs {
+        match env.split_once('=') {
+            Some((k, v)) if !k.is_empty() => config = config.with_env(k, v),
+            _ => return Err(Failure::Usage(format!("--env `{env}`: expected K=V"))),
+        }
+    }
+    Ok(config)
+}
+
+fn run(args: &RunArgs) -> Result<(), Failure> {
+    let file = args.file();
+    let guest_args = args.guest_args()?;
+    let (runtime, compiled) = load(file, args.engine)?;
     let module = compiled.inner();
 
-    // Kiln has no host functions to offer yet: any import is unresolvable.
-    if let Some(import) = module.imports().next() {
+    // The only host module Kiln offers is WASI.
+    if let Some(import) = module
+        .imports()
+        .find(|i| i.module != kiln::wasi::MODULE_NAME)
+    {
         return Err(Failure::Load(format!(
-            "link error: unknown import `{}::{}` ({}); kiln run provides no imports",
+            "link error: unknown import `{}::{}` ({}); kiln run provides only {}",
             import.module,
             import.name,
-            import.ty.kind_name()
+            import.ty.kind_name(),
+            kiln::wasi::MODULE_NAME
         )));
     }
+    kiln::wasi::instantiate(&runtime)?;
 
-    let ty = match module.export_type(&args.invoke) {
+    let Some(name) = &args.invoke else {
+        // A WASI command: `_start` runs as part of instantiation.
+        if !matches!(module.export_type("_start"), Some(ExternType::Func(_))) {
+            return Err(Failure::Usage(format!(
+                "{} is not a WASI command (it has no `_start`); use --invoke NAME to call \
+                 an export ({})",
+                file.display(),
+                exported_functions(module)
+            )));
+        }
+        let mut argv = vec![utf8(&args.file_and_args[0], "FILE")?];
+        argv.extend(guest_args);
+        let config = wasi_config(args, argv)?;
+        return match runtime.instantiate(&compiled, config) {
+            Ok(_) => Ok(()),
+            Err(Error::Exit(e)) if e.exit_code() == 0 => Ok(()),
+            Err(e) => Err(e.into()),
+        };
+    };
+    invoke(args, &runtime, &compiled, name, &guest_args)
+}
+
+fn invoke(
+    args: &RunArgs,
+    runtime: &Runtime,
+    compiled: &CompiledModule,
+    name: &str,
+    guest_args: &[String],
+) -> Result<(), Failure> {
+    let module = compiled.inner();
+    let ty = match module.export_type(name) {
         Some(ExternType::Func(ty)) => ty,
         Some(other) => {
             return Err(Failure::Usage(format!(
-                "export `{}` is a {}, not a function",
-                args.invoke,
+                "export `{name}` is a {}, not a function",
                 other.kind_name()
             )));
         }
-        None => return Err(Failure::Usage(missing_export(module, &args.invoke))),
+        None => return Err(Failure::Usage(missing_export(module, name))),
     };
     // Arguments are checked before instantiation so that a bad command line never runs
     // the module's start function.
-    let params = parse_args(&ty, &guest_args, module.num_funcs())?;
+    let params = parse_args(&ty, guest_args, module.num_funcs())?;
 
-    // `_start` belongs to command modules run without --invoke: not run here.
-    let instance = runtime.instantiate(&compiled, ModuleConfig::new().with_start_functions(&[]))?;
-    let Some(func) = instance.exported_function(&args.invoke) else {
+    // `_start` belongs to command modules run without --invoke; a reactor's
+    // `_initialize` runs first, as WASI expects.
+    let argv = vec![utf8(&args.file_and_args[0], "FILE")?];
+    let config = wasi_config(args, argv)?.with_start_functions(&["_initialize"]);
+    let instance = runtime.instantiate(compiled, config)?;
+    let Some(func) = instance.exported_function(name) else {
         return Err(Failure::Load(format!(
-            "export `{}` disappeared after instantiation",
-            args.invoke
+            "export `{name}` disappeared after instantiation"
         )));
     };
     let mut stack = vec![0u64; ty.stack_len()];
@@ -254,10 +401,11 @@ fn run(args: &RunArgs) -> Result<(), Failure> {
         }
         slot += p.slots();
     }
-    func.call_with_stack(&mut stack).map_err(|e| match e {
-        Error::Trap(t) => Failure::Trap(format!("trap: {t}")),
-        other => Failure::from(other),
-    })?;
+    match func.call_with_stack(&mut stack) {
+        Ok(()) => {}
+        Err(Error::Exit(e)) if e.exit_code() == 0 => return Ok(()),
+        Err(e) => return Err(e.into()),
+    }
 
     let mut out = String::new();
     let mut slot = 0;
@@ -274,6 +422,124 @@ fn run(args: &RunArgs) -> Result<(), Failure> {
         .write_all(out.as_bytes())
         .and_then(|()| stdout.flush())
         .map_err(|e| Failure::Load(format!("cannot write results: {e}")))
+}
+
+/// `kiln compile FILE`: decode and validate, then report.
+fn compile(file: &Path) -> Result<(), Failure> {
+    let (_, compiled) = load(file, EngineChoice::Interp)?;
+    let m = compiled.inner();
+    println!(
+        "{}: valid; {} functions ({} imported), {} bytes of code{}",
+        file.display(),
+        m.num_funcs(),
+        m.num_imported_funcs(),
+        m.code_size(),
+        if m.uses_simd() {
+            " (uses SIMD, which Kiln cannot run yet)"
+        } else {
+            ""
+        }
+    );
+    Ok(())
+}
+
+/// `kiln inspect FILE`: the module's interface.
+fn inspect(file: &Path) -> Result<(), Failure> {
+    let (_, compiled) = load(file, EngineChoice::Interp)?;
+    let m = compiled.inner();
+    let mut out = String::new();
+    let name = if compiled.name().is_empty() {
+        "(unnamed)"
+    } else {
+        compiled.name()
+    };
+    out.push_str(&format!("module: {name}\n"));
+    out.push_str(&format!(
+        "functions: {} ({} imported, {} defined)\n",
+        m.num_funcs(),
+        m.num_imported_funcs(),
+        m.num_funcs() - m.num_imported_funcs()
+    ));
+    out.push_str(&format!("code size: {} bytes\n", m.code_size()));
+    let imports: Vec<_> = m.imports().collect();
+    out.push_str(&format!("imports ({}):\n", imports.len()));
+    for i in imports {
+        out.push_str(&format!(
+            "  {}::{}: {}\n",
+            i.module,
+            i.name,
+            extern_type(&i.ty)
+        ));
+    }
+    let exports: Vec<_> = m.exports().collect();
+    out.push_str(&format!("exports ({}):\n", exports.len()));
+    for (name, ty) in exports {
+        out.push_str(&format!("  {name}: {}\n", extern_type(&ty)));
+    }
+    let memories = compiled.exported_memories();
+    out.push_str(&format!("memories ({}):\n", m.memories().len()));
+    for (i, mem) in m.memories().iter().enumerate() {
+        let max = mem
+            .limits
+            .max
+            .map_or("no maximum".to_string(), |x| format!("max {x}"));
+        let imported = (i as u32) < m.num_imported_memories();
+        let exported: Vec<&str> = memories
+            .iter()
+            .filter(|(_, d)| d.index() == i as u32)
+            .map(|(n, _)| n.as_str())
+            .collect();
+        out.push_str(&format!(
+            "  {i}: min {} pages, {max}{}{}\n",
+            mem.limits.min,
+            if imported { ", imported" } else { "" },
+            if exported.is_empty() {
+                String::new()
+            } else {
+                format!(", exported as {}", exported.join(", "))
+            }
+        ));
+    }
+    let customs: Vec<_> = m.custom_sections().collect();
+    out.push_str(&format!("custom sections ({}):\n", customs.len()));
+    for (name, data) in customs {
+        out.push_str(&format!("  {name}: {} bytes\n", data.len()));
+    }
+    std::io::stdout()
+        .write_all(out.as_bytes())
+        .map_err(|e| Failure::Load(format!("cannot write: {e}")))
+}
+
+fn extern_type(ty: &ExternType) -> String {
+    let limits = |min: u64, max: Option<u64>| match max {
+        Some(max) => format!("{min}..{max}"),
+        None => format!("{min}.."),
+    };
+    match ty {
+        ExternType::Func(f) => format!("func {f}"),
+        ExternType::Memory(m) => format!("memory {} pages", limits(m.limits.min, m.limits.max)),
+        ExternType::Table(t) => {
+            format!("table {} {}", limits(t.limits.min, t.limits.max), t.element)
+        }
+        ExternType::Global(g) => format!(
+            "global {}{}",
+            if g.mutable { "mut " } else { "" },
+            g.content
+        ),
+    }
+}
+
+fn exported_functions(module: &Module) -> String {
+    let funcs: Vec<String> = module
+        .exports()
+        .filter(|(_, ty)| matches!(ty, ExternType::Func(_)))
+        .map(|(n, _)| format!("`{n}`"))
+        .collect();
+    if funcs.is_empty() {
+        "it exports no functions".to_string()
+    } else {
+        format!("exported functions: {}", funcs.join(", "))
+    }
 }
 
 /// Reads FILE: `.wat` is text, anything else is binary unless it is not a Wasm binary but
@@ -317,19 +583,10 @@ fn with_path(mut e: wat::Error, path: &Path) -> wat::Error {
 }
 
 fn missing_export(module: &Module, name: &str) -> String {
-    let funcs: Vec<String> = module
-        .exports()
-        .filter(|(_, ty)| matches!(ty, ExternType::Func(_)))
-        .map(|(n, _)| format!("`{n}`"))
-        .collect();
-    if funcs.is_empty() {
-        format!("module has no exported function `{name}` (it exports no functions)")
-    } else {
-        format!(
-            "module has no exported function `{name}` (exported functions: {})",
-            funcs.join(", ")
-        )
-    }
+    format!(
+        "module has no exported function `{name}` ({})",
+        exported_functions(module)
+    )
 }
 
 /// One parsed argument.

@@ -1,0 +1,354 @@
+//! `kiln run` on WASI programs (the C fixtures of `api/tests/wasi/`, committed as .wasm),
+//! plus `kiln compile` and `kiln inspect`. Every test runs under each available engine.
+
+use kiln::EngineKind;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+const KILN: &str = env!("CARGO_BIN_EXE_kiln");
+
+/// `api/tests/wasi/NAME.wasm`; a missing fixture fails the test.
+fn fixture(name: &str) -> PathBuf {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../api/tests/wasi")
+        .join(format!("{name}.wasm"));
+    assert!(
+        path.is_file(),
+        "missing WASI fixture {}; rebuild with api/tests/wasi/build.sh",
+        path.display()
+    );
+    path
+}
+
+/// The names of the engines this build has.
+fn engines() -> Vec<&'static str> {
+    let all = [EngineKind::Interp, EngineKind::Jit, EngineKind::Tiered];
+    let names: Vec<_> = all
+        .into_iter()
+        .filter(|e| e.is_available())
+        .map(|e| e.name())
+        .collect();
+    assert!(!names.is_empty());
+    names
+}
+
+fn temp_dir(tag: &str) -> PathBuf {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join("kiln-wasi-cli-tests")
+        .join(format!("{tag}-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// `kiln run --engine ENGINE FLAGS... FILE ARGS...` with `stdin` as standard input.
+fn run_with(engine: &str, flags: &[&str], file: &Path, args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new(KILN)
+        .args(["run", "--engine", engine])
+        .args(flags)
+        .arg(file)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("kiln runs");
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn run(engine: &str, flags: &[&str], file: &Path, args: &[&str]) -> Output {
+    run_with(engine, flags, file, args, b"")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[track_caller]
+fn assert_status(o: &Output, code: i32) {
+    assert_eq!(
+        o.status.code(),
+        Some(code),
+        "stdout:\n{}\nstderr:\n{}",
+        stdout(o),
+        stderr(o)
+    );
+}
+
+#[track_caller]
+fn ok(o: Output) -> String {
+    assert_status(&o, 0);
+    stdout(&o)
+}
+
+#[test]
+fn hello_world() {
+    for e in engines() {
+        assert_eq!(ok(run(e, &[], &fixture("hello"), &[])), "hello, world\n");
+    }
+}
+
+#[test]
+fn args_after_file_belong_to_the_guest() {
+    for e in engines() {
+        let file = fixture("args_env");
+        let o = run(
+            e,
+            &["--env", "GREETING=hey", "--env", "X=a=b"],
+            &file,
+            &["one", "--engine", "jit", "--dir", "/", "-x"],
+        );
+        let expected = format!(
+            "argc=7\nargv[0]={}\nargv[1]=one\nargv[2]=--engine\nargv[3]=jit\nargv[4]=--dir\n\
+             argv[5]=/\nargv[6]=-x\nenv GREETING=hey\nenv X=a=b\nGREETING=hey\n",
+            file.display()
+        );
+        assert_eq!(ok(o), expected);
+    }
+}
+
+#[test]
+fn stdin_and_stderr() {
+    for e in engines() {
+        let o = run_with(e, &[], &fixture("stdin"), &[], b"one\ntwo\nthree\n");
+        assert_status(&o, 0);
+        assert_eq!(stdout(&o), "bytes=14 lines=3\nONE\nTWO\nTHREE\n");
+        assert_eq!(stderr(&o), "done reading\n");
+    }
+}
+
+#[test]
+fn files_in_a_preopened_directory() {
+    for e in engines() {
+        let dir = temp_dir("files");
+        std::fs::write(dir.join("input.txt"), "via the cli\n").unwrap();
+        let mount = format!("{}::/sandbox", dir.display());
+        let out = ok(run(e, &["--dir", &mount], &fixture("files"), &["/sandbox"]));
+        assert!(out.contains("input: via the cli\n"), "{out}");
+        assert!(out.ends_with("all ok\n"), "{out}");
+        assert_eq!(
+            std::fs::read_to_string(dir.join("result.txt")).unwrap(),
+            "written by the guest\n"
+        );
+
+        // `--dir HOST` alone: the guest sees it under the host's name.
+        std::fs::remove_file(dir.join("result.txt")).unwrap();
+        let host = dir.to_str().unwrap();
+        let out = ok(run(e, &["--dir", host], &fixture("files"), &[host]));
+        assert!(out.ends_with("all ok\n"), "{out}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
+
+#[test]
+fn listing_a_directory() {
+    for e in engines() {
+        let dir = temp_dir("list");
+        std::fs::write(dir.join("file"), "").unwrap();
+        std::fs::create_dir(dir.join("dir")).unwrap();
+        std::os::unix::fs::symlink("file", dir.join("link")).unwrap();
+        let mount = format!("{}::/", dir.display());
+        let o = run(e, &["--dir", &mount], &fixture("listdir"), &["/"]);
+        assert_eq!(ok(o), "d dir\nf file\nl link\n3 entries\n");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
+
+#[test]
+fn real_clocks_and_random() {
+    for e in engines() {
+        let out = ok(run(e, &[], &fixture("clock_random"), &["show"]));
+        for line in out.lines().filter(|l| l.starts_with("ok ")) {
+            assert!(line.ends_with(": 1"), "{out}");
+        }
+        // Kiln's CLI uses the real clocks, not the API's deterministic defaults.
+        assert!(!out.contains("realtime=1640995200.000000000"), "{out}");
+        let again = ok(run(e, &[], &fixture("clock_random"), &["show"]));
+        let random = |s: &str| {
+            s.lines()
+                .find(|l| l.starts_with("random="))
+                .unwrap()
+                .to_string()
+        };
+        assert_ne!(random(&out), random(&again), "random bytes from the host");
+    }
+}
+
+#[test]
+fn exit_codes() {
+    for e in engines() {
+        let file = fixture("exit_code");
+        let o = run(e, &[], &file, &["3"]);
+        assert_status(&o, 3);
+        assert_eq!(stdout(&o), "exiting with 3\n");
+        assert_eq!(stderr(&o), "");
+        assert_status(&run(e, &[], &file, &["0"]), 0);
+        assert_status(&run(e, &[], &file, &["255"]), 255);
+        assert_status(&run(e, &[], &file, &["return", "42"]), 42);
+        assert_status(&run(e, &[], &file, &[]), 2);
+        let o = run(e, &[], &file, &["256"]);
+        assert_status(&o, 1);
+        assert!(stderr(&o).contains("warning"), "{}", stderr(&o));
+        assert!(stderr(&o).contains("256"), "{}", stderr(&o));
+
+        let o = run(e, &[], &file, &["trap"]);
+        assert_status(&o, 134);
+        assert_eq!(stdout(&o), "about to trap\n");
+        let err = stderr(&o);
+        assert!(err.contains("unreachable"), "{err}");
+        assert!(err.contains("wasm backtrace"), "{err}");
+        assert!(err.contains("_start"), "{err}");
+    }
+}
+
+#[test]
+fn escapes_fail_with_enotcapable() {
+    for e in engines() {
+        let root = temp_dir("escape");
+        let sandbox = root.join("sandbox");
+        std::fs::create_dir_all(sandbox.join("inside")).unwrap();
+        std::fs::write(sandbox.join("inside/file.txt"), "inside").unwrap();
+        std::fs::write(root.join("secret.txt"), "TOP SECRET").unwrap();
+        std::os::unix::fs::symlink("../secret.txt", sandbox.join("link_out")).unwrap();
+        std::os::unix::fs::symlink(root.join("secret.txt"), sandbox.join("abs_link")).unwrap();
+        std::os::unix::fs::symlink("..", sandbox.join("up")).unwrap();
+        // Mounted as `/`: `/..` and friends must not reach the host's parent either.
+        for guest in ["/sandbox", "/"] {
+            let mount = format!("{}::{guest}", sandbox.display());
+            let out = ok(run(
+                e,
+                &["--dir", &mount],
+                &fixture("escape"),
+                &[guest.trim_end_matches('/')],
+            ));
+            assert!(!out.contains("ESCAPED"), "{out}");
+            assert!(!out.contains("TOP SECRET"), "{out}");
+            for line in out.lines().filter(|l| l.contains("errno=")) {
+                assert!(line.ends_with("errno=76"), "{guest}: {out}");
+            }
+            assert!(out.ends_with("inside ok=1\n"), "{out}");
+        }
+        assert!(!root.join("made_by_guest").exists());
+        std::fs::remove_dir_all(root).unwrap();
+    }
+}
+
+#[test]
+fn invoke_runs_an_export_of_a_wasi_module() {
+    for e in engines() {
+        let o = run(e, &["--invoke", "_start"], &fixture("hello"), &[]);
+        assert_eq!(ok(o), "hello, world\n");
+    }
+}
+
+#[test]
+fn usage_errors() {
+    let hello = fixture("hello");
+    for (flags, needle) in [
+        (&["--env", "NOEQUALS"][..], "expected K=V"),
+        (&["--env", "=v"][..], "expected K=V"),
+        (&["--dir", "/nonexistent/kiln/dir"][..], "not a directory"),
+        (&["--dir", "::/x"][..], "HOST::GUEST"),
+    ] {
+        let o = run("interp", flags, &hello, &[]);
+        assert_status(&o, 2);
+        assert!(stderr(&o).contains(needle), "{flags:?}: {}", stderr(&o));
+        assert_eq!(stdout(&o), "");
+    }
+    for engine in ["jit", "tiered"] {
+        if !EngineKind::from_name(engine).unwrap().is_available() {
+            let o = run(engine, &[], &hello, &[]);
+            assert_status(&o, 2);
+            assert!(stderr(&o).contains("not built yet"), "{}", stderr(&o));
+        }
+    }
+}
+
+#[test]
+fn stats_go_to_stderr() {
+    for e in engines() {
+        let o = run(e, &["--stats"], &fixture("hello"), &[]);
+        assert_eq!(ok(o.clone()), "hello, world\n");
+        assert!(stderr(&o).contains("tiering statistics"), "{}", stderr(&o));
+    }
+}
+
+#[test]
+fn compile_and_inspect() {
+    let hello = fixture("hello");
+    let o = Command::new(KILN)
+        .arg("compile")
+        .arg(&hello)
+        .output()
+        .unwrap();
+    let out = ok(o);
+    assert!(out.contains("valid"), "{out}");
+    assert!(out.contains("functions"), "{out}");
+
+    let o = Command::new(KILN)
+        .arg("inspect")
+        .arg(&hello)
+        .output()
+        .unwrap();
+    let out = ok(o);
+    for needle in [
+        "imports (",
+        "wasi_snapshot_preview1::fd_write: func (i32, i32, i32, i32) -> (i32)",
+        "wasi_snapshot_preview1::proc_exit: func (i32) -> ()",
+        "exports (2):",
+        "_start: func () -> ()",
+        "memory: memory",
+        "memories (1):",
+        "exported as memory",
+        "custom sections (",
+        "functions: ",
+        "code size: ",
+    ] {
+        assert!(out.contains(needle), "missing {needle:?} in:\n{out}");
+    }
+
+    let fib = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/fib.wat");
+    let out = ok(Command::new(KILN)
+        .arg("inspect")
+        .arg(&fib)
+        .output()
+        .unwrap());
+    assert!(out.contains("imports (0):"), "{out}");
+    assert!(out.contains("fib: func (i64) -> (i64)"), "{out}");
+
+    // Errors: an invalid module exits 1, a missing FILE argument 2.
+    let bad = temp_dir("compile").join("bad.wat");
+    std::fs::write(&bad, r#"(module (func (export "x") i32.add))"#).unwrap();
+    for cmd in ["compile", "inspect"] {
+        let o = Command::new(KILN).arg(cmd).arg(&bad).output().unwrap();
+        assert_status(&o, 1);
+        assert!(stderr(&o).contains("compile error"), "{}", stderr(&o));
+        let o = Command::new(KILN).arg(cmd).output().unwrap();
+        assert_status(&o, 2);
+    }
+}
+
+#[test]
+fn non_wasi_imports_are_link_errors() {
+    let dir = temp_dir("link");
+    let f = dir.join("m.wat");
+    std::fs::write(
+        &f,
+        r#"(module
+            (import "wasi_snapshot_preview1" "fd_write" (func (param i32 i32 i32 i32) (result i32)))
+            (import "env" "log" (func (param i32)))
+            (func (export "_start")))"#,
+    )
+    .unwrap();
+    let o = run("interp", &[], &f, &[]);
+    assert_status(&o, 1);
+    assert!(stderr(&o).contains("env::log"), "{}", stderr(&o));
+}
