@@ -1,5 +1,5 @@
 //! The interpreter tier: lazy one-pass translation to a register-style code
-//! ([`ir`]) and a dispatch loop over it ([`exec`]).
+//! ([`ir`]) and a dispatch loop over it (the private `exec` module).
 
 #[allow(unsafe_code)]
 mod exec;
