@@ -136,6 +136,21 @@ impl InstanceInner {
         }
     }
 
+    /// The interpreter code of function `index` if it is a Wasm function that was already
+    /// translated successfully (the executor's fast call path).
+    #[inline(always)]
+    pub(crate) fn ready_code(&self, index: u32) -> Option<&FuncCode> {
+        let module = self.module.as_ref()?;
+        let def = module
+            .0
+            .defined
+            .get(index.wrapping_sub(self.num_imported_funcs) as usize)?;
+        match def.code.get() {
+            Some(Ok(c)) => Some(c),
+            _ => None,
+        }
+    }
+
     #[inline]
     pub(crate) fn mem0_view(&self) -> MemView {
         match self.memories.first() {

@@ -500,7 +500,14 @@ impl Module {
             code.frame_slots, code.param_slots, code.local_slots
         );
         for (i, op) in code.ops.iter().enumerate() {
-            out.push_str(&format!("{i:5}: {op:?}\n"));
+            let mut op = *op;
+            match op.target_mut() {
+                Some(t) => {
+                    let abs = i as i64 + *t as i32 as i64;
+                    out.push_str(&format!("{i:5}: {op:?} -> {abs}\n"));
+                }
+                None => out.push_str(&format!("{i:5}: {op:?}\n")),
+            }
         }
         Ok(out)
     }

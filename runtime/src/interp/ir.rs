@@ -5,12 +5,18 @@
 //! `local.get` is free and `i32.add` reads two slots and writes one: a register machine whose
 //! registers are the Wasm stack positions, with branch targets and stack heights resolved
 //! once at translation. A `v128` takes two adjacent slots.
+//!
+//! Branch targets are absolute instruction indices while a function is being translated and
+//! are rewritten into offsets relative to the branch instruction (an `i32` stored in the
+//! `u32` field; `<= 0` is a backward branch) when translation ends, so the executor jumps
+//! by adding to its instruction pointer.
 
 /// A frame-relative slot index.
 pub type Slot = u32;
 
 macro_rules! define_ops {
     (
+        $dollar:tt
         unary { $($un:ident),* $(,)? }
         binary { $($bin:ident),* $(,)? }
         load { $($ld:ident),* $(,)? }
@@ -21,9 +27,11 @@ macro_rules! define_ops {
         result_first { $( $rf:ident { $($rff:ident : $rft:ty),* } ),* $(,)? }
         other { $( $(#[$m:meta])* $other:ident $({ $($f:ident : $t:ty),* })? ),* $(,)? }
     ) => {
-        /// One interpreter instruction (16 bytes).
+        /// One interpreter instruction (16 bytes). `repr(u8)`: the first byte is the tag,
+        /// numbered in declaration order, which the executor uses to index its handler table.
         #[derive(Clone, Copy, Debug, PartialEq)]
         #[allow(missing_docs)]
+        #[repr(u8)]
         pub enum Op {
             $( $un { d: Slot, a: Slot }, )*
             $( $bin { d: Slot, a: Slot, b: Slot }, )*
@@ -64,10 +72,22 @@ macro_rules! define_ops {
                 }
             }
         }
+
+        /// Invokes `$m! { Name, ... }` with every instruction name in tag order.
+        macro_rules! for_each_op {
+            ($dollar m:ident) => {
+                $dollar m! {
+                    $($un,)* $($bin,)* $($ld,)* $($st,)* $($bi,)* $($bc,)* $($bci,)* $($rf,)*
+                    $($other,)*
+                }
+            };
+        }
+        pub(crate) use for_each_op;
     };
 }
 
 define_ops! {
+    $
     unary {
         I32Eqz, I64Eqz, I32Clz, I32Ctz, I32Popcnt, I64Clz, I64Ctz, I64Popcnt,
         F32Abs, F32Neg, F32Ceil, F32Floor, F32Trunc, F32Nearest, F32Sqrt,
@@ -131,7 +151,7 @@ define_ops! {
     other {
         /// Traps with "unreachable".
         Unreachable,
-        /// Unconditional jump to an absolute instruction index.
+        /// Unconditional jump (see the module documentation for the target encoding).
         Br { target: u32 },
         /// Jump when `cond` is non-zero.
         BrIfNez { cond: Slot, target: u32 },

@@ -126,8 +126,15 @@ pub(crate) fn translate(module: &ModuleInner, func_index: u32) -> Result<FuncCod
         }
     }
     let frame_slots = t.max_slots.max(t.result_slots).max(t.local_slots);
+    let mut ops = t.ops;
+    // Absolute targets become offsets relative to the branch (see `ir`).
+    for (i, op) in ops.iter_mut().enumerate() {
+        if let Some(target) = op.target_mut() {
+            *target = (*target as i64 - i as i64) as i32 as u32;
+        }
+    }
     Ok(FuncCode {
-        ops: t.ops.into_boxed_slice(),
+        ops: ops.into_boxed_slice(),
         frame_slots,
         param_slots,
         local_slots: t.local_slots,
