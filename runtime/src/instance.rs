@@ -136,21 +136,6 @@ impl InstanceInner {
         }
     }
 
-    /// The interpreter code of function `index` if it is a Wasm function that was already
-    /// translated successfully (the executor's fast call path).
-    #[inline(always)]
-    pub(crate) fn ready_code(&self, index: u32) -> Option<&FuncCode> {
-        let module = self.module.as_ref()?;
-        let def = module
-            .0
-            .defined
-            .get(index.wrapping_sub(self.num_imported_funcs) as usize)?;
-        match def.code.get() {
-            Some(Ok(c)) => Some(c),
-            _ => None,
-        }
-    }
-
     #[inline]
     pub(crate) fn mem0_view(&self) -> MemView {
         match self.memories.first() {
@@ -400,6 +385,7 @@ impl Instance {
                     vmctx: vmctx_ptr,
                     type_id: type_ids[i],
                     index: i as u32,
+                    interp_code: AtomicPtr::new(std::ptr::null_mut()),
                 })
                 .collect();
             let funcs: Box<[*const VMFuncRef]> =
@@ -568,6 +554,7 @@ impl Instance {
                     vmctx: vmctx_ptr,
                     type_id: type_ids[m.funcs[index as usize] as usize],
                     index,
+                    interp_code: AtomicPtr::new(std::ptr::null_mut()),
                 }
             })
             .collect();

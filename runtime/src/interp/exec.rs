@@ -352,6 +352,10 @@ fn enter(ret: *const Op, cx: &mut Ctx<'_>, fref: &VMFuncRef, base: Slot) -> *con
                 Ok(c) => c,
                 Err(t) => return fail_host(cx, t),
             };
+            fref.interp_code.store(
+                callee as *const FuncCode as *mut FuncCode,
+                Ordering::Relaxed,
+            );
             if cx.frames.len() + 1 >= cx.max_depth {
                 return fail(cx, TrapCode::StackExhausted);
             }
@@ -420,12 +424,17 @@ unsafe fn call(
     fref: &VMFuncRef,
     base: Slot,
 ) -> Exit {
-    let callee_inst = instance_of_funcref(fref as *const VMFuncRef as u64);
-    if let Some(callee) = callee_inst.ready_code(fref.index) {
+    let code = fref.interp_code.load(Ordering::Relaxed);
+    if !code.is_null() {
+        // SAFETY: `interp_code` is only set (by `enter`) to the code of the slot's function,
+        // owned by its module, which the slot's (live) instance keeps alive.
+        let callee = unsafe { &*code };
         let abs = cx.fp + base as usize;
         if cx.frames.len() + 1 < cx.max_depth
+            && cx.frames.len() < cx.frames.capacity()
             && abs + callee.frame_slots as usize <= cx.values.len()
         {
+            let callee_inst = instance_of_funcref(fref as *const VMFuncRef as u64);
             cx.frames.push(Frame {
                 code: cx.code,
                 inst: cx.inst,
@@ -437,11 +446,9 @@ unsafe fn call(
             // `values[fp..]`, so the callee frame and its locals are inside `values`.
             let callee_slots = unsafe {
                 let s = slots.add(base as usize);
-                std::ptr::write_bytes(
-                    s.add(callee.param_slots as usize),
-                    0,
-                    (callee.local_slots - callee.param_slots) as usize,
-                );
+                for k in callee.param_slots..callee.local_slots {
+                    *s.add(k as usize) = 0;
+                }
                 s
             };
             if !std::ptr::eq(callee_inst, cx.inst) {
@@ -457,6 +464,12 @@ unsafe fn call(
             return unsafe { dispatch(callee.ops.as_ptr(), callee_slots, cx) };
         }
     }
+    call_slow(ret, cx, fref, base)
+}
+
+/// The out-of-line part of [`call`] (kept apart so that the fast path needs no stack frame).
+#[inline(never)]
+fn call_slow(ret: *const Op, cx: &mut Ctx<'_>, fref: &VMFuncRef, base: Slot) -> Exit {
     let next = enter(ret, cx, fref, base);
     // SAFETY: `enter` returns null or an instruction of the (new) current function.
     unsafe { resume(next, cx) }

@@ -3,6 +3,14 @@
 //! On Unix a mapping is reserved `PROT_NONE` (address space only) and committed by
 //! `mprotect` as it grows, so its base address never moves. Elsewhere the whole reservation
 //! is mapped read-write up front with memmap2 (the OS commits pages lazily on first touch).
+//!
+//! On Linux a dropped reservation goes to a small process-wide pool instead of being
+//! unmapped: its committed bytes are discarded with `madvise(MADV_DONTNEED)` (the next
+//! touch of a private anonymous page reads zeros, so a new owner never sees old data) and a
+//! later reservation of the same size reuses the mapping, adjusting only the protection of
+//! the difference between the old and the new committed size. That saves the `mmap`, the
+//! `munmap` (and its TLB shoot-down of a whole VMA) and, when sizes match, the `mprotect`
+//! of every instantiation. A reservation's base still never moves while it is owned.
 
 use std::io;
 
@@ -26,6 +34,10 @@ impl Reservation {
     pub fn new(reserve: usize, commit: usize) -> io::Result<Reservation> {
         assert!(commit <= reserve);
         let reserve = reserve.max(1);
+        #[cfg(target_os = "linux")]
+        if let Some(r) = pool::take(reserve, commit) {
+            return Ok(r);
+        }
         #[cfg(unix)]
         {
             // SAFETY: an anonymous private mapping with no address hint touches no existing
@@ -117,9 +129,77 @@ fn page_size() -> usize {
     if p <= 0 { 4096 } else { p as usize }
 }
 
+/// The pool of released reservations (Linux: `MADV_DONTNEED` zeroes private anonymous
+/// pages).
+#[cfg(target_os = "linux")]
+mod pool {
+    use super::{Reservation, page_size};
+    use std::sync::Mutex;
+
+    /// Released reservations kept for reuse, at most [`MAX_POOLED`] (address space only:
+    /// their pages were given back to the OS).
+    static POOL: Mutex<Vec<(usize, usize, usize)>> = Mutex::new(Vec::new());
+    const MAX_POOLED: usize = 16;
+
+    /// A pooled reservation of exactly `reserve` bytes with `commit` bytes usable, if any.
+    pub(super) fn take(reserve: usize, commit: usize) -> Option<Reservation> {
+        let (base, reserved, committed) = {
+            let mut pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
+            let i = pool.iter().position(|&(_, r, _)| r == reserve)?;
+            pool.swap_remove(i)
+        };
+        let mut r = Reservation {
+            base: base as *mut u8,
+            reserved,
+            committed,
+        };
+        let page = page_size();
+        let keep = commit.div_ceil(page) * page;
+        let had = committed.div_ceil(page) * page;
+        if keep < had {
+            // SAFETY: [keep, had) is page aligned and inside our reservation; making it
+            // inaccessible again restores the "only committed bytes are accessible" state.
+            let rc =
+                unsafe { libc::mprotect(r.base.add(keep).cast(), had - keep, libc::PROT_NONE) };
+            if rc != 0 {
+                return None; // `r` is dropped: unmapped or pooled again.
+            }
+            r.committed = commit;
+        }
+        r.commit(commit).ok()?;
+        r.committed = commit;
+        Some(r)
+    }
+
+    /// Zeroes `r`'s committed pages and keeps it for reuse; false when the pool is full or
+    /// the pages cannot be discarded (the caller then unmaps it).
+    pub(super) fn give(r: &Reservation) -> bool {
+        let mut pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
+        if pool.len() >= MAX_POOLED {
+            return false;
+        }
+        let page = page_size();
+        let len = r.committed.div_ceil(page) * page;
+        if len > 0 {
+            // SAFETY: [base, base + len) is the committed (read-write) prefix of our own
+            // private anonymous mapping; after MADV_DONTNEED its pages read as zeros.
+            let rc = unsafe { libc::madvise(r.base.cast(), len, libc::MADV_DONTNEED) };
+            if rc != 0 {
+                return false;
+            }
+        }
+        pool.push((r.base as usize, r.reserved, r.committed));
+        true
+    }
+}
+
 #[cfg(unix)]
 impl Drop for Reservation {
     fn drop(&mut self) {
+        #[cfg(target_os = "linux")]
+        if pool::give(self) {
+            return;
+        }
         // SAFETY: base/reserved describe exactly the mapping created in `new`, and nothing
         // can reach it after the owner is dropped.
         unsafe {

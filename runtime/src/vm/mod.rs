@@ -58,6 +58,10 @@ pub struct VMFuncRef {
     pub type_id: u32,
     /// Index of the function in its instance's function space.
     pub index: u32,
+    /// The interpreter's translated code, cached by the interpreter on first entry (null
+    /// before; host functions keep null). The code is owned by the module, which the
+    /// instance owning this slot keeps alive.
+    pub interp_code: AtomicPtr<crate::interp::FuncCode>,
 }
 
 /// The per-instance context every tier reads. All arrays are owned by the instance and
@@ -114,6 +118,8 @@ pub const VMFUNCREF_VMCTX: usize = 8;
 pub const VMFUNCREF_TYPE_ID: usize = 16;
 /// Offset of [`VMFuncRef::index`].
 pub const VMFUNCREF_INDEX: usize = 20;
+/// Offset of [`VMFuncRef::interp_code`].
+pub const VMFUNCREF_INTERP_CODE: usize = 24;
 
 // SAFETY: the raw pointers in these structs point into instance-owned data that lives as
 // long as the instance; the values they reach are atomics or are only accessed through the
@@ -643,6 +649,7 @@ mod tests {
         assert_eq!(offset_of!(VMFuncRef, vmctx), VMFUNCREF_VMCTX);
         assert_eq!(offset_of!(VMFuncRef, type_id), VMFUNCREF_TYPE_ID);
         assert_eq!(offset_of!(VMFuncRef, index), VMFUNCREF_INDEX);
+        assert_eq!(offset_of!(VMFuncRef, interp_code), VMFUNCREF_INTERP_CODE);
         assert_eq!(std::mem::size_of::<VMGlobalDefinition>(), 16);
     }
 
@@ -665,5 +672,36 @@ mod tests {
         assert_eq!(v.load::<4>(3 * 65536 - 4, 0), Ok([1, 2, 3, 4]));
         assert!(v.load::<4>(3 * 65536 - 3, 0).is_err());
         assert!(v.load::<1>(u32::MAX, u32::MAX).is_err());
+    }
+
+    #[test]
+    fn reused_reservations_are_zeroed_and_reprotected() {
+        let ty = |min, max| MemoryType {
+            limits: crate::types::Limits {
+                min,
+                max: Some(max),
+            },
+            memory64: false,
+            shared: false,
+        };
+        for round in 0..40u8 {
+            // Alternate sizes so pooled reservations are both shrunk and grown on reuse.
+            let pages = 1 + (round % 3) as u64;
+            let m = Memory::new(ty(pages, 4), 65536).unwrap();
+            let v = m.view();
+            assert_eq!(v.len(), pages as usize * PAGE_SIZE);
+            for p in 0..pages as u32 {
+                assert_eq!(
+                    v.load::<8>(p * 65536 + 8, 0),
+                    Ok([0; 8]),
+                    "old data visible"
+                );
+                v.store::<8>(p * 65536 + 8, 0, [round + 1; 8]).unwrap();
+            }
+            assert_eq!(m.grow(4 - pages), Some(pages));
+            let v = m.view();
+            assert_eq!(v.load::<8>(3 * 65536 + 8, 0), Ok([0; 8]));
+            v.store::<8>(3 * 65536 + 8, 0, [round + 1; 8]).unwrap();
+        }
     }
 }
