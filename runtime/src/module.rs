@@ -451,6 +451,67 @@ impl Module {
         &self.0.memories
     }
 
+    /// Function types of the type section, by type index.
+    pub fn types(&self) -> &[std::sync::Arc<FuncType>] {
+        &self.0.types
+    }
+
+    /// Type index of function `index` (imports first).
+    pub fn func_type_index(&self, index: u32) -> Option<u32> {
+        self.0.funcs.get(index as usize).copied()
+    }
+
+    /// The body of defined function `index` (imports first) as it appears in the code
+    /// section: local declarations, then the operators, ending with `end`. `None` for
+    /// imports and out-of-range indices.
+    pub fn func_body(&self, index: u32) -> Option<&[u8]> {
+        let d = self
+            .0
+            .defined
+            .get(index.checked_sub(self.0.num_imported_funcs)? as usize)?;
+        Some(&self.0.bytes[d.body.clone()])
+    }
+
+    /// Byte offset of defined function `index`'s body within the module bytes (for
+    /// wasmparser readers that report positions).
+    pub fn func_body_offset(&self, index: u32) -> Option<usize> {
+        let d = self
+            .0
+            .defined
+            .get(index.checked_sub(self.0.num_imported_funcs)? as usize)?;
+        Some(d.body.start)
+    }
+
+    /// Table types, imports first.
+    pub fn tables(&self) -> &[TableType] {
+        &self.0.tables
+    }
+
+    /// Number of imported tables.
+    pub fn num_imported_tables(&self) -> u32 {
+        self.0.num_imported_tables
+    }
+
+    /// Global types, imports first.
+    pub fn globals(&self) -> &[GlobalType] {
+        &self.0.globals
+    }
+
+    /// Number of imported globals.
+    pub fn num_imported_globals(&self) -> u32 {
+        self.0.num_imported_globals
+    }
+
+    /// Element segment reference types, by segment index.
+    pub fn elem_types(&self) -> impl Iterator<Item = ValType> + '_ {
+        self.0.elems.iter().map(|e| e.ty)
+    }
+
+    /// Number of data segments.
+    pub fn num_datas(&self) -> u32 {
+        self.0.datas.len() as u32
+    }
+
     /// Number of imported memories.
     pub fn num_imported_memories(&self) -> u32 {
         self.0.num_imported_memories

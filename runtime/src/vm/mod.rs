@@ -5,7 +5,10 @@
 //! indirection slots ([`VMFuncRef`]). The offsets generated code loads from are the
 //! `VMCTX_*` constants, pinned to the structs by a unit test. See RATIONALE.md.
 
+pub mod abi;
+mod builtins;
 pub mod mmap;
+pub mod native;
 
 use crate::error::TrapCode;
 use crate::types::{GlobalType, MemoryType, TableType, ValType};
