@@ -299,7 +299,7 @@ fn eval_const(
     globals: &[Global],
     funcs: &[*const VMFuncRef],
 ) -> Result<[u64; 2]> {
-    let mut stack: Vec<[u64; 2]> = Vec::with_capacity(2);
+    let mut stack: Vec<[u64; 2]> = Vec::new();
     for op in &expr.0 {
         let v = match *op {
             ConstOp::I32(v) => [v as u32 as u64, 0],
@@ -331,6 +331,10 @@ fn eval_const(
                 [r, 0]
             }
         };
+        if expr.0.len() == 1 {
+            // Nearly every expression is a single instruction: no stack needed.
+            return Ok(v);
+        }
         stack.push(v);
     }
     stack

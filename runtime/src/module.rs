@@ -14,9 +14,7 @@ use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::atomic::AtomicU32;
 use std::sync::{Arc, OnceLock};
-use wasmparser::{
-    ExternalKind, FuncValidatorAllocations, OperatorsReader, Parser, Payload, TypeRef, Validator,
-};
+use wasmparser::{ExternalKind, FuncValidatorAllocations, Parser, Payload, TypeRef, Validator};
 
 /// Below this much function-body code, validation stays on the calling thread.
 const PARALLEL_VALIDATION_BYTES: usize = 256 * 1024;
@@ -36,6 +34,44 @@ fn with_validator_allocs<R>(f: impl FnOnce(&mut FuncValidatorAllocations) -> R) 
     let r = f(&mut allocs);
     VALIDATOR_ALLOCS.with(|c| *c.borrow_mut() = Some(allocs));
     r
+}
+
+/// Wraps the function validator's operator visitor and notes whether any SIMD instruction
+/// (all of which are encoded behind the 0xFD prefix) went through it, so that validation
+/// runs wasmparser's visitor directly, without building an `Operator` per instruction.
+struct SimdSpy<'s, V> {
+    inner: V,
+    simd: &'s mut bool,
+}
+
+macro_rules! delegate_visit {
+    ($(@$proposal:ident $op:ident $({ $($arg:ident: $argty:ty),* })? => $visit:ident ($($ann:tt)*))*) => {
+        $(
+            #[inline(always)]
+            fn $visit(&mut self $($(,$arg: $argty)*)?) -> Self::Output {
+                self.inner.$visit($($($arg),*)?)
+            }
+        )*
+    };
+}
+
+impl<'a, V: wasmparser::VisitOperator<'a>> wasmparser::VisitOperator<'a> for SimdSpy<'_, V> {
+    type Output = V::Output;
+
+    fn simd_visitor(
+        &mut self,
+    ) -> Option<&mut dyn wasmparser::VisitSimdOperator<'a, Output = Self::Output>> {
+        *self.simd = true;
+        self.inner.simd_visitor()
+    }
+
+    wasmparser::for_each_visit_operator!(delegate_visit);
+}
+
+impl<V: wasmparser::FrameStack> wasmparser::FrameStack for SimdSpy<'_, V> {
+    fn current_frame(&self) -> Option<wasmparser::FrameKind> {
+        self.inner.current_frame()
+    }
 }
 
 /// Names from the `name` custom section, decoded on first use.
@@ -81,16 +117,50 @@ pub enum ConstOp {
 
 /// A constant expression (global initialisers, segment offsets and items).
 #[derive(Clone, Debug, PartialEq)]
-pub struct ConstExpr(pub Vec<ConstOp>);
+pub struct ConstExpr(pub ConstOps);
+
+/// The instructions of a constant expression. Nearly every expression is a single
+/// instruction (a constant, `ref.func`, `global.get`), which is stored inline, so an element
+/// segment of thousands of functions costs no allocation per item.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ConstOps {
+    /// One instruction.
+    One(ConstOp),
+    /// Several instructions (extended constant expressions).
+    Many(Box<[ConstOp]>),
+}
+
+impl std::ops::Deref for ConstOps {
+    type Target = [ConstOp];
+
+    fn deref(&self) -> &[ConstOp] {
+        match self {
+            ConstOps::One(op) => std::slice::from_ref(op),
+            ConstOps::Many(ops) => ops,
+        }
+    }
+}
+
+impl<'a> IntoIterator for &'a ConstOps {
+    type Item = &'a ConstOp;
+    type IntoIter = std::slice::Iter<'a, ConstOp>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
 
 impl ConstExpr {
     fn parse(expr: &wasmparser::ConstExpr<'_>) -> Result<ConstExpr> {
         use wasmparser::Operator as O;
+        // The first instruction stays out of the vector until a second one shows up.
+        let mut first = None;
         let mut ops = Vec::new();
         let mut reader = expr.get_operators_reader();
         while !reader.eof() {
             let op = reader.read().map_err(compile_err)?;
-            ops.push(match op {
+            let op = match op {
                 O::I32Const { value } => ConstOp::I32(value),
                 O::I64Const { value } => ConstOp::I64(value),
                 O::F32Const { value } => ConstOp::F32(value.bits()),
@@ -111,9 +181,18 @@ impl ConstExpr {
                         "constant expression operator {other:?}"
                     )));
                 }
-            });
+            };
+            if first.is_none() && ops.is_empty() {
+                first = Some(op);
+            } else {
+                ops.extend(first.take());
+                ops.push(op);
+            }
         }
-        Ok(ConstExpr(ops))
+        Ok(ConstExpr(match first {
+            Some(op) => ConstOps::One(op),
+            None => ConstOps::Many(ops.into_boxed_slice()),
+        }))
     }
 }
 
@@ -334,6 +413,12 @@ impl Module {
             let payload = payload.map_err(compile_err)?;
             match validator.payload(&payload).map_err(compile_err)? {
                 wasmparser::ValidPayload::Func(func, body) => to_validate.push((func, body)),
+                wasmparser::ValidPayload::Ok => {
+                    if let Payload::CodeSectionStart { count, .. } = payload {
+                        to_validate.reserve_exact(count as usize);
+                        m.defined.reserve_exact(count as usize);
+                    }
+                }
                 wasmparser::ValidPayload::End(_) => {}
                 _ => {}
             }
@@ -349,30 +434,27 @@ impl Module {
         )|
          -> Result<bool> {
             let mut v = func.into_validator(std::mem::take(allocs));
-            let range = body.range();
-            let code = &bytes[range.start as usize..range.end as usize];
+            // A v128 local makes the function use SIMD even if no instruction does.
             let mut simd = false;
-            // Every SIMD instruction is encoded behind the 0xFD prefix and a v128 local is
-            // declared with the byte 0x7B: a body without either byte cannot use SIMD, and
-            // is validated by wasmparser's visitor without building `Operator`s.
-            let maybe_simd = code.contains(&0xFD) || code.contains(&0x7B);
-            if !maybe_simd {
-                v.validate(&body).map_err(compile_err)?;
-            } else {
-                let mut reader = body.get_binary_reader();
-                v.read_locals(&mut reader).map_err(compile_err)?;
-                reader.set_features(*v.features());
-                let mut ops = OperatorsReader::new(reader);
-                while !ops.eof() {
-                    let (op, offset) = ops.read_with_offset().map_err(compile_err)?;
-                    simd |= bytes.get(offset as usize) == Some(&0xFD);
-                    v.op(offset, &op).map_err(compile_err)?;
-                }
-                ops.finish().map_err(compile_err)?;
-                for i in 0..v.len_locals() {
-                    simd |= v.get_local_type(i) == Some(wasmparser::ValType::V128);
-                }
+            for local in body.get_locals_reader().map_err(compile_err)? {
+                simd |= local.map_err(compile_err)?.1 == wasmparser::ValType::V128;
             }
+            let mut reader = body.get_binary_reader();
+            v.read_locals(&mut reader).map_err(compile_err)?;
+            reader.set_features(*v.features());
+            while !reader.eof() {
+                let mut visitor = SimdSpy {
+                    inner: v.visitor(reader.original_position()),
+                    simd: &mut simd,
+                };
+                reader
+                    .visit_operator(&mut visitor)
+                    .map_err(compile_err)?
+                    .map_err(compile_err)?;
+            }
+            reader
+                .finish_expression(&v.visitor(reader.original_position()))
+                .map_err(compile_err)?;
             *allocs = v.into_allocations();
             Ok(simd)
         };
@@ -702,6 +784,7 @@ impl ModuleInner {
                 }
             }
             Payload::FunctionSection(reader) => {
+                self.funcs.reserve_exact(reader.count() as usize);
                 for f in reader {
                     self.funcs.push(f.map_err(compile_err)?);
                 }
@@ -749,9 +832,9 @@ impl ModuleInner {
                         wasmparser::ElementItems::Functions(r) => {
                             let mut items = Vec::new();
                             for f in r {
-                                items.push(ConstExpr(vec![ConstOp::RefFunc(
+                                items.push(ConstExpr(ConstOps::One(ConstOp::RefFunc(
                                     f.map_err(compile_err)?,
-                                )]));
+                                ))));
                             }
                             (ValType::FuncRef, items)
                         }

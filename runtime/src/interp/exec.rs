@@ -217,11 +217,11 @@ for_each_op!(handler_table);
 /// `ip` points to a live instruction.
 #[inline(always)]
 unsafe fn handler_of(ip: *const Op) -> Handler {
-    // SAFETY: `Op` is `repr(u8)`, so its first byte is the tag, which numbers the variants in
-    // declaration order; `HANDLERS` lists them in the same order (both come from
+    // SAFETY: `Op` is `repr(u16)`, so its first two bytes are the tag, which numbers the
+    // variants in declaration order; `HANDLERS` lists them in the same order (both come from
     // `define_ops!`), so the tag is always in bounds.
     unsafe {
-        let tag = *(ip as *const u8) as usize;
+        let tag = *(ip as *const u16) as usize;
         debug_assert!(tag < HANDLERS.len());
         *HANDLERS.get_unchecked(tag)
     }
@@ -735,6 +735,21 @@ mod handlers {
         )*};
     }
 
+    /// As `brimms`, for i64 comparisons (the immediate is sign-extended).
+    macro_rules! brimms64 {
+        ($($name:ident => |$x:ident: $t:ty, $y:ident| $e:expr;)*) => {$(
+            handler!($name { a, imm, target } |ip, s, cx| {
+                // SAFETY: `a` is a slot operand (see `get`); `target` is the instruction's
+                // translated branch offset.
+                unsafe {
+                    let $x = get(s, a) as $t;
+                    let $y = imm as i32 as i64 as $t;
+                    if $e { branch(ip, s, cx, target) } else { next(ip, s, cx) }
+                }
+            });
+        )*};
+    }
+
     /// Loads of memory 0.
     macro_rules! loads {
         ($($name:ident => $n:literal, |$b:ident| $e:expr;)*) => {$(
@@ -817,6 +832,34 @@ mod handlers {
         }
     );
     handler!(
+        BrI64Eqz { cond, target } | ip,
+        s,
+        cx | {
+            // SAFETY: `cond` is a slot operand, `target` the translated offset.
+            unsafe {
+                if get(s, cond) == 0 {
+                    branch(ip, s, cx, target)
+                } else {
+                    next(ip, s, cx)
+                }
+            }
+        }
+    );
+    handler!(
+        BrI64Nez { cond, target } | ip,
+        s,
+        cx | {
+            // SAFETY: `cond` is a slot operand, `target` the translated offset.
+            unsafe {
+                if get(s, cond) != 0 {
+                    branch(ip, s, cx, target)
+                } else {
+                    next(ip, s, cx)
+                }
+            }
+        }
+    );
+    handler!(
         BackBr { target } | ip,
         s,
         cx | {
@@ -842,11 +885,17 @@ mod handlers {
         BrTable { index, len } | ip,
         s,
         cx | {
-            // SAFETY: `index` is a slot operand; `len + 1` `Br`-like instructions follow, and
-            // the chosen one is `1 + min(i, len)` ahead.
+            // SAFETY: `index` is a slot operand; `len + 1` `Br`/`BackBr` instructions follow,
+            // and the chosen one is `1 + min(i, len)` ahead. Its jump is taken right here
+            // (saving a dispatch); only a `BackBr` goes backwards, so `branch` counts exactly
+            // the back-edges.
             unsafe {
                 let i = (get(s, index) as u32).min(len);
-                dispatch(ip.add(1 + i as usize), s, cx)
+                let entry = ip.add(1 + i as usize);
+                let (Op::Br { target } | Op::BackBr { target }) = *entry else {
+                    std::hint::unreachable_unchecked()
+                };
+                branch(entry, s, cx, target)
             }
         }
     );
@@ -1491,6 +1540,36 @@ mod handlers {
         BrI32LeU => |x: u32, y| x <= y;
         BrI32GeS => |x: i32, y| x >= y;
         BrI32GeU => |x: u32, y| x >= y;
+        BrI64Eq => |x: u64, y| x == y;
+        BrI64Ne => |x: u64, y| x != y;
+        BrI64LtS => |x: i64, y| x < y;
+        BrI64LtU => |x: u64, y| x < y;
+        BrI64GtS => |x: i64, y| x > y;
+        BrI64GtU => |x: u64, y| x > y;
+        BrI64LeS => |x: i64, y| x <= y;
+        BrI64LeU => |x: u64, y| x <= y;
+        BrI64GeS => |x: i64, y| x >= y;
+        BrI64GeU => |x: u64, y| x >= y;
+        BrF32Eq => |x: u64, y| f32s(x) == f32s(y);
+        BrF32Ne => |x: u64, y| f32s(x) != f32s(y);
+        BrF32Lt => |x: u64, y| f32s(x) < f32s(y);
+        BrF32Gt => |x: u64, y| f32s(x) > f32s(y);
+        BrF32Le => |x: u64, y| f32s(x) <= f32s(y);
+        BrF32Ge => |x: u64, y| f32s(x) >= f32s(y);
+        BrF32NotLt => |x: u64, y| !(f32s(x) < f32s(y));
+        BrF32NotGt => |x: u64, y| !(f32s(x) > f32s(y));
+        BrF32NotLe => |x: u64, y| !(f32s(x) <= f32s(y));
+        BrF32NotGe => |x: u64, y| !(f32s(x) >= f32s(y));
+        BrF64Eq => |x: u64, y| f64s(x) == f64s(y);
+        BrF64Ne => |x: u64, y| f64s(x) != f64s(y);
+        BrF64Lt => |x: u64, y| f64s(x) < f64s(y);
+        BrF64Gt => |x: u64, y| f64s(x) > f64s(y);
+        BrF64Le => |x: u64, y| f64s(x) <= f64s(y);
+        BrF64Ge => |x: u64, y| f64s(x) >= f64s(y);
+        BrF64NotLt => |x: u64, y| !(f64s(x) < f64s(y));
+        BrF64NotGt => |x: u64, y| !(f64s(x) > f64s(y));
+        BrF64NotLe => |x: u64, y| !(f64s(x) <= f64s(y));
+        BrF64NotGe => |x: u64, y| !(f64s(x) >= f64s(y));
     }
 
     brimms! {
@@ -1504,6 +1583,19 @@ mod handlers {
         BrI32LeUImm => |x: u32, y| x <= y;
         BrI32GeSImm => |x: i32, y| x >= y;
         BrI32GeUImm => |x: u32, y| x >= y;
+    }
+
+    brimms64! {
+        BrI64EqImm => |x: u64, y| x == y;
+        BrI64NeImm => |x: u64, y| x != y;
+        BrI64LtSImm => |x: i64, y| x < y;
+        BrI64LtUImm => |x: u64, y| x < y;
+        BrI64GtSImm => |x: i64, y| x > y;
+        BrI64GtUImm => |x: u64, y| x > y;
+        BrI64LeSImm => |x: i64, y| x <= y;
+        BrI64LeUImm => |x: u64, y| x <= y;
+        BrI64GeSImm => |x: i64, y| x >= y;
+        BrI64GeUImm => |x: u64, y| x >= y;
     }
 
     loads! {
@@ -1544,10 +1636,10 @@ mod tests {
             Op::Const64 { d: 3, v: 4 },
             Op::ElemDrop { elem: 5 },
         ];
-        let tags: Vec<u8> = ops
+        let tags: Vec<u16> = ops
             .iter()
-            // SAFETY: `Op` is `repr(u8)`: its first byte is the tag.
-            .map(|op| unsafe { *(op as *const Op as *const u8) })
+            // SAFETY: `Op` is `repr(u16)`: its first two bytes are the tag.
+            .map(|op| unsafe { *(op as *const Op as *const u16) })
             .collect();
         // `I32Eqz` is the first variant and `ElemDrop` the last.
         assert_eq!(tags[1], 0);

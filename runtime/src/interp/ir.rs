@@ -14,6 +14,16 @@
 /// A frame-relative slot index.
 pub type Slot = u32;
 
+/// Passes a field of type `Slot` to `g`; fields of other types are not slots.
+macro_rules! slot_operand {
+    (Slot, $x:ident, $g:ident) => {
+        $g($x)
+    };
+    ($t:ident, $x:ident, $g:ident) => {
+        let _ = $x;
+    };
+}
+
 macro_rules! define_ops {
     (
         $dollar:tt
@@ -24,14 +34,15 @@ macro_rules! define_ops {
         binary_imm { $($bi:ident),* $(,)? }
         branch_cmp { $($bc:ident),* $(,)? }
         branch_cmp_imm { $($bci:ident),* $(,)? }
-        result_first { $( $rf:ident { $($rff:ident : $rft:ty),* } ),* $(,)? }
-        other { $( $(#[$m:meta])* $other:ident $({ $($f:ident : $t:ty),* })? ),* $(,)? }
+        result_first { $( $rf:ident { $($rff:ident : $rft:ident),* } ),* $(,)? }
+        other { $( $(#[$m:meta])* $other:ident $({ $($f:ident : $t:ident),* })? ),* $(,)? }
     ) => {
-        /// One interpreter instruction (16 bytes). `repr(u8)`: the first byte is the tag,
-        /// numbered in declaration order, which the executor uses to index its handler table.
+        /// One interpreter instruction (16 bytes). `repr(u16)`: the first two bytes are the
+        /// tag, numbered in declaration order, which the executor uses to index its handler
+        /// table. (A 16-bit tag costs no space: every field is 32-bit aligned.)
         #[derive(Clone, Copy, Debug, PartialEq)]
         #[allow(missing_docs)]
-        #[repr(u8)]
+        #[repr(u16)]
         pub enum Op {
             $( $un { d: Slot, a: Slot }, )*
             $( $bin { d: Slot, a: Slot, b: Slot }, )*
@@ -58,11 +69,32 @@ macro_rules! define_ops {
                 }
             }
 
+            /// Calls `g` with every frame-slot operand (read or written) of the instruction.
+            pub fn for_each_slot(&mut self, mut g: impl FnMut(&mut Slot)) {
+                match self {
+                    $( Op::$un { d, a } => { g(d); g(a); } )*
+                    $( Op::$bin { d, a, b } => { g(d); g(a); g(b); } )*
+                    $( Op::$ld { d, a, .. } => { g(d); g(a); } )*
+                    $( Op::$st { a, v, .. } => { g(a); g(v); } )*
+                    $( Op::$bi { d, a, .. } => { g(d); g(a); } )*
+                    $( Op::$bc { a, b, .. } => { g(a); g(b); } )*
+                    $( Op::$bci { a, .. } => { g(a); } )*
+                    $( Op::$rf { d, $($rff),* } => {
+                        g(d);
+                        $( slot_operand!($rft, $rff, g); )*
+                    } )*
+                    $( Op::$other $({ $($f),* })? => {
+                        $($( slot_operand!($t, $f, g); )*)?
+                    } )*
+                }
+            }
+
             /// The branch target of a branch instruction.
             pub fn target_mut(&mut self) -> Option<&mut u32> {
                 match self {
                     $( Op::$bc { target, .. } => Some(target), )*
                     $( Op::$bci { target, .. } => Some(target), )*
+                    Op::BrI64Eqz { target, .. } | Op::BrI64Nez { target, .. } => Some(target),
                     Op::Br { target }
                     | Op::BrIfNez { target, .. }
                     | Op::BrIfEqz { target, .. }
@@ -131,10 +163,20 @@ define_ops! {
     branch_cmp {
         BrI32Eq, BrI32Ne, BrI32LtS, BrI32LtU, BrI32GtS, BrI32GtU, BrI32LeS, BrI32LeU,
         BrI32GeS, BrI32GeU,
+        BrI64Eq, BrI64Ne, BrI64LtS, BrI64LtU, BrI64GtS, BrI64GtU, BrI64LeS, BrI64LeU,
+        BrI64GeS, BrI64GeU,
+        // Float comparisons are false when an operand is NaN, so each has a negated form.
+        BrF32Eq, BrF32Ne, BrF32Lt, BrF32Gt, BrF32Le, BrF32Ge,
+        BrF32NotLt, BrF32NotGt, BrF32NotLe, BrF32NotGe,
+        BrF64Eq, BrF64Ne, BrF64Lt, BrF64Gt, BrF64Le, BrF64Ge,
+        BrF64NotLt, BrF64NotGt, BrF64NotLe, BrF64NotGe,
     }
     branch_cmp_imm {
         BrI32EqImm, BrI32NeImm, BrI32LtSImm, BrI32LtUImm, BrI32GtSImm, BrI32GtUImm,
         BrI32LeSImm, BrI32LeUImm, BrI32GeSImm, BrI32GeUImm,
+        // The immediate is sign-extended to 64 bits.
+        BrI64EqImm, BrI64NeImm, BrI64LtSImm, BrI64LtUImm, BrI64GtSImm, BrI64GtUImm,
+        BrI64LeSImm, BrI64LeUImm, BrI64GeSImm, BrI64GeUImm,
     }
     result_first {
         // d = constant
@@ -161,6 +203,10 @@ define_ops! {
         BackBr { target: u32 },
         /// Conditional back-edge.
         BackBrIfNez { cond: Slot, target: u32 },
+        /// Jump when the 64-bit `cond` is zero.
+        BrI64Eqz { cond: Slot, target: u32 },
+        /// Jump when the 64-bit `cond` is non-zero.
+        BrI64Nez { cond: Slot, target: u32 },
         /// Jumps to the `min(index, len)`-th of the `len + 1` `Br` instructions that follow.
         BrTable { index: Slot, len: u32 },
         /// Pops the frame; results are already in slots 0.. of the frame.
@@ -250,6 +296,13 @@ pub fn fuse_compare(op: &Op, when: bool, target: u32) -> Option<Op> {
             Op::BrIfNez { cond: a, target }
         });
     }
+    if let Op::I64Eqz { a, .. } = *op {
+        return Some(if when {
+            Op::BrI64Eqz { cond: a, target }
+        } else {
+            Op::BrI64Nez { cond: a, target }
+        });
+    }
     fuse! {
         I32Eq / I32Ne => BrI32Eq / BrI32Ne;
         I32Ne / I32Eq => BrI32Ne / BrI32Eq;
@@ -261,6 +314,28 @@ pub fn fuse_compare(op: &Op, when: bool, target: u32) -> Option<Op> {
         I32LeU / I32GtU => BrI32LeU / BrI32GtU;
         I32GeS / I32LtS => BrI32GeS / BrI32LtS;
         I32GeU / I32LtU => BrI32GeU / BrI32LtU;
+        I64Eq / I64Ne => BrI64Eq / BrI64Ne;
+        I64Ne / I64Eq => BrI64Ne / BrI64Eq;
+        I64LtS / I64GeS => BrI64LtS / BrI64GeS;
+        I64LtU / I64GeU => BrI64LtU / BrI64GeU;
+        I64GtS / I64LeS => BrI64GtS / BrI64LeS;
+        I64GtU / I64LeU => BrI64GtU / BrI64LeU;
+        I64LeS / I64GtS => BrI64LeS / BrI64GtS;
+        I64LeU / I64GtU => BrI64LeU / BrI64GtU;
+        I64GeS / I64LtS => BrI64GeS / BrI64LtS;
+        I64GeU / I64LtU => BrI64GeU / BrI64LtU;
+        F32Eq / F32Ne => BrF32Eq / BrF32Ne;
+        F32Ne / F32Eq => BrF32Ne / BrF32Eq;
+        F32Lt / F32NotLt => BrF32Lt / BrF32NotLt;
+        F32Gt / F32NotGt => BrF32Gt / BrF32NotGt;
+        F32Le / F32NotLe => BrF32Le / BrF32NotLe;
+        F32Ge / F32NotGe => BrF32Ge / BrF32NotGe;
+        F64Eq / F64Ne => BrF64Eq / BrF64Ne;
+        F64Ne / F64Eq => BrF64Ne / BrF64Eq;
+        F64Lt / F64NotLt => BrF64Lt / BrF64NotLt;
+        F64Gt / F64NotGt => BrF64Gt / BrF64NotGt;
+        F64Le / F64NotLe => BrF64Le / BrF64NotLe;
+        F64Ge / F64NotGe => BrF64Ge / BrF64NotGe;
     }
     .or_else(|| {
         fuse_imm! {
@@ -274,6 +349,16 @@ pub fn fuse_compare(op: &Op, when: bool, target: u32) -> Option<Op> {
             I32LeUImm => BrI32LeUImm / BrI32GtUImm;
             I32GeSImm => BrI32GeSImm / BrI32LtSImm;
             I32GeUImm => BrI32GeUImm / BrI32LtUImm;
+            I64EqImm => BrI64EqImm / BrI64NeImm;
+            I64NeImm => BrI64NeImm / BrI64EqImm;
+            I64LtSImm => BrI64LtSImm / BrI64GeSImm;
+            I64LtUImm => BrI64LtUImm / BrI64GeUImm;
+            I64GtSImm => BrI64GtSImm / BrI64LeSImm;
+            I64GtUImm => BrI64GtUImm / BrI64LeUImm;
+            I64LeSImm => BrI64LeSImm / BrI64GtSImm;
+            I64LeUImm => BrI64LeUImm / BrI64GtUImm;
+            I64GeSImm => BrI64GeSImm / BrI64LtSImm;
+            I64GeUImm => BrI64GeUImm / BrI64LtUImm;
         }
     })
 }

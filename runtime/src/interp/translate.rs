@@ -43,6 +43,13 @@ enum Sig {
 /// No forward branch to patch (the end of a chain of pending branches).
 const NO_PATCH: u32 = u32::MAX;
 
+/// Hoisted constants are named by virtual slots `CONST_BASE + k` during translation; they
+/// become real slots right after the locals when translation ends.
+const CONST_BASE: Slot = 0x8000_0000;
+
+/// At most this many distinct constants are hoisted out of the loops of one function.
+const MAX_CONSTS: usize = 32;
+
 #[derive(Clone, Copy)]
 struct Ctrl {
     kind: Kind,
@@ -68,6 +75,7 @@ struct Scratch {
     stack: Vec<Entry>,
     ctrl: Vec<Ctrl>,
     locals: Vec<(ValType, Slot)>,
+    consts: Vec<u64>,
 }
 
 thread_local! {
@@ -94,6 +102,10 @@ struct Translator<'m> {
     ctrl: Vec<Ctrl>,
     /// Type and slot of each local (parameters first).
     locals: Vec<(ValType, Slot)>,
+    /// Values of the constants hoisted out of loops, by virtual slot `CONST_BASE + k`.
+    consts: Vec<u64>,
+    /// Loops enclosing the current instruction.
+    loop_depth: u32,
     local_slots: Slot,
     result_slots: Slot,
     max_slots: Slot,
@@ -120,6 +132,8 @@ pub(crate) fn translate(module: &ModuleInner, func_index: u32) -> Result<FuncCod
         stack: scratch.stack,
         ctrl: scratch.ctrl,
         locals: scratch.locals,
+        consts: scratch.consts,
+        loop_depth: 0,
         local_slots: 0,
         result_slots: 0,
         max_slots: 0,
@@ -131,6 +145,7 @@ pub(crate) fn translate(module: &ModuleInner, func_index: u32) -> Result<FuncCod
     t.stack.clear();
     t.ctrl.clear();
     t.locals.clear();
+    t.consts.clear();
     let r = t.run(func_index);
     SCRATCH.with(|c| {
         *c.borrow_mut() = Some(Scratch {
@@ -138,6 +153,7 @@ pub(crate) fn translate(module: &ModuleInner, func_index: u32) -> Result<FuncCod
             stack: t.stack,
             ctrl: t.ctrl,
             locals: t.locals,
+            consts: t.consts,
         })
     });
     r
@@ -188,20 +204,20 @@ impl<'m> Translator<'m> {
                 break;
             }
         }
-        let frame_slots = self.max_slots.max(self.result_slots).max(self.local_slots);
-        // Absolute targets become offsets relative to the branch (see `ir`).
-        let ops: Box<[Op]> = self
-            .ops
-            .iter()
-            .enumerate()
-            .map(|(i, op)| {
-                let mut op = *op;
-                if let Some(target) = op.target_mut() {
-                    *target = (*target as i64 - i as i64) as i32 as u32;
-                }
-                op
-            })
-            .collect();
+        let mut frame_slots = self.max_slots.max(self.result_slots).max(self.local_slots);
+        let mut prologue = [Op::Unreachable; MAX_CONSTS];
+        let num_consts = self.place_consts(&mut prologue);
+        frame_slots += num_consts as Slot;
+        // Absolute targets become offsets relative to the branch (see `ir`); the prologue
+        // that loads the hoisted constants goes first, which leaves relative offsets intact.
+        let body = self.ops.iter().enumerate().map(|(i, op)| {
+            let mut op = *op;
+            if let Some(target) = op.target_mut() {
+                *target = (*target as i64 - i as i64) as i32 as u32;
+            }
+            op
+        });
+        let ops: Box<[Op]> = prologue[..num_consts].iter().copied().chain(body).collect();
         Ok(FuncCode {
             ops,
             frame_slots,
@@ -295,15 +311,20 @@ impl<'m> Translator<'m> {
 
     /// The value of the top entry when it is a constant the last instruction just produced
     /// (and nothing else refers to that instruction's position).
-    fn fresh_const(&self) -> Option<u64> {
+    /// Also a hoisted constant; the flag tells whether the value comes from the last
+    /// instruction.
+    fn fresh_const(&self) -> Option<(u64, bool)> {
         let top = self.stack.last()?;
+        if top.src >= CONST_BASE {
+            return Some((self.consts[(top.src - CONST_BASE) as usize], false));
+        }
         let at = self.last_result?;
         if at + 1 != self.ops.len() || top.src != top.slot {
             return None;
         }
         match self.ops[at] {
-            Op::Const32 { d, v } if d == top.slot => Some(v as u64),
-            Op::Const64 { d, v } if d == top.slot => Some(v),
+            Op::Const32 { d, v } if d == top.slot => Some((v as u64, true)),
+            Op::Const64 { d, v } if d == top.slot => Some((v, true)),
             _ => None,
         }
     }
@@ -314,15 +335,35 @@ impl<'m> Translator<'m> {
         let a = self.pop();
         let d = self.push(ty);
         let op = f(d, a.src, b.src);
-        if let Some(imm) = konst.and_then(|c| super::ir::with_immediate(&op, c)) {
-            // The constant's instruction is the last one; its slot is dead after this.
-            self.ops.pop();
+        let imm = konst.and_then(|(c, op_made_it)| {
+            super::ir::with_immediate(&op, c).map(|imm| (imm, op_made_it))
+        });
+        if let Some((imm, op_made_it)) = imm {
+            if op_made_it {
+                // The constant's instruction is the last one; its slot is dead after this.
+                self.ops.pop();
+            }
             self.emit(imm);
         } else {
             self.emit(op);
         }
         self.last_result = Some(self.ops.len() - 1);
         Ok(())
+    }
+
+    /// Whether the top entry is an i32 the last instruction just computed. Every i32
+    /// instruction writes its result zero-extended to 64 bits, unlike copies of locals and
+    /// globals, which hold whatever the host put there.
+    fn fresh_zero_extended(&self) -> bool {
+        let (Some(top), Some(at)) = (self.stack.last(), self.last_result) else {
+            return false;
+        };
+        let mut op = self.ops[at];
+        at + 1 == self.ops.len()
+            && top.src == top.slot
+            && top.ty == ValType::I32
+            && op.result_slot_mut().copied() == Some(top.slot)
+            && !matches!(op, Op::Copy { .. } | Op::GlobalGet { .. })
     }
 
     /// When the top entry is a comparison the last instruction just produced, removes that
@@ -370,6 +411,79 @@ impl<'m> Translator<'m> {
         let a = self.pop();
         self.emit(f(a.src, v.src, memarg.offset as u32));
         Ok(())
+    }
+
+    /// Gives the hoisted constants that some instruction still reads real slots right after
+    /// the locals, moving the operand stack up to make room, and writes the instructions
+    /// that load them into `prologue`. Returns how many there are.
+    fn place_consts(&mut self, prologue: &mut [Op; MAX_CONSTS]) -> usize {
+        if self.consts.is_empty() {
+            return 0;
+        }
+        let mut place = [u32::MAX; MAX_CONSTS];
+        let mut n = 0u32;
+        for op in &mut self.ops {
+            op.for_each_slot(|s| {
+                if *s >= CONST_BASE {
+                    let k = (*s - CONST_BASE) as usize;
+                    if place[k] == u32::MAX {
+                        place[k] = n;
+                        n += 1;
+                    }
+                }
+            });
+        }
+        if n == 0 {
+            return 0;
+        }
+        let locals = self.local_slots;
+        for op in &mut self.ops {
+            op.for_each_slot(|s| {
+                if *s >= CONST_BASE {
+                    *s = locals + place[(*s - CONST_BASE) as usize];
+                } else if *s >= locals {
+                    *s += n;
+                }
+            });
+        }
+        for (k, &p) in place[..self.consts.len()].iter().enumerate() {
+            if p != u32::MAX {
+                prologue[p as usize] = Op::Const64 {
+                    d: locals + p,
+                    v: self.consts[k],
+                };
+            }
+        }
+        n as usize
+    }
+
+    /// Pushes a constant. Inside a loop it is hoisted: it names a slot loaded once per call
+    /// (see `place_consts`), so the loop body spends no instruction on it.
+    fn constant(&mut self, ty: ValType, v: u64, wide: bool) {
+        // Results live in slots 0.., which must not move when the stack does.
+        if self.loop_depth > 0 && self.local_slots >= self.result_slots {
+            let k = match self.consts.iter().position(|&c| c == v) {
+                Some(k) => Some(k),
+                None if self.consts.len() < MAX_CONSTS => {
+                    self.consts.push(v);
+                    Some(self.consts.len() - 1)
+                }
+                None => None,
+            };
+            if let Some(k) = k {
+                self.push(ty);
+                self.stack.last_mut().expect("pushed").src = CONST_BASE + k as Slot;
+                self.last_result = None;
+                return;
+            }
+        }
+        let d = self.push(ty);
+        let op = if wide {
+            Op::Const64 { d, v }
+        } else {
+            Op::Const32 { d, v: v as u32 }
+        };
+        self.result_op(ty, op);
     }
 
     /// The parameter types of a block (none for the function body).
@@ -701,6 +815,7 @@ impl<'m> Translator<'m> {
             O::Block { blockty } => self.push_ctrl(Kind::Block, blockty),
             O::Loop { blockty } => {
                 self.push_ctrl(Kind::Loop, blockty);
+                self.loop_depth += 1;
                 self.last_result = None;
             }
             O::If { blockty } => {
@@ -755,6 +870,9 @@ impl<'m> Translator<'m> {
                     self.materialize_from(h);
                 }
                 let c = self.ctrl.pop().expect("validated");
+                if c.kind == Kind::Loop {
+                    self.loop_depth -= 1;
+                }
                 let here = self.here();
                 if let Some(p) = c.else_patch {
                     self.set_target(p, here);
@@ -963,22 +1081,10 @@ impl<'m> Translator<'m> {
             O::DataDrop { data_index } => {
                 self.emit(Op::DataDrop { data: data_index });
             }
-            O::I32Const { value } => {
-                let d = self.push(ValType::I32);
-                self.result_op(ValType::I32, Op::Const32 { d, v: value as u32 });
-            }
-            O::I64Const { value } => {
-                let d = self.push(ValType::I64);
-                self.result_op(ValType::I64, Op::Const64 { d, v: value as u64 });
-            }
-            O::F32Const { value } => {
-                let d = self.push(ValType::F32);
-                self.result_op(ValType::F32, Op::Const32 { d, v: value.bits() });
-            }
-            O::F64Const { value } => {
-                let d = self.push(ValType::F64);
-                self.result_op(ValType::F64, Op::Const64 { d, v: value.bits() });
-            }
+            O::I32Const { value } => self.constant(ValType::I32, value as u32 as u64, false),
+            O::I64Const { value } => self.constant(ValType::I64, value as u64, true),
+            O::F32Const { value } => self.constant(ValType::F32, value.bits() as u64, false),
+            O::F64Const { value } => self.constant(ValType::F64, value.bits(), true),
             O::I32ReinterpretF32
             | O::F32ReinterpretI32
             | O::I64ReinterpretF64
@@ -1109,6 +1215,10 @@ impl<'m> Translator<'m> {
             O::I32TruncF64S => self.unary(ValType::I32, |d, a| Op::I32TruncF64S { d, a })?,
             O::I32TruncF64U => self.unary(ValType::I32, |d, a| Op::I32TruncF64U { d, a })?,
             O::I64ExtendI32S => self.unary(ValType::I64, |d, a| Op::I64ExtendI32S { d, a })?,
+            O::I64ExtendI32U if self.fresh_zero_extended() => {
+                // The value is already its own zero extension.
+                self.stack.last_mut().expect("validated").ty = ValType::I64;
+            }
             O::I64ExtendI32U => self.unary(ValType::I64, |d, a| Op::I64ExtendI32U { d, a })?,
             O::I64TruncF32S => self.unary(ValType::I64, |d, a| Op::I64TruncF32S { d, a })?,
             O::I64TruncF32U => self.unary(ValType::I64, |d, a| Op::I64TruncF32U { d, a })?,
