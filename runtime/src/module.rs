@@ -8,12 +8,11 @@ use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::interp::FuncCode;
 use crate::types::{ExternType, FuncType, GlobalType, Limits, MemoryType, TableType, ValType};
-use rayon::prelude::*;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::ops::Range;
-use std::sync::atomic::AtomicU32;
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use wasmparser::{ExternalKind, FuncValidatorAllocations, Parser, Payload, TypeRef, Validator};
 
 /// Below this much function-body code, validation stays on the calling thread.
@@ -72,6 +71,38 @@ impl<V: wasmparser::FrameStack> wasmparser::FrameStack for SimdSpy<'_, V> {
     fn current_frame(&self) -> Option<wasmparser::FrameKind> {
         self.inner.current_frame()
     }
+}
+
+/// Validates one function body; returns whether it uses SIMD.
+fn validate_body(
+    allocs: &mut FuncValidatorAllocations,
+    func: wasmparser::FuncToValidate<wasmparser::ValidatorResources>,
+    body: wasmparser::FunctionBody<'_>,
+) -> Result<bool> {
+    let mut v = func.into_validator(std::mem::take(allocs));
+    // A v128 local makes the function use SIMD even if no instruction does.
+    let mut simd = false;
+    for local in body.get_locals_reader().map_err(compile_err)? {
+        simd |= local.map_err(compile_err)?.1 == wasmparser::ValType::V128;
+    }
+    let mut reader = body.get_binary_reader();
+    v.read_locals(&mut reader).map_err(compile_err)?;
+    reader.set_features(*v.features());
+    while !reader.eof() {
+        let mut visitor = SimdSpy {
+            inner: v.visitor(reader.original_position()),
+            simd: &mut simd,
+        };
+        reader
+            .visit_operator(&mut visitor)
+            .map_err(compile_err)?
+            .map_err(compile_err)?;
+    }
+    reader
+        .finish_expression(&v.visitor(reader.original_position()))
+        .map_err(compile_err)?;
+    *allocs = v.into_allocations();
+    Ok(simd)
 }
 
 /// Names from the `name` custom section, decoded on first use.
@@ -281,14 +312,11 @@ pub struct CustomSection {
 
 /// Per-function data of a defined (not imported) function.
 pub(crate) struct DefinedFunc {
-    /// Byte range of the body (locals and code) within the module bytes.
-    pub body: Range<usize>,
+    /// Byte range of the body (locals and code) within the module bytes (a module is
+    /// smaller than 4 GiB: wasmparser reports offsets as `u32`-sized `u64`s).
+    pub body: Range<u32>,
     /// Interpreter code, translated on first call.
-    pub code: OnceLock<std::result::Result<Arc<FuncCode>, Error>>,
-    /// Calls into this function (approximate; counted by the interpreter).
-    pub calls: AtomicU32,
-    /// Loop back-edges taken in this function (approximate).
-    pub backedges: AtomicU32,
+    pub code: OnceLock<std::result::Result<Arc<FuncCode>, Box<Error>>>,
 }
 
 /// Everything known about a validated module.
@@ -405,92 +433,107 @@ impl Module {
             uses_simd: false,
             engine: engine.clone(),
         };
-        let mut to_validate = Vec::new();
         let mut parser = Parser::new(0);
         // The parser has its own feature set (e.g. memory64 changes how limits decode).
         parser.set_features(engine.config().features);
-        for payload in parser.parse_all(&bytes) {
+        let mut payloads = parser.parse_all(&bytes);
+        // Function bodies validate independently, as the parser reaches them. A small code
+        // section is validated on this thread, where waking the pool would cost more than
+        // the validation itself; a large one is handed to the rayon pool in chunks while
+        // parsing goes on. Either way no list of all bodies is built, and the error
+        // reported is that of the first invalid body, after the whole module has parsed.
+        let simd = AtomicBool::new(false);
+        let mut first_error: Option<(u32, Error)> = None;
+        let mut large_code_section = None;
+        let mut allocs = VALIDATOR_ALLOCS
+            .with(|c| c.borrow_mut().take())
+            .unwrap_or_default();
+        let mut index = 0u32;
+        for payload in payloads.by_ref() {
             let payload = payload.map_err(compile_err)?;
             match validator.payload(&payload).map_err(compile_err)? {
-                wasmparser::ValidPayload::Func(func, body) => to_validate.push((func, body)),
+                wasmparser::ValidPayload::Func(func, body) => {
+                    if first_error.is_none() {
+                        match validate_body(&mut allocs, func, body) {
+                            Ok(s) => simd.fetch_or(s, Ordering::Relaxed),
+                            Err(e) => {
+                                first_error = Some((index, e));
+                                false
+                            }
+                        };
+                    }
+                    index += 1;
+                }
                 wasmparser::ValidPayload::Ok => {
-                    if let Payload::CodeSectionStart { count, .. } = payload {
-                        to_validate.reserve_exact(count as usize);
+                    if let Payload::CodeSectionStart { count, size, .. } = payload {
                         m.defined.reserve_exact(count as usize);
+                        if size as usize >= PARALLEL_VALIDATION_BYTES {
+                            large_code_section = Some(count);
+                        }
                     }
                 }
-                wasmparser::ValidPayload::End(_) => {}
                 _ => {}
             }
             m.read_payload(payload)?;
+            if large_code_section.is_some() {
+                break;
+            }
         }
-        // Function bodies validate independently. Large modules spread them over the rayon
-        // pool in chunks; small ones stay on this thread, where waking the pool would cost
-        // more than the validation itself.
-        let validate_one = |allocs: &mut FuncValidatorAllocations,
-                            (func, body): (
-            wasmparser::FuncToValidate<wasmparser::ValidatorResources>,
-            wasmparser::FunctionBody<'_>,
-        )|
-         -> Result<bool> {
-            let mut v = func.into_validator(std::mem::take(allocs));
-            // A v128 local makes the function use SIMD even if no instruction does.
-            let mut simd = false;
-            for local in body.get_locals_reader().map_err(compile_err)? {
-                simd |= local.map_err(compile_err)?.1 == wasmparser::ValType::V128;
-            }
-            let mut reader = body.get_binary_reader();
-            v.read_locals(&mut reader).map_err(compile_err)?;
-            reader.set_features(*v.features());
-            while !reader.eof() {
-                let mut visitor = SimdSpy {
-                    inner: v.visitor(reader.original_position()),
-                    simd: &mut simd,
+        VALIDATOR_ALLOCS.with(|c| *c.borrow_mut() = Some(allocs));
+        if let Some(count) = large_code_section {
+            let errors: Mutex<Option<(u32, Error)>> = Mutex::new(None);
+            let chunk_len = (count as usize / (4 * rayon::current_num_threads())).max(16);
+            let (simd, errors_ref) = (&simd, &errors);
+            rayon::scope(|scope| -> Result<()> {
+                let validate_chunk = |first: u32, chunk: Vec<_>| {
+                    move |_: &rayon::Scope<'_>| {
+                        with_validator_allocs(|allocs| {
+                            for (k, (func, body)) in chunk.into_iter().enumerate() {
+                                match validate_body(allocs, func, body) {
+                                    Ok(s) => {
+                                        simd.fetch_or(s, Ordering::Relaxed);
+                                    }
+                                    Err(e) => {
+                                        let at = first + k as u32;
+                                        let mut slot =
+                                            errors_ref.lock().unwrap_or_else(|e| e.into_inner());
+                                        if slot.as_ref().is_none_or(|(i, _)| at < *i) {
+                                            *slot = Some((at, e));
+                                        }
+                                        return;
+                                    }
+                                }
+                            }
+                        })
+                    }
                 };
-                reader
-                    .visit_operator(&mut visitor)
-                    .map_err(compile_err)?
-                    .map_err(compile_err)?;
-            }
-            reader
-                .finish_expression(&v.visitor(reader.original_position()))
-                .map_err(compile_err)?;
-            *allocs = v.into_allocations();
-            Ok(simd)
-        };
-        let code_bytes: usize = m.defined.iter().map(|d| d.body.len()).sum();
-        let simd_flags: Vec<bool> = if code_bytes < PARALLEL_VALIDATION_BYTES {
-            with_validator_allocs(|allocs| {
-                to_validate
-                    .into_iter()
-                    .map(|f| validate_one(allocs, f))
-                    .collect::<Result<_>>()
-            })?
-        } else {
-            let chunk = (to_validate.len() / (4 * rayon::current_num_threads())).max(1);
-            let chunks: Vec<Vec<_>> = {
-                let mut it = to_validate.into_iter().peekable();
-                let mut out = Vec::new();
-                while it.peek().is_some() {
-                    out.push(it.by_ref().take(chunk).collect());
+                let mut chunk = Vec::with_capacity(chunk_len);
+                let mut first = 0u32;
+                for payload in payloads.by_ref() {
+                    let payload = payload.map_err(compile_err)?;
+                    if let wasmparser::ValidPayload::Func(func, body) =
+                        validator.payload(&payload).map_err(compile_err)?
+                    {
+                        chunk.push((func, body));
+                        if chunk.len() == chunk_len {
+                            let full = std::mem::replace(&mut chunk, Vec::with_capacity(chunk_len));
+                            scope.spawn(validate_chunk(first, full));
+                            first += chunk_len as u32;
+                        }
+                    }
+                    m.read_payload(payload)?;
                 }
-                out
-            };
-            chunks
-                .into_par_iter()
-                .map(|c: Vec<_>| {
-                    with_validator_allocs(|allocs| {
-                        c.into_iter()
-                            .map(|f| validate_one(allocs, f))
-                            .collect::<Result<Vec<bool>>>()
-                    })
-                })
-                .collect::<Result<Vec<Vec<bool>>>>()?
-                .into_iter()
-                .flatten()
-                .collect()
-        };
-        m.uses_simd |= simd_flags.into_iter().any(|s| s);
+                if !chunk.is_empty() {
+                    scope.spawn(validate_chunk(first, chunk));
+                }
+                Ok(())
+            })?;
+            first_error = errors.into_inner().unwrap_or_else(|e| e.into_inner());
+        }
+        if let Some((_, e)) = first_error {
+            return Err(e);
+        }
+        m.uses_simd |= simd.into_inner();
         m.uses_simd |=
             m.types.iter().any(|t| {
                 t.params().contains(&ValType::V128) || t.results().contains(&ValType::V128)
@@ -586,7 +629,7 @@ impl Module {
             .0
             .defined
             .get(index.checked_sub(self.0.num_imported_funcs)? as usize)?;
-        Some(&self.0.bytes[d.body.clone()])
+        Some(&self.0.bytes[d.body.start as usize..d.body.end as usize])
     }
 
     /// Byte offset of defined function `index`'s body within the module bytes (for
@@ -596,7 +639,7 @@ impl Module {
             .0
             .defined
             .get(index.checked_sub(self.0.num_imported_funcs)? as usize)?;
-        Some(d.body.start)
+        Some(d.body.start as usize)
     }
 
     /// Table types, imports first.
@@ -697,10 +740,10 @@ impl Module {
             .0
             .defined
             .get(index.checked_sub(self.0.num_imported_funcs)? as usize)?;
-        Some((
-            d.calls.load(std::sync::atomic::Ordering::Relaxed),
-            d.backedges.load(std::sync::atomic::Ordering::Relaxed),
-        ))
+        Some(match d.code.get() {
+            Some(Ok(code)) => code.hotness(),
+            _ => (0, 0),
+        })
     }
 }
 
@@ -883,12 +926,9 @@ impl ModuleInner {
             }
             Payload::CodeSectionEntry(body) => {
                 let range = body.range();
-                let range = range.start as usize..range.end as usize;
                 self.defined.push(DefinedFunc {
-                    body: range,
+                    body: range.start as u32..range.end as u32,
                     code: OnceLock::new(),
-                    calls: AtomicU32::new(0),
-                    backedges: AtomicU32::new(0),
                 });
             }
             Payload::CustomSection(reader) => {
@@ -946,3 +986,4 @@ impl Names {
         Ok(())
     }
 }
+

@@ -750,6 +750,49 @@ mod handlers {
         )*};
     }
 
+    /// `d = (a op1 b) op2 c`, `c` in the following `Ext`.
+    macro_rules! fused3 {
+        ($($name:ident => |$x:ident, $y:ident, $z:ident| $e:expr;)*) => {$(
+            handler!($name { d, a, b } |ip, s, cx| {
+                // SAFETY: `d`, `a`, `b` and the `Ext`'s `c` are slot operands (see `get`);
+                // the translator always emits the `Ext` right after a fused instruction, so
+                // `ip + 2` is still inside the code.
+                unsafe {
+                    let Op::Ext { c } = *ip.add(1) else {
+                        std::hint::unreachable_unchecked()
+                    };
+                    let $x = f64s(get(s, a));
+                    let $y = f64s(get(s, b));
+                    let $z = f64s(get(s, c));
+                    set(s, d, ($e).to_bits());
+                    dispatch(ip.add(2), s, cx)
+                }
+            });
+        )*};
+    }
+
+    /// `d = a op2 (b op1 imm)`, `imm` in the following `Imm`; `$t` is the operand type and
+    /// the immediate is sign-extended to it.
+    macro_rules! fused_imm {
+        ($($name:ident => |$c:ident: $t:ty, $x:ident, $imm:ident| $e:expr;)*) => {$(
+            handler!($name { d, a, b } |ip, s, cx| {
+                // SAFETY: `d`, `a` and `b` are slot operands (see `get`); the translator
+                // always emits the `Imm` right after a fused instruction, so `ip + 2` is
+                // still inside the code.
+                unsafe {
+                    let Op::Imm { a: imm, .. } = *ip.add(1) else {
+                        std::hint::unreachable_unchecked()
+                    };
+                    let $c = get(s, a) as $t;
+                    let $x = get(s, b) as $t;
+                    let $imm = imm as i32 as i64 as $t;
+                    set(s, d, $e);
+                    dispatch(ip.add(2), s, cx)
+                }
+            });
+        )*};
+    }
+
     /// Loads of memory 0.
     macro_rules! loads {
         ($($name:ident => $n:literal, |$b:ident| $e:expr;)*) => {$(
@@ -795,6 +838,53 @@ mod handlers {
         _s,
         _cx | unreachable!("immediate {a}, {b} executed")
     );
+    handler!(
+        Ext { c } | _ip,
+        _s,
+        _cx | unreachable!("operand {c} executed")
+    );
+
+    fused3! {
+        F64AddAdd => |x, y, z| (x + y) + z;
+        F64AddSub => |x, y, z| (x + y) - z;
+        F64AddRsub => |x, y, z| z - (x + y);
+        F64AddMul => |x, y, z| (x + y) * z;
+        F64SubAdd => |x, y, z| (x - y) + z;
+        F64SubSub => |x, y, z| (x - y) - z;
+        F64SubRsub => |x, y, z| z - (x - y);
+        F64SubMul => |x, y, z| (x - y) * z;
+        F64MulAdd => |x, y, z| (x * y) + z;
+        F64MulSub => |x, y, z| (x * y) - z;
+        F64MulRsub => |x, y, z| z - (x * y);
+        F64MulMul => |x, y, z| (x * y) * z;
+    }
+
+    fused_imm! {
+        I32AddShlImm => |c: u32, x, imm| (c.wrapping_add(x.wrapping_shl(imm as u32))) as u64;
+        I32AddShrUImm => |c: u32, x, imm| (c.wrapping_add(x.wrapping_shr(imm as u32))) as u64;
+        I32AddMulImm => |c: u32, x, imm| (c.wrapping_add(x.wrapping_mul(imm))) as u64;
+        I32AddAndImm => |c: u32, x, imm| (c.wrapping_add(x & imm)) as u64;
+        I32XorShlImm => |c: u32, x, imm| (c ^ x.wrapping_shl(imm as u32)) as u64;
+        I32XorShrUImm => |c: u32, x, imm| (c ^ x.wrapping_shr(imm as u32)) as u64;
+        I32XorMulImm => |c: u32, x, imm| (c ^ x.wrapping_mul(imm)) as u64;
+        I32XorAndImm => |c: u32, x, imm| (c ^ (x & imm)) as u64;
+        I32OrShlImm => |c: u32, x, imm| (c | x.wrapping_shl(imm as u32)) as u64;
+        I32OrShrUImm => |c: u32, x, imm| (c | x.wrapping_shr(imm as u32)) as u64;
+        I32OrMulImm => |c: u32, x, imm| (c | x.wrapping_mul(imm)) as u64;
+        I32OrAndImm => |c: u32, x, imm| (c | (x & imm)) as u64;
+        I64AddShlImm => |c: u64, x, imm| c.wrapping_add(x.wrapping_shl(imm as u32));
+        I64AddShrUImm => |c: u64, x, imm| c.wrapping_add(x.wrapping_shr(imm as u32));
+        I64AddMulImm => |c: u64, x, imm| c.wrapping_add(x.wrapping_mul(imm));
+        I64AddAndImm => |c: u64, x, imm| c.wrapping_add(x & imm);
+        I64XorShlImm => |c: u64, x, imm| c ^ x.wrapping_shl(imm as u32);
+        I64XorShrUImm => |c: u64, x, imm| c ^ x.wrapping_shr(imm as u32);
+        I64XorMulImm => |c: u64, x, imm| c ^ x.wrapping_mul(imm);
+        I64XorAndImm => |c: u64, x, imm| c ^ (x & imm);
+        I64OrShlImm => |c: u64, x, imm| c | x.wrapping_shl(imm as u32);
+        I64OrShrUImm => |c: u64, x, imm| c | x.wrapping_shr(imm as u32);
+        I64OrMulImm => |c: u64, x, imm| c | x.wrapping_mul(imm);
+        I64OrAndImm => |c: u64, x, imm| c | (x & imm);
+    }
     handler!(
         Br { target } | ip,
         s,

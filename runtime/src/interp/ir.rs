@@ -189,6 +189,46 @@ define_ops! {
         MemorySize { mem: u32 },
         TableGet { i: Slot, table: u32 },
         TableSize { table: u32 },
+        // Two f64 operations fused, `T = a op1 b` feeding `d = T op2 c` (`c` in the `Ext`
+        // that follows); each is rounded separately, exactly as the two instructions.
+        F64AddAdd { a: Slot, b: Slot },
+        F64AddSub { a: Slot, b: Slot },
+        F64AddRsub { a: Slot, b: Slot },
+        F64AddMul { a: Slot, b: Slot },
+        F64SubAdd { a: Slot, b: Slot },
+        F64SubSub { a: Slot, b: Slot },
+        F64SubRsub { a: Slot, b: Slot },
+        F64SubMul { a: Slot, b: Slot },
+        F64MulAdd { a: Slot, b: Slot },
+        F64MulSub { a: Slot, b: Slot },
+        F64MulRsub { a: Slot, b: Slot },
+        F64MulMul { a: Slot, b: Slot },
+        // An integer instruction with an immediate, `T = b op1 imm`, feeding a commutative
+        // `d = a op2 T` (`imm` in the `Imm` that follows).
+        I32AddShlImm { a: Slot, b: Slot },
+        I32AddShrUImm { a: Slot, b: Slot },
+        I32AddMulImm { a: Slot, b: Slot },
+        I32AddAndImm { a: Slot, b: Slot },
+        I32XorShlImm { a: Slot, b: Slot },
+        I32XorShrUImm { a: Slot, b: Slot },
+        I32XorMulImm { a: Slot, b: Slot },
+        I32XorAndImm { a: Slot, b: Slot },
+        I32OrShlImm { a: Slot, b: Slot },
+        I32OrShrUImm { a: Slot, b: Slot },
+        I32OrMulImm { a: Slot, b: Slot },
+        I32OrAndImm { a: Slot, b: Slot },
+        I64AddShlImm { a: Slot, b: Slot },
+        I64AddShrUImm { a: Slot, b: Slot },
+        I64AddMulImm { a: Slot, b: Slot },
+        I64AddAndImm { a: Slot, b: Slot },
+        I64XorShlImm { a: Slot, b: Slot },
+        I64XorShrUImm { a: Slot, b: Slot },
+        I64XorMulImm { a: Slot, b: Slot },
+        I64XorAndImm { a: Slot, b: Slot },
+        I64OrShlImm { a: Slot, b: Slot },
+        I64OrShrUImm { a: Slot, b: Slot },
+        I64OrMulImm { a: Slot, b: Slot },
+        I64OrAndImm { a: Slot, b: Slot },
     }
     other {
         /// Traps with "unreachable".
@@ -227,6 +267,8 @@ define_ops! {
         CallIndirectTable { ty: u32, index: Slot, base: Slot },
         /// An immediate operand of the previous instruction.
         Imm { a: u32, b: u32 },
+        /// A third slot operand of the previous (fused) instruction.
+        Ext { c: Slot },
         /// `global.set`.
         GlobalSet { g: u32, s: Slot },
         /// Two-slot `global.get`.
@@ -361,6 +403,107 @@ pub fn fuse_compare(op: &Op, when: bool, target: u32) -> Option<Op> {
             I64GeUImm => BrI64GeUImm / BrI64LtUImm;
         }
     })
+}
+
+/// Fuses `inner` (`T = a op1 b`) with `outer`, which consumes `T` as its left operand
+/// (`t_left`) or right one, into a fused instruction and its `Ext`. `None` when the pair
+/// has no fused form.
+pub fn fuse_arith(inner: &Op, outer: &Op, t_left: bool) -> Option<(Op, Op)> {
+    macro_rules! fuse {
+        ($($inner:ident => $add:ident, $sub:ident, $rsub:ident, $mul:ident;)*) => {
+            match *inner {
+                $(
+                    Op::$inner { a, b, .. } => match *outer {
+                        Op::F64Add { d, a: l, b: r } => {
+                            Some((Op::$add { d, a, b }, Op::Ext { c: if t_left { r } else { l } }))
+                        }
+                        Op::F64Mul { d, a: l, b: r } => {
+                            Some((Op::$mul { d, a, b }, Op::Ext { c: if t_left { r } else { l } }))
+                        }
+                        Op::F64Sub { d, a: l, b: r } => Some(if t_left {
+                            (Op::$sub { d, a, b }, Op::Ext { c: r })
+                        } else {
+                            (Op::$rsub { d, a, b }, Op::Ext { c: l })
+                        }),
+                        _ => None,
+                    },
+                )*
+                _ => None,
+            }
+        };
+    }
+    fuse! {
+        F64Add => F64AddAdd, F64AddSub, F64AddRsub, F64AddMul;
+        F64Sub => F64SubAdd, F64SubSub, F64SubRsub, F64SubMul;
+        F64Mul => F64MulAdd, F64MulSub, F64MulRsub, F64MulMul;
+    }
+}
+
+/// Fuses `inner` (`T = x op1 imm`) with the commutative `outer`, which consumes `T`, into a
+/// fused instruction and its `Imm`. `None` when the pair has no fused form.
+pub fn fuse_arith_imm(inner: &Op, outer: &Op, t_left: bool) -> Option<(Op, Op)> {
+    macro_rules! fuse {
+        ($($inner:ident => $($outer:ident => $fused:ident),*;)*) => {
+            match (*inner, *outer) {
+                $($(
+                    (Op::$inner { a: x, imm, .. }, Op::$outer { d, a: l, b: r }) => Some((
+                        Op::$fused { d, a: if t_left { r } else { l }, b: x },
+                        Op::Imm { a: imm, b: 0 },
+                    )),
+                )*)*
+                _ => None,
+            }
+        };
+    }
+    fuse! {
+        I32ShlImm => I32Add => I32AddShlImm, I32Xor => I32XorShlImm, I32Or => I32OrShlImm;
+        I32ShrUImm => I32Add => I32AddShrUImm, I32Xor => I32XorShrUImm, I32Or => I32OrShrUImm;
+        I32MulImm => I32Add => I32AddMulImm, I32Xor => I32XorMulImm, I32Or => I32OrMulImm;
+        I32AndImm => I32Add => I32AddAndImm, I32Xor => I32XorAndImm, I32Or => I32OrAndImm;
+        I64ShlImm => I64Add => I64AddShlImm, I64Xor => I64XorShlImm, I64Or => I64OrShlImm;
+        I64ShrUImm => I64Add => I64AddShrUImm, I64Xor => I64XorShrUImm, I64Or => I64OrShrUImm;
+        I64MulImm => I64Add => I64AddMulImm, I64Xor => I64XorMulImm, I64Or => I64OrMulImm;
+        I64AndImm => I64Add => I64AddAndImm, I64Xor => I64XorAndImm, I64Or => I64OrAndImm;
+    }
+}
+
+/// The branch taken exactly when the conditional branch `op` is not, jumping to `target`.
+/// `None` for other instructions.
+pub fn negate_branch(op: &Op, target: u32) -> Option<Op> {
+    macro_rules! negate {
+        (cmp: $($x:ident / $y:ident),*; imm: $($xi:ident / $yi:ident),*; cond: $($xc:ident / $yc:ident),*) => {
+            match *op {
+                $(
+                    Op::$x { a, b, .. } => Some(Op::$y { a, b, target }),
+                    Op::$y { a, b, .. } => Some(Op::$x { a, b, target }),
+                )*
+                $(
+                    Op::$xi { a, imm, .. } => Some(Op::$yi { a, imm, target }),
+                    Op::$yi { a, imm, .. } => Some(Op::$xi { a, imm, target }),
+                )*
+                $(
+                    Op::$xc { cond, .. } => Some(Op::$yc { cond, target }),
+                    Op::$yc { cond, .. } => Some(Op::$xc { cond, target }),
+                )*
+                _ => None,
+            }
+        };
+    }
+    negate! {
+        cmp: BrI32Eq / BrI32Ne, BrI32LtS / BrI32GeS, BrI32LtU / BrI32GeU,
+            BrI32GtS / BrI32LeS, BrI32GtU / BrI32LeU,
+            BrI64Eq / BrI64Ne, BrI64LtS / BrI64GeS, BrI64LtU / BrI64GeU,
+            BrI64GtS / BrI64LeS, BrI64GtU / BrI64LeU,
+            BrF32Eq / BrF32Ne, BrF32Lt / BrF32NotLt, BrF32Gt / BrF32NotGt,
+            BrF32Le / BrF32NotLe, BrF32Ge / BrF32NotGe,
+            BrF64Eq / BrF64Ne, BrF64Lt / BrF64NotLt, BrF64Gt / BrF64NotGt,
+            BrF64Le / BrF64NotLe, BrF64Ge / BrF64NotGe;
+        imm: BrI32EqImm / BrI32NeImm, BrI32LtSImm / BrI32GeSImm, BrI32LtUImm / BrI32GeUImm,
+            BrI32GtSImm / BrI32LeSImm, BrI32GtUImm / BrI32LeUImm,
+            BrI64EqImm / BrI64NeImm, BrI64LtSImm / BrI64GeSImm, BrI64LtUImm / BrI64GeUImm,
+            BrI64GtSImm / BrI64LeSImm, BrI64GtUImm / BrI64LeUImm;
+        cond: BrIfNez / BrIfEqz, BrI64Nez / BrI64Eqz
+    }
 }
 
 /// The immediate form of a binary instruction whose right operand is the constant `c`, if

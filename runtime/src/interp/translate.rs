@@ -65,7 +65,14 @@ struct Ctrl {
     patches: u32,
     /// The `BrIfEqz` of an `if`, patched at `else` or `end`.
     else_patch: Option<usize>,
+    /// For a loop that starts with a few plain instructions and a conditional branch out
+    /// of it (`loop (br_if $exit cond) ...`): the branch's index and the ctrl index of its
+    /// label. A `br` back to such a loop repeats the test instead of jumping to it.
+    exit_test: Option<(u32, u32)>,
 }
+
+/// At most this many instructions before a loop's exit test are repeated at its back-edges.
+const MAX_LOOP_HEADER: u32 = 3;
 
 /// The translator's growable buffers, kept per thread between translations so that
 /// translating a function allocates only its result.
@@ -106,6 +113,9 @@ struct Translator<'m> {
     consts: Vec<u64>,
     /// Loops enclosing the current instruction.
     loop_depth: u32,
+    /// The last instruction index some branch jumps to: the instruction before it may not
+    /// be fused with the next one.
+    label_at: u32,
     local_slots: Slot,
     result_slots: Slot,
     max_slots: Slot,
@@ -121,8 +131,12 @@ fn unsupported(what: impl std::fmt::Display) -> Error {
     Error::Unsupported(what.to_string())
 }
 
-/// Translates defined function `func_index` of `module`.
-pub(crate) fn translate(module: &ModuleInner, func_index: u32) -> Result<FuncCode> {
+/// Translates defined function `func_index` of `module`. (The error is boxed: the result
+/// is cached per function, and most functions never fail.)
+pub(crate) fn translate(
+    module: &ModuleInner,
+    func_index: u32,
+) -> std::result::Result<FuncCode, Box<Error>> {
     let scratch = SCRATCH
         .with(|c| c.borrow_mut().take())
         .unwrap_or_default();
@@ -134,6 +148,7 @@ pub(crate) fn translate(module: &ModuleInner, func_index: u32) -> Result<FuncCod
         locals: scratch.locals,
         consts: scratch.consts,
         loop_depth: 0,
+        label_at: u32::MAX,
         local_slots: 0,
         result_slots: 0,
         max_slots: 0,
@@ -156,7 +171,7 @@ pub(crate) fn translate(module: &ModuleInner, func_index: u32) -> Result<FuncCod
             consts: t.consts,
         })
     });
-    r
+    r.map_err(Box::new)
 }
 
 impl<'m> Translator<'m> {
@@ -164,7 +179,7 @@ impl<'m> Translator<'m> {
         let module = self.module;
         let def = &module.defined[(func_index - module.num_imported_funcs) as usize];
         let body = wasmparser::FunctionBody::new(wasmparser::BinaryReader::new(
-            &module.bytes[def.body.clone()],
+            &module.bytes[def.body.start as usize..def.body.end as usize],
             def.body.start as u64,
         ));
         let type_index = module.funcs[func_index as usize];
@@ -195,6 +210,7 @@ impl<'m> Translator<'m> {
             start: 0,
             patches: NO_PATCH,
             else_patch: None,
+            exit_test: None,
         });
         let mut reader = body.get_operators_reader().map_err(map)?;
         while !reader.eof() {
@@ -338,6 +354,18 @@ impl<'m> Translator<'m> {
         let imm = konst.and_then(|(c, op_made_it)| {
             super::ir::with_immediate(&op, c).map(|imm| (imm, op_made_it))
         });
+        let fused = match imm {
+            Some(_) => None,
+            None => self.fuse_with_last(&op, a, b),
+        };
+        if let Some((fused, ext)) = fused {
+            // The last instruction's result is dead after this: it is computed inline.
+            self.ops.pop();
+            let at = self.emit(fused);
+            self.emit(ext);
+            self.last_result = Some(at);
+            return Ok(());
+        }
         if let Some((imm, op_made_it)) = imm {
             if op_made_it {
                 // The constant's instruction is the last one; its slot is dead after this.
@@ -349,6 +377,27 @@ impl<'m> Translator<'m> {
         }
         self.last_result = Some(self.ops.len() - 1);
         Ok(())
+    }
+
+    /// When operand `a` or `b` of `op` (both just popped) is the temporary the last
+    /// instruction computed, the fused form of the two instructions. The last instruction
+    /// must not be skipped by a branch to `op`, and its result must be read only by `op`
+    /// (a stack temporary, not a local it was redirected to).
+    fn fuse_with_last(&self, op: &Op, a: Entry, b: Entry) -> Option<(Op, Op)> {
+        let last = *self.ops.last()?;
+        if self.label_at == self.here() {
+            return None;
+        }
+        let t = last.clone().result_slot_mut().copied()?;
+        let t_left = if b.src == b.slot && b.slot == t {
+            false
+        } else if a.src == a.slot && a.slot == t {
+            true
+        } else {
+            return None;
+        };
+        super::ir::fuse_arith(&last, op, t_left)
+            .or_else(|| super::ir::fuse_arith_imm(&last, op, t_left))
     }
 
     /// Whether the top entry is an i32 the last instruction just computed. Every i32
@@ -528,10 +577,14 @@ impl<'m> Translator<'m> {
             start: self.here(),
             patches: NO_PATCH,
             else_patch: None,
+            exit_test: None,
         });
     }
 
     fn set_target(&mut self, at: usize, target: u32) {
+        if target == self.here() {
+            self.label_at = target;
+        }
         let op = &mut self.ops[at];
         match op.target_mut() {
             Some(t) => *t = target,
@@ -618,6 +671,21 @@ impl<'m> Translator<'m> {
         self.copy_top_to(arity, base);
         if self.ctrl[idx].kind == Kind::Loop {
             let start = self.ctrl[idx].start;
+            if let Some((test, label)) = self.ctrl[idx].exit_test
+                && let Some(stay) = super::ir::negate_branch(&self.ops[test as usize], test + 1)
+            {
+                // Loop rotation: run the loop's first instructions and its exit test here,
+                // jumping back past them while the loop continues, so an iteration costs
+                // no separate jump.
+                for k in start..test {
+                    let op = self.ops[k as usize];
+                    self.emit(op);
+                }
+                self.emit(stay);
+                let at = self.emit(Op::Br { target: u32::MAX });
+                self.add_patch(label as usize, at);
+                return;
+            }
             self.emit(Op::BackBr { target: start });
         } else {
             let at = self.emit(Op::Br { target: u32::MAX });
@@ -654,6 +722,7 @@ impl<'m> Translator<'m> {
             let at = self.emit(op);
             if kind != Kind::Loop {
                 self.add_patch(idx, at);
+                self.note_exit_test(at, idx);
             }
             return;
         }
@@ -666,6 +735,24 @@ impl<'m> Translator<'m> {
         self.emit_jump(depth);
         let here = self.here();
         self.set_target(skip, here);
+    }
+
+    /// Records the forward branch at `at` (to the block `label`) as the exit test of the
+    /// innermost loop if it comes first in the loop, after only a few plain instructions.
+    fn note_exit_test(&mut self, at: usize, label: usize) {
+        let Some(c) = self.ctrl.last() else { return };
+        if c.kind != Kind::Loop || c.exit_test.is_some() {
+            return;
+        }
+        let start = c.start as usize;
+        if at - start > MAX_LOOP_HEADER as usize
+            || !self.ops[start..at]
+                .iter()
+                .all(|op| op.clone().result_slot_mut().is_some())
+        {
+            return;
+        }
+        self.ctrl.last_mut().expect("loop").exit_test = Some((at as u32, label as u32));
     }
 
     fn br_table(&mut self, targets: &wasmparser::BrTable<'_>) -> Result<()> {
@@ -815,6 +902,7 @@ impl<'m> Translator<'m> {
             O::Block { blockty } => self.push_ctrl(Kind::Block, blockty),
             O::Loop { blockty } => {
                 self.push_ctrl(Kind::Loop, blockty);
+                self.label_at = self.here();
                 self.loop_depth += 1;
                 self.last_result = None;
             }
