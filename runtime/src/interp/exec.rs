@@ -446,8 +446,11 @@ unsafe fn call(
             // `values[fp..]`, so the callee frame and its locals are inside `values`.
             let callee_slots = unsafe {
                 let s = slots.add(base as usize);
+                // Volatile stores keep LLVM from turning the loop into a `memset` call, whose
+                // register saves would give every call a stack frame (functions have few
+                // locals).
                 for k in callee.param_slots..callee.local_slots {
-                    *s.add(k as usize) = 0;
+                    std::ptr::write_volatile(s.add(k as usize), 0);
                 }
                 s
             };
@@ -989,30 +992,42 @@ mod handlers {
             }
         }
     );
-    handler!(
-        Return {} | _ip,
-        _s,
-        cx | {
-            match cx.frames.pop() {
-                None => Exit::Done,
-                Some(f) => {
-                    // SAFETY: the frame was pushed by `call`/`enter` from live references whose
-                    // referents outlive this invocation: code is owned by modules kept alive by
-                    // their instances, and instances by the caller chain.
-                    let (code, inst) = unsafe { (&*f.code, &*f.inst) };
-                    // Also for the same instance: the callee may have grown the memory.
+    /// Pops the current frame and continues in the caller (or ends the invocation).
+    #[inline(always)]
+    fn return_to_caller(cx: &mut Ctx<'_>) -> Exit {
+        match cx.frames.pop() {
+            None => Exit::Done,
+            Some(f) => {
+                // SAFETY: the frame was pushed by `call`/`enter` from live references whose
+                // referents outlive this invocation: code is owned by modules kept alive by
+                // their instances, and instances by the caller chain.
+                let (code, inst) = unsafe { (&*f.code, &*f.inst) };
+                // Within one instance `cx.mem` is current: `memory.grow` and host calls
+                // refresh it where they happen. Another instance may have grown a shared
+                // memory, so its callers reload their view.
+                if !std::ptr::eq(inst, cx.inst) {
                     cx.mem = inst.mem0_view();
-                    cx.code = code;
-                    cx.inst = inst;
-                    cx.fp = f.fp;
-                    // SAFETY: the caller's frame is still inside `values` (it never shrinks),
-                    // and `f.ip` is the instruction after its call.
-                    unsafe {
-                        let s = cx.values.as_mut_ptr().add(f.fp);
-                        dispatch(f.ip, s, cx)
-                    }
+                }
+                cx.code = code;
+                cx.inst = inst;
+                cx.fp = f.fp;
+                // SAFETY: the caller's frame is still inside `values` (it never shrinks),
+                // and `f.ip` is the instruction after its call.
+                unsafe {
+                    let s = cx.values.as_mut_ptr().add(f.fp);
+                    dispatch(f.ip, s, cx)
                 }
             }
+        }
+    }
+    handler!(Return {} | _ip, _s, cx | return_to_caller(cx));
+    handler!(
+        ReturnOne { s: src } | _ip,
+        s,
+        cx | {
+            // SAFETY: `src` is a slot operand and slot 0 is the result slot.
+            unsafe { set(s, 0, get(s, src)) };
+            return_to_caller(cx)
         }
     );
     handler!(

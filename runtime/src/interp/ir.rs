@@ -251,6 +251,8 @@ define_ops! {
         BrTable { index: Slot, len: u32 },
         /// Pops the frame; results are already in slots 0.. of the frame.
         Return,
+        /// Copies slot `s` to slot 0 (the only result) and pops the frame.
+        ReturnOne { s: Slot },
         /// Copies a two-slot value (v128).
         CopyWide { d: Slot, s: Slot },
         /// Copies `n` slots from `s..` to `d..` in increasing order (`d <= s`).

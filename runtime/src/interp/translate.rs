@@ -220,6 +220,7 @@ impl<'m> Translator<'m> {
                 break;
             }
         }
+        self.thread_jumps();
         let mut frame_slots = self.max_slots.max(self.result_slots).max(self.local_slots);
         let mut prologue = [Op::Unreachable; MAX_CONSTS];
         let num_consts = self.place_consts(&mut prologue);
@@ -462,6 +463,39 @@ impl<'m> Translator<'m> {
         Ok(())
     }
 
+    /// Jump threading on the finished code (absolute targets): an unconditional `Br` to a
+    /// return becomes that return, and a branch to a `Br` goes straight to its target.
+    /// (`br_table` entries stay `Br`s: the table handler reads their targets.)
+    fn thread_jumps(&mut self) {
+        let mut i = 0;
+        while i < self.ops.len() {
+            if let Op::BrTable { len, .. } = self.ops[i] {
+                i += len as usize + 2;
+                continue;
+            }
+            let mut op = self.ops[i];
+            if let Some(t) = op.target_mut() {
+                let mut target = *t as usize;
+                // A few hops at most: chains are short, and this stops on a cycle.
+                for _ in 0..4 {
+                    match self.ops[target] {
+                        Op::Br { target: next } if next as usize != target => {
+                            target = next as usize;
+                        }
+                        _ => break,
+                    }
+                }
+                let at_return = matches!(self.ops[target], Op::Return | Op::ReturnOne { .. });
+                if matches!(op, Op::Br { .. }) && at_return {
+                    self.ops[i] = self.ops[target];
+                } else if let Some(t) = self.ops[i].target_mut() {
+                    *t = target as u32;
+                }
+            }
+            i += 1;
+        }
+    }
+
     /// Gives the hoisted constants that some instruction still reads real slots right after
     /// the locals, moving the operand stack up to make room, and writes the instructions
     /// that load them into `prologue`. Returns how many there are.
@@ -639,6 +673,11 @@ impl<'m> Translator<'m> {
     fn emit_return(&mut self) {
         let n = self.results_of(&self.ctrl[0]).len();
         let len = self.stack.len();
+        if n == 1 && self.result_slots == 1 && self.stack[len - 1].src != 0 {
+            let s = self.stack[len - 1].src;
+            self.emit(Op::ReturnOne { s });
+            return;
+        }
         // Deferred locals below the result area could be overwritten by earlier copies.
         for i in len - n..len {
             if self.stack[i].src < self.result_slots && self.stack[i].src != self.stack[i].slot {
