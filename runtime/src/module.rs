@@ -215,6 +215,8 @@ pub(crate) struct ModuleInner {
     pub custom_sections: Vec<CustomSection>,
     /// Set when any function body or type uses 128-bit SIMD.
     pub uses_simd: bool,
+    /// Native code of every defined function (engine `jit`), registered for traps.
+    pub native: OnceLock<crate::vm::native::Registered>,
     pub engine: Engine,
 }
 
@@ -301,6 +303,7 @@ impl Module {
             local_names: HashMap::new(),
             custom_sections: Vec::new(),
             uses_simd: false,
+            native: OnceLock::new(),
             engine: engine.clone(),
         };
         let mut to_validate = Vec::new();
@@ -380,7 +383,16 @@ impl Module {
                 t.params().contains(&ValType::V128) || t.results().contains(&ValType::V128)
             }) || m.globals.iter().any(|g| g.content == ValType::V128);
         m.type_ids = m.types.iter().map(|t| engine.intern_type(t)).collect();
-        Ok(Module(Arc::new(m)))
+        let module = Module(Arc::new(m));
+        if let Some(backend) = engine.backend()
+            && engine.kind() == crate::EngineKind::Jit
+            && !module.0.uses_simd
+        {
+            let code = backend.compile_module(&module)?;
+            let registered = crate::vm::native::register(code, Some(&module));
+            let _ = module.0.native.set(registered);
+        }
+        Ok(module)
     }
 
     /// The module's name from the name section, if any.

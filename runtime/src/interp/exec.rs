@@ -92,6 +92,9 @@ pub(crate) fn invoke(f: &VMFuncRef, slots: &mut [u64]) -> Result<(), Trap> {
     }
     let result = match inst.callee(f.index) {
         Callee::Host(h) => (h.func)(&Caller { instance: None }, slots),
+        Callee::Wasm if !f.array_call.load(Ordering::Acquire).is_null() => {
+            crate::vm::native::enter(f, f.vmctx, slots)
+        }
         Callee::Wasm => {
             let mut stacks = POOL.with(|p| p.borrow_mut().pop()).unwrap_or_default();
             let r = run_outer(&mut stacks, inst, f.index, slots);
@@ -104,6 +107,30 @@ pub(crate) fn invoke(f: &VMFuncRef, slots: &mut [u64]) -> Result<(), Trap> {
         STACK_TOP.set(0);
     }
     result
+}
+
+/// Runs `f` for native code (the adapter path): a host function sees `caller` as its
+/// caller; a Wasm function runs natively if it has native code by now, else interpreted.
+pub(crate) fn call_for_native(
+    f: &VMFuncRef,
+    caller: Option<&InstanceInner>,
+    slots: &mut [u64],
+) -> Result<(), Trap> {
+    let inst = instance_of_funcref(f as *const VMFuncRef as u64);
+    match inst.callee(f.index) {
+        Callee::Host(h) => (h.func)(&Caller { instance: caller }, slots),
+        Callee::Wasm if !f.array_call.load(Ordering::Acquire).is_null() => {
+            let vmctx = caller.map_or(f.vmctx, |c| &*c.vmctx as *const _);
+            crate::vm::native::enter(f, vmctx, slots)
+        }
+        Callee::Wasm => {
+            let mut stacks = POOL.with(|p| p.borrow_mut().pop()).unwrap_or_default();
+            let r = run_outer(&mut stacks, inst, f.index, slots);
+            stacks.frames.clear();
+            POOL.with(|p| p.borrow_mut().push(stacks));
+            r
+        }
+    }
 }
 
 fn run_outer(
@@ -347,6 +374,9 @@ fn enter(ret: *const Op, cx: &mut Ctx<'_>, fref: &VMFuncRef, base: Slot) -> *con
     let callee_inst = instance_of_funcref(fref as *const VMFuncRef as u64);
     let abs = cx.fp + base as usize;
     match callee_inst.callee(fref.index) {
+        Callee::Wasm if !fref.array_call.load(Ordering::Acquire).is_null() => {
+            call_native(ret, cx, fref, callee_inst, abs)
+        }
         Callee::Wasm => {
             let callee = match callee_inst.code(fref.index) {
                 Ok(c) => c,
@@ -405,6 +435,51 @@ fn enter(ret: *const Op, cx: &mut Ctx<'_>, fref: &VMFuncRef, base: Slot) -> *con
             }
             cx.mem = cx.inst.mem0_view();
             ret
+        }
+    }
+}
+
+/// Calls a function with native code from the interpreter: its parameters are at `abs`
+/// and its results go there.
+#[cold]
+#[inline(never)]
+fn call_native(
+    ret: *const Op,
+    cx: &mut Ctx<'_>,
+    fref: &VMFuncRef,
+    callee_inst: &InstanceInner,
+    abs: usize,
+) -> *const Op {
+    let n = callee_inst
+        .module
+        .as_ref()
+        .map_or(0, |m| m.0.func_type(fref.index).stack_len());
+    if abs + n > cx.values.len() {
+        if abs + n > cx.max_slots {
+            return fail(cx, TrapCode::StackExhausted);
+        }
+        cx.values.resize(abs + n, 0);
+    }
+    let outer = OUTER_DEPTH.get();
+    OUTER_DEPTH.set(outer + cx.frames.len() + 1);
+    let r = crate::vm::native::enter(fref, &*cx.inst.vmctx, &mut cx.values[abs..abs + n]);
+    OUTER_DEPTH.set(outer);
+    match r {
+        Ok(()) => {
+            cx.mem = cx.inst.mem0_view();
+            ret
+        }
+        Err(mut t) => {
+            let mut bt = vec![frame_info(cx.code, cx.inst)];
+            for f in cx.frames.iter().rev() {
+                // SAFETY: suspended frames point to code and instances alive for the whole
+                // invocation (see `run`).
+                let (c, i) = unsafe { (&*f.code, &*f.inst) };
+                bt.push(frame_info(c, i));
+            }
+            t.extend_backtrace(bt);
+            cx.trap = Some(t);
+            std::ptr::null()
         }
     }
 }
