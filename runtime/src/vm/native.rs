@@ -155,7 +155,9 @@ struct Activation {
     sp: usize,
     prev: *mut Activation,
     trap: Option<NativeTrap>,
-    frames: [usize; MAX_FRAMES],
+    /// Return addresses recorded by the signal handler (only `..nframes` are written;
+    /// left uninitialised otherwise so that entering native code stays cheap).
+    frames: [std::mem::MaybeUninit<usize>; MAX_FRAMES],
     nframes: usize,
 }
 
@@ -185,7 +187,7 @@ pub(crate) fn enter(
             sp: 0,
             prev: CURRENT.get(),
             trap: None,
-            frames: [0; MAX_FRAMES],
+            frames: [std::mem::MaybeUninit::uninit(); MAX_FRAMES],
             nframes: 0,
         };
         CURRENT.set(&mut act);
@@ -211,7 +213,12 @@ pub(crate) fn enter(
             Some(NativeTrap::Code(code)) => Trap::new(code),
             Some(NativeTrap::Pending) | None => take_pending_trap(),
         };
-        trap.extend_backtrace(symbolize(&act.frames[..act.nframes]));
+        let pcs: Vec<usize> = act.frames[..act.nframes]
+            .iter()
+            // SAFETY: the signal handler wrote the first `nframes` entries.
+            .map(|p| unsafe { p.assume_init() })
+            .collect();
+        trap.extend_backtrace(symbolize(&pcs));
         Err(trap)
     }
     #[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
@@ -495,7 +502,7 @@ mod sys {
                 drop(entry);
                 let act = &mut *act;
                 act.trap = Some(trap);
-                act.frames[0] = pc;
+                act.frames[0].write(pc);
                 let mut n = 1;
                 let mut fp = gregs[libc::REG_RBP as usize] as usize;
                 while n < MAX_FRAMES && fp != 0 && fp < act.sp.wrapping_add(1 << 30) {
@@ -504,7 +511,7 @@ mod sys {
                         break;
                     }
                     // The call instruction, not the one after it.
-                    act.frames[n] = ret - 1;
+                    act.frames[n].write(ret - 1);
                     n += 1;
                     fp = *(fp as *const usize);
                 }
