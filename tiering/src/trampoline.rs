@@ -23,12 +23,16 @@ pub fn clif_type(ty: ValType) -> ir::Type {
     }
 }
 
-/// The native signature of a Wasm function type: `(callee, caller_vmctx, params) ->
-/// results` in `call_conv`.
+/// Parameters of a native function before the Wasm ones: callee, caller vmctx, depth.
+pub const HIDDEN_PARAMS: usize = 3;
+
+/// The native signature of a Wasm function type: `(callee, caller_vmctx, depth, params)
+/// -> results` in `call_conv`.
 pub fn wasm_signature(ty: &FuncType, call_conv: CallConv) -> Signature {
     let mut sig = Signature::new(call_conv);
     sig.params.push(AbiParam::new(types::I64));
     sig.params.push(AbiParam::new(types::I64));
+    sig.params.push(AbiParam::new(types::I32));
     sig.params
         .extend(ty.params().iter().map(|&t| AbiParam::new(clif_type(t))));
     sig.returns
@@ -86,7 +90,7 @@ fn slot_offsets(tys: &[ValType]) -> Vec<i32> {
 }
 
 /// Builds the array trampoline of `ty`:
-/// `system_v fn(code, callee, caller_vmctx, values)`.
+/// `system_v fn(code, callee, caller_vmctx, values, depth)`.
 pub fn array_call_trampoline(
     ty: &FuncType,
     isa: &dyn TargetIsa,
@@ -96,6 +100,7 @@ pub fn array_call_trampoline(
     for _ in 0..4 {
         sig.params.push(AbiParam::new(types::I64));
     }
+    sig.params.push(AbiParam::new(types::I32));
     let mut func = ir::Function::with_name_signature(UserFuncName::user(1, 0), sig);
     let callee_sig = wasm_signature(ty, CallConv::Tail);
     {
@@ -106,8 +111,8 @@ pub fn array_call_trampoline(
         b.switch_to_block(block);
         b.seal_block(block);
         let p = b.block_params(block).to_vec();
-        let (code, callee, caller, values) = (p[0], p[1], p[2], p[3]);
-        let mut args = vec![callee, caller];
+        let (code, callee, caller, values, depth) = (p[0], p[1], p[2], p[3], p[4]);
+        let mut args = vec![callee, caller, depth];
         for (&t, o) in ty.params().iter().zip(slot_offsets(ty.params())) {
             args.push(load_slot(&mut b, t, values, o));
         }
@@ -140,6 +145,7 @@ pub fn adapter(
         let mut b = FunctionBuilder::new(&mut func, fctx);
         let mut builtin_sig = Signature::new(CallConv::SystemV);
         builtin_sig.params.extend([AbiParam::new(pointer); 3]);
+        builtin_sig.params.push(AbiParam::new(types::I32));
         builtin_sig.returns.push(AbiParam::new(types::I32));
         let builtin_sig = b.import_signature(builtin_sig);
         let slots = ty.stack_len().max(1) as u32;
@@ -153,20 +159,20 @@ pub fn adapter(
         b.switch_to_block(block);
         b.seal_block(block);
         let p = b.block_params(block).to_vec();
-        let (callee, caller) = (p[0], p[1]);
+        let (callee, caller, depth) = (p[0], p[1], p[2]);
         let values = b.ins().stack_addr(pointer, buffer, 0);
         for ((&t, o), &v) in ty
             .params()
             .iter()
             .zip(slot_offsets(ty.params()))
-            .zip(&p[2..])
+            .zip(&p[HIDDEN_PARAMS..])
         {
             store_slot(&mut b, t, v, values, o);
         }
         let target = b.ins().iconst(pointer, Builtin::ArrayCall.address() as i64);
         let call = b
             .ins()
-            .call_indirect(builtin_sig, target, &[callee, caller, values]);
+            .call_indirect(builtin_sig, target, &[callee, caller, values, depth]);
         let status = b.inst_results(call)[0];
         b.ins()
             .trapnz(status, crate::code_memory::user_trap(abi::TRAP_PENDING));

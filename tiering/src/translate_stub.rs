@@ -82,6 +82,9 @@ pub fn translate_function(
     let vmctx = b
         .ins()
         .load(types::I64, flags, params[0], VMFUNCREF_VMCTX as i32);
+    let depth = params[2];
+    b.ins().trapz(depth, ir::TrapCode::STACK_OVERFLOW);
+    let inner_depth = b.ins().iadd_imm_s(depth, -1);
     let mut stack: Vec<ir::Value> = Vec::new();
     let ops = body
         .get_operators_reader()
@@ -90,7 +93,7 @@ pub fn translate_function(
         let op = op.map_err(|e| TranslateError::Invalid(e.to_string()))?;
         use wasmparser::Operator as O;
         match op {
-            O::LocalGet { local_index } => stack.push(params[2 + local_index as usize]),
+            O::LocalGet { local_index } => stack.push(params[3 + local_index as usize]),
             O::I32Const { value } => stack.push(b.ins().iconst(types::I32, value as i64)),
             O::I32Add => {
                 let (y, x) = (stack.pop().unwrap(), stack.pop().unwrap());
@@ -119,7 +122,7 @@ pub fn translate_function(
                     .ins()
                     .load(types::I64, flags, callee, VMFUNCREF_NATIVE_CODE as i32);
                 let n = cty.params().len();
-                let mut args = vec![callee, vmctx];
+                let mut args = vec![callee, vmctx, inner_depth];
                 args.extend(stack.split_off(stack.len() - n));
                 let call = b.ins().call_indirect(csig, code, &args);
                 stack.extend(b.inst_results(call).to_vec());

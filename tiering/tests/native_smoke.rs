@@ -110,3 +110,25 @@ fn runaway_recursion_is_a_trap() {
         .join()
         .unwrap();
 }
+
+#[test]
+fn configured_call_depth_is_exact() {
+    let Some(backend) = kiln_tiering::CraneliftBackend::new(Default::default()).ok() else {
+        return;
+    };
+    let engine = Engine::with_backend(
+        Config::default().with_max_call_depth(50),
+        EngineKind::Jit,
+        Some(Arc::new(backend)),
+    );
+    let wasm = wat::parse_str(
+        r#"(module (func $r (export "r") (param i32) (result i32) local.get 0 call $r))"#,
+    )
+    .unwrap();
+    let module = Module::new(&engine, &wasm).unwrap();
+    let inst = Instance::new(&module, &[]).unwrap();
+    let t = export(&inst, "r").call(&mut [1u64]).unwrap_err();
+    assert_eq!(t.code(), TrapCode::StackExhausted);
+    // The frame that found its budget empty is listed too.
+    assert!((50..=51).contains(&t.backtrace().len()));
+}

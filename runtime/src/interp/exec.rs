@@ -59,6 +59,20 @@ thread_local! {
     static STACK_TOP: Cell<usize> = const { Cell::new(0) };
 }
 
+/// Frames held by the invocations below the current one on this thread.
+pub(crate) fn outer_depth() -> usize {
+    OUTER_DEPTH.get()
+}
+
+/// Runs `f` with the frames below it counted as `depth` (native code calling back into the
+/// runtime knows its depth only as a number).
+pub(crate) fn with_outer_depth<R>(depth: usize, f: impl FnOnce() -> R) -> R {
+    let saved = OUTER_DEPTH.replace(depth);
+    let r = f();
+    OUTER_DEPTH.set(saved);
+    r
+}
+
 /// Reinterprets a funcref value as its indirection slot.
 #[inline(always)]
 pub(crate) fn funcref<'a>(v: u64) -> &'a VMFuncRef {

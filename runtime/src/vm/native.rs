@@ -153,6 +153,8 @@ const MAX_FRAMES: usize = 256;
 struct Activation {
     /// Stack pointer saved by the entry stub (offset 0, written by assembly).
     sp: usize,
+    /// Frames the callee may open (offset 8, passed to the trampoline by assembly).
+    depth: u64,
     prev: *mut Activation,
     trap: Option<NativeTrap>,
     /// Return addresses recorded by the signal handler (only `..nframes` are written;
@@ -183,8 +185,16 @@ pub(crate) fn enter(
         let tramp = callee.array_call.load(Ordering::Acquire);
         let code = callee.native_code.load(Ordering::Acquire);
         debug_assert!(!tramp.is_null() && !code.is_null());
+        let max = inst_max_depth(callee);
+        let depth = max
+            .saturating_sub(crate::interp::outer_depth())
+            .min(i32::MAX as usize);
+        if depth == 0 {
+            return Err(Trap::new(TrapCode::StackExhausted));
+        }
         let mut act = Activation {
             sp: 0,
+            depth: depth as u64,
             prev: CURRENT.get(),
             trap: None,
             frames: [std::mem::MaybeUninit::uninit(); MAX_FRAMES],
@@ -228,6 +238,12 @@ pub(crate) fn enter(
     }
 }
 
+/// The call depth limit of the engine `callee` belongs to.
+fn inst_max_depth(callee: &VMFuncRef) -> usize {
+    let inst = crate::interp::instance_of_funcref(callee as *const VMFuncRef as u64);
+    inst.engine.config().max_call_depth
+}
+
 /// Wasm frames for the recorded return addresses (trampolines and adapters are skipped).
 fn symbolize(pcs: &[usize]) -> Vec<FrameInfo> {
     let mut out = Vec::with_capacity(pcs.len());
@@ -255,6 +271,7 @@ pub(crate) fn call_from_native(
     callee: *const VMFuncRef,
     caller_vmctx: *const VMContext,
     values: *mut u64,
+    depth: u32,
 ) -> u32 {
     if stack_left() < HOST_STACK_RESERVE {
         set_pending_trap(Trap::new(TrapCode::StackExhausted));
@@ -280,7 +297,11 @@ pub(crate) fn call_from_native(
     };
     // SAFETY: the adapter passes a buffer of max(params, results) slots of this type.
     let values = unsafe { std::slice::from_raw_parts_mut(values, len) };
-    match crate::interp::call_for_native(callee, caller, values) {
+    let max = inst.engine.config().max_call_depth;
+    let r = crate::interp::with_outer_depth(max.saturating_sub(depth as usize), || {
+        crate::interp::call_for_native(callee, caller, values)
+    });
+    match r {
         Ok(()) => 0,
         Err(t) => {
             set_pending_trap(t);
@@ -330,7 +351,7 @@ mod sys {
     use std::sync::Once;
 
     /// Saves the callee-saved registers and the stack pointer (into `act.sp`), then calls
-    /// `tramp(code, callee, caller, values)`. Returns 0; the signal handler makes it return
+    /// `tramp(code, callee, caller, values, act.depth)`. Returns 0; the signal handler makes it return
     /// 1 through [`kiln_resume`] instead.
     #[unsafe(naked)]
     pub(super) unsafe extern "C" fn kiln_enter(
@@ -351,11 +372,13 @@ mod sys {
             "push r15",
             "sub rsp, 8",
             "mov [rdi], rsp",
+            "mov r10, [rdi + 8]",
             "mov rax, rsi",
             "mov rdi, rdx",
             "mov rsi, rcx",
             "mov rdx, r8",
             "mov rcx, r9",
+            "mov r8, r10",
             "call rax",
             "xor eax, eax",
             "add rsp, 8",
