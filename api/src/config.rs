@@ -63,7 +63,7 @@ impl EngineKind {
 }
 
 /// Switch for the JIT while its translator is being completed.
-const JIT_ENABLED: bool = false;
+const JIT_ENABLED: bool = true;
 
 /// How native code keeps memory accesses in bounds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]

@@ -8,7 +8,6 @@
 pub mod backend;
 pub mod code_memory;
 pub mod trampoline;
-#[path = "translate_stub.rs"]
 pub mod translate;
 
 pub use backend::CraneliftBackend;

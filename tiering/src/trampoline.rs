@@ -11,33 +11,15 @@ use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use kiln_runtime::vm::abi::{self, Builtin};
 use kiln_runtime::{FuncType, ValType};
 
-/// The Cranelift type of a Wasm value type.
-pub fn clif_type(ty: ValType) -> ir::Type {
-    match ty {
-        ValType::I32 => types::I32,
-        ValType::I64 => types::I64,
-        ValType::F32 => types::F32,
-        ValType::F64 => types::F64,
-        ValType::V128 => types::I8X16,
-        ValType::FuncRef | ValType::ExternRef => types::I64,
-    }
-}
+pub use crate::translate::clif_type;
 
 /// Parameters of a native function before the Wasm ones: callee, caller vmctx, depth.
 pub const HIDDEN_PARAMS: usize = 3;
 
-/// The native signature of a Wasm function type: `(callee, caller_vmctx, depth, params)
-/// -> results` in `call_conv`.
+/// The native signature of a Wasm function type (see
+/// [`crate::translate::native_signature`]).
 pub fn wasm_signature(ty: &FuncType, call_conv: CallConv) -> Signature {
-    let mut sig = Signature::new(call_conv);
-    sig.params.push(AbiParam::new(types::I64));
-    sig.params.push(AbiParam::new(types::I64));
-    sig.params.push(AbiParam::new(types::I32));
-    sig.params
-        .extend(ty.params().iter().map(|&t| AbiParam::new(clif_type(t))));
-    sig.returns
-        .extend(ty.results().iter().map(|&t| AbiParam::new(clif_type(t))));
-    sig
+    crate::translate::native_signature(ty, call_conv)
 }
 
 /// Flags for the `u64` value buffers: never trap, little-endian; only 8-byte aligned.
