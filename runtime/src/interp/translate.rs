@@ -475,7 +475,12 @@ impl Translator<'_> {
         for _ in &depths {
             self.ops.push(Op::Br { target: u32::MAX });
         }
+        // Each stub's copies run only on its own path: every stub starts from the stack as
+        // it is before the table (a deferred local materialised by one stub is still
+        // deferred on the others).
+        let saved = self.stack.clone();
         for (k, &depth) in depths.iter().enumerate() {
+            self.stack.clone_from(&saved);
             let (idx, arity, base) = self.label(depth);
             let kind = self.ctrl[idx].kind;
             let entry = table_start + k;
