@@ -144,6 +144,7 @@ impl Runtime {
                         BoundsChecks::Explicit => kiln_tiering::translate::BoundsChecks::Explicit,
                     },
                     interrupt_checks: config.interruption(),
+                    direct_calls: kind == EngineKind::Jit,
                 };
                 let backend =
                     kiln_tiering::CraneliftBackend::new(options).map_err(Error::Unsupported)?;

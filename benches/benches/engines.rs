@@ -240,6 +240,17 @@ fn bench_execute(c: &mut Criterion, kernel: &Kernel) {
             b.iter(|| instance.call(black_box(arg)).expect("kiln api: run"));
         });
     }
+    // The JIT with explicit bounds checks instead of guard pages (the RATIONALE choice).
+    if EngineKind::Jit.is_available() {
+        group.bench_function("kiln-jit-explicit", |b| {
+            let config = kiln::RuntimeConfig::new()
+                .with_engine(EngineKind::Jit)
+                .with_bounds_checks(kiln::BoundsChecks::Explicit);
+            let runtime = kiln::Runtime::with_config(config).expect("jit");
+            let instance = ApiInstance::new(&runtime, &kernel.wasm);
+            b.iter(|| instance.call(black_box(arg)).expect("kiln api: run"));
+        });
+    }
     group.bench_function("wasmi", |b| {
         let engine = wasmi::Engine::default();
         let mut instance = WasmiInstance::new(&engine, &kernel.wasm);

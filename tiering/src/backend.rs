@@ -5,11 +5,12 @@
 use crate::code_memory::CodeBuilder;
 use crate::trampoline;
 use crate::translate::{BoundsChecks, TranslateOptions, translate_function};
-use cranelift_codegen::MachTrap;
+use cranelift_codegen::binemit::Reloc;
 use cranelift_codegen::control::ControlPlane;
 use cranelift_codegen::isa::{OwnedTargetIsa, TargetIsa};
 use cranelift_codegen::settings::{self, Configurable};
 use cranelift_codegen::{Context, ir};
+use cranelift_codegen::{FinalizedRelocTarget, MachTrap};
 use cranelift_frontend::FunctionBuilderContext;
 use kiln_runtime::vm::native::{self, NativeCode, Registered};
 use kiln_runtime::{Error, FuncType, Module, NativeBackend, Result, Trampolines};
@@ -57,19 +58,58 @@ pub fn compile_function(
     isa: &dyn TargetIsa,
     ctx: &mut Context,
     func: ir::Function,
-) -> std::result::Result<(Vec<u8>, Vec<MachTrap>), String> {
+) -> std::result::Result<Compiled, String> {
     ctx.clear();
     ctx.func = func;
+    let names = ctx.func.params.user_named_funcs().clone();
     let code = ctx
         .compile(isa, &mut ControlPlane::default())
         .map_err(|e| format!("code generation failed: {:?}", e.inner))?;
-    if !code.buffer.relocs().is_empty() {
-        return Err(format!(
-            "unsupported: code with relocations ({:?})",
-            code.buffer.relocs()[0].target
-        ));
+    let mut calls = Vec::new();
+    for r in code.buffer.relocs() {
+        let target = match (&r.kind, &r.target) {
+            (
+                Reloc::X86CallPCRel4 | Reloc::X86PCRel4,
+                FinalizedRelocTarget::ExternalName(ir::ExternalName::User(name)),
+            ) => names[*name].index,
+            (kind, target) => {
+                return Err(format!(
+                    "unsupported: code with relocation {kind:?} to {target:?}"
+                ));
+            }
+        };
+        calls.push(DirectCall {
+            offset: r.offset,
+            target,
+            addend: r.addend,
+        });
     }
-    Ok((code.code_buffer().to_vec(), code.buffer.traps().to_vec()))
+    Ok(Compiled {
+        code: code.code_buffer().to_vec(),
+        traps: code.buffer.traps().to_vec(),
+        calls,
+    })
+}
+
+/// A `call rel32` to another function of the same code block, to patch at layout.
+#[derive(Clone, Copy, Debug)]
+pub struct DirectCall {
+    /// Offset of the 32-bit displacement within the calling function.
+    pub offset: u32,
+    /// Wasm index of the called function.
+    pub target: u32,
+    /// Added to the target address (Cranelift's convention for PC-relative fields).
+    pub addend: i64,
+}
+
+/// One compiled function: code, trap sites and direct calls to patch.
+pub struct Compiled {
+    /// Machine code.
+    pub code: Vec<u8>,
+    /// Trap sites.
+    pub traps: Vec<MachTrap>,
+    /// Direct calls.
+    pub calls: Vec<DirectCall>,
 }
 
 /// Kiln's optimizing tier as a [`NativeBackend`].
@@ -120,7 +160,7 @@ impl CraneliftBackend {
         index: u32,
         fctx: &mut FunctionBuilderContext,
         ctx: &mut Context,
-    ) -> Result<(Vec<u8>, Vec<MachTrap>)> {
+    ) -> Result<Compiled> {
         let func = translate_function(module, index, &self.options, &*self.isa, fctx).map_err(
             |e| match e {
                 crate::translate::TranslateError::Unsupported(m) => Error::Unsupported(m),
@@ -140,19 +180,16 @@ impl CraneliftBackend {
 impl NativeBackend for CraneliftBackend {
     fn compile_module(&self, module: &Module) -> Result<Arc<dyn NativeCode>> {
         let first = module.num_imported_funcs();
-        let compiled: Vec<(u32, Vec<u8>, Vec<MachTrap>)> = (first..module.num_funcs())
+        let compiled: Vec<(u32, Compiled)> = (first..module.num_funcs())
             .into_par_iter()
             .map_init(
                 || (FunctionBuilderContext::new(), Context::new()),
-                |(fctx, ctx), index| {
-                    let (code, traps) = self.compile_one(module, index, fctx, ctx)?;
-                    Ok((index, code, traps))
-                },
+                |(fctx, ctx), index| Ok((index, self.compile_one(module, index, fctx, ctx)?)),
             )
             .collect::<Result<_>>()?;
         let mut builder = CodeBuilder::default();
-        for (index, code, traps) in &compiled {
-            builder.push(Some(*index), code, traps);
+        for (index, c) in &compiled {
+            builder.push(Some(*index), c);
         }
         let memory = builder
             .finish()
@@ -171,10 +208,10 @@ impl NativeBackend for CraneliftBackend {
         let array = trampoline::array_call_trampoline(ty, isa, &mut fctx);
         let adapter = trampoline::adapter(ty, isa, &mut fctx);
         let mut builder = CodeBuilder::default();
-        let (code, traps) = compile_function(isa, &mut ctx, array).map_err(Error::Compile)?;
-        let array_at = builder.push(None, &code, &traps);
-        let (code, traps) = compile_function(isa, &mut ctx, adapter).map_err(Error::Compile)?;
-        let adapter_at = builder.push(None, &code, &traps);
+        let c = compile_function(isa, &mut ctx, array).map_err(Error::Compile)?;
+        let array_at = builder.push(None, &c);
+        let c = compile_function(isa, &mut ctx, adapter).map_err(Error::Compile)?;
+        let adapter_at = builder.push(None, &c);
         let memory = builder
             .finish()
             .map_err(|e| Error::Compile(format!("cannot map code memory: {e}")))?;

@@ -2,7 +2,6 @@
 //! then made read-execute (never writable and executable at once) and unmapped when the
 //! last owner drops it.
 
-use cranelift_codegen::MachTrap;
 use cranelift_codegen::ir::TrapCode as ClifTrap;
 use kiln_runtime::TrapCode;
 use kiln_runtime::vm::abi;
@@ -16,6 +15,8 @@ pub struct CodeBuilder {
     functions: Vec<(Range<usize>, u32)>,
     entries: Vec<(u32, usize)>,
     traps: Vec<(usize, NativeTrap)>,
+    /// Direct calls: site of the 32-bit displacement, target function, addend.
+    calls: Vec<(usize, u32, i64)>,
 }
 
 /// Alignment of every function's entry.
@@ -24,7 +25,8 @@ const FUNCTION_ALIGN: usize = 16;
 impl CodeBuilder {
     /// Appends one function's code; `index` is its Wasm function index (`None` for
     /// trampolines). Returns its offset in the block.
-    pub fn push(&mut self, index: Option<u32>, code: &[u8], traps: &[MachTrap]) -> usize {
+    pub fn push(&mut self, index: Option<u32>, compiled: &crate::backend::Compiled) -> usize {
+        let (code, traps) = (&compiled.code[..], &compiled.traps[..]);
         let start = self.bytes.len().next_multiple_of(FUNCTION_ALIGN);
         // Padding is `int3`, so a stray jump into it faults.
         self.bytes.resize(start, 0xcc);
@@ -37,6 +39,12 @@ impl CodeBuilder {
             traps
                 .iter()
                 .map(|t| (start + t.offset as usize, map_trap(t.code))),
+        );
+        self.calls.extend(
+            compiled
+                .calls
+                .iter()
+                .map(|c| (start + c.offset as usize, c.target, c.addend)),
         );
         start
     }
@@ -56,13 +64,24 @@ impl CodeBuilder {
     /// # Errors
     ///
     /// When the mapping or the protection change fails.
-    pub fn finish(self) -> std::io::Result<CodeMemory> {
+    pub fn finish(mut self) -> std::io::Result<CodeMemory> {
+        self.entries.sort_unstable();
+        for &(site, target, addend) in &self.calls {
+            let Ok(i) = self.entries.binary_search_by_key(&target, |e| e.0) else {
+                return Err(std::io::Error::other(format!(
+                    "direct call to function {target}, which is not in this code"
+                )));
+            };
+            let disp = self.entries[i].1 as i64 + addend - site as i64;
+            let disp = i32::try_from(disp)
+                .map_err(|_| std::io::Error::other("direct call out of 32-bit range"))?;
+            self.bytes[site..site + 4].copy_from_slice(&disp.to_le_bytes());
+        }
         let mut map = memmap2::MmapMut::map_anon(self.bytes.len().max(1))?;
         map[..self.bytes.len()].copy_from_slice(&self.bytes);
         let map = map.make_exec()?;
         let base = map.as_ptr() as usize;
-        let mut entries = self.entries;
-        entries.sort_unstable();
+        let entries = self.entries;
         let mut traps: Vec<(usize, NativeTrap)> =
             self.traps.into_iter().map(|(o, t)| (base + o, t)).collect();
         traps.sort_unstable_by_key(|(pc, _)| *pc);

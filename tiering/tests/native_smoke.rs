@@ -7,7 +7,11 @@ use kiln_runtime::{
 use std::sync::Arc;
 
 fn engine() -> Option<Engine> {
-    let backend = kiln_tiering::CraneliftBackend::new(Default::default()).ok()?;
+    let options = kiln_tiering::translate::TranslateOptions {
+        direct_calls: true,
+        ..Default::default()
+    };
+    let backend = kiln_tiering::CraneliftBackend::new(options).ok()?;
     Some(Engine::with_backend(
         Config::default(),
         EngineKind::Jit,

@@ -533,7 +533,37 @@ impl FuncTranslator<'_, '_> {
             .func_type_index(function_index)
             .ok_or_else(|| invalid(format!("no function {function_index}")))?;
         let callee = self.func_ref(function_index)?;
+        if self.opts.direct_calls && !tail && function_index >= self.module.num_imported_funcs() {
+            return self.call_direct(type_index, function_index, callee);
+        }
         self.call_through(type_index, callee, tail)
+    }
+
+    /// A `call rel32` to a function of the same module (engine `jit`, where code never
+    /// moves between tiers): the code block resolves the relocation when it is laid out.
+    fn call_direct(&mut self, type_index: u32, function_index: u32, callee: Value) -> Result<()> {
+        let sig = self.sig_ref(type_index)?;
+        let ft = self.func_type(type_index)?;
+        let name = self
+            .b
+            .func
+            .declare_imported_user_function(ir::UserExternalName::new(0, function_index));
+        let func = self.b.import_function(ir::ExtFuncData {
+            name: ir::ExternalName::user(name),
+            signature: sig,
+            colocated: true,
+            patchable: false,
+        });
+        let mut args = Vec::with_capacity(ft.params().len() + 3);
+        args.push(callee);
+        args.push(self.vmctx);
+        args.push(self.inner_depth);
+        let params = self.pop_n(ft.params().len())?;
+        args.extend_from_slice(&params);
+        let call = self.b.ins().call(func, &args);
+        let results = self.b.inst_results(call);
+        self.stack.extend_from_slice(results);
+        Ok(())
     }
 
     fn call_indirect(&mut self, type_index: u32, table: u32, tail: bool) -> Result<()> {

@@ -42,6 +42,10 @@ pub struct TranslateOptions {
     pub bounds_checks: BoundsChecks,
     /// Poll the interrupt flag at function entry and at every loop header.
     pub interrupt_checks: bool,
+    /// Call functions of the same module directly (`call rel32`, resolved when the
+    /// module's code is laid out) instead of through their slots. Only for code that is
+    /// never replaced: engine `jit`.
+    pub direct_calls: bool,
 }
 
 impl Default for TranslateOptions {
@@ -49,6 +53,7 @@ impl Default for TranslateOptions {
         TranslateOptions {
             bounds_checks: BoundsChecks::GuardPages,
             interrupt_checks: true,
+            direct_calls: false,
         }
     }
 }
