@@ -1,4 +1,5 @@
 //! Times the phases of start-up for a module (a quick local profiling aid).
+//! `ITER` sets the number of rounds (default 2000), `ARG` the argument of `run` (1).
 use kiln_runtime::*;
 use std::time::Instant;
 fn main() {
@@ -6,7 +7,14 @@ fn main() {
     let bytes = wat::parse_file(&path).expect("wat");
     let engine = Engine::default();
     let (mut c, mut i, mut f, mut d) = (0u128, 0u128, 0u128, 0u128);
-    let n = 2000;
+    let env = |k: &str, d: u64| {
+        std::env::var(k)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(d)
+    };
+    let n = env("ITER", 2000) as u128;
+    let arg = env("ARG", 1);
     for _ in 0..n {
         let t0 = Instant::now();
         let module = Module::new(&engine, &bytes).expect("module");
@@ -16,7 +24,7 @@ fn main() {
         let Some(Extern::Func(func)) = inst.export("run") else {
             panic!("no run")
         };
-        let mut s = [1u64, 0];
+        let mut s = [arg, 0];
         func.call(&mut s).expect("call");
         let t3 = Instant::now();
         drop(func);

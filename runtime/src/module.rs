@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::interp::FuncCode;
 use crate::types::{ExternType, FuncType, GlobalType, Limits, MemoryType, TableType, ValType};
 use rayon::prelude::*;
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::atomic::AtomicU32;
@@ -19,6 +20,31 @@ use wasmparser::{
 
 /// Below this much function-body code, validation stays on the calling thread.
 const PARALLEL_VALIDATION_BYTES: usize = 256 * 1024;
+
+thread_local! {
+    /// The function validator's stacks, kept between modules so that validating a small
+    /// module allocates nothing for them.
+    static VALIDATOR_ALLOCS: RefCell<Option<FuncValidatorAllocations>> =
+        const { RefCell::new(None) };
+}
+
+/// Runs `f` with this thread's recycled function-validator allocations.
+fn with_validator_allocs<R>(f: impl FnOnce(&mut FuncValidatorAllocations) -> R) -> R {
+    let mut allocs = VALIDATOR_ALLOCS
+        .with(|c| c.borrow_mut().take())
+        .unwrap_or_default();
+    let r = f(&mut allocs);
+    VALIDATOR_ALLOCS.with(|c| *c.borrow_mut() = Some(allocs));
+    r
+}
+
+/// Names from the `name` custom section, decoded on first use.
+#[derive(Default)]
+pub(crate) struct Names {
+    pub(crate) module: Option<String>,
+    pub(crate) funcs: HashMap<u32, String>,
+    locals: HashMap<u32, HashMap<u32, String>>,
+}
 
 /// One instruction of a constant expression.
 #[derive(Clone, Debug, PartialEq)]
@@ -189,7 +215,8 @@ pub(crate) struct DefinedFunc {
 /// Everything known about a validated module.
 pub(crate) struct ModuleInner {
     pub bytes: Arc<[u8]>,
-    pub name: Option<String>,
+    /// Decoded from the `name` custom sections on first use (most modules never need it).
+    names: OnceLock<Names>,
     pub types: Vec<Arc<FuncType>>,
     /// Canonical (engine-wide) id of each type, for `call_indirect` checks.
     pub type_ids: Vec<u32>,
@@ -210,8 +237,6 @@ pub(crate) struct ModuleInner {
     pub elems: Vec<ElemSegment>,
     pub datas: Vec<DataSegment>,
     pub defined: Vec<DefinedFunc>,
-    pub func_names: HashMap<u32, String>,
-    pub local_names: HashMap<u32, HashMap<u32, String>>,
     pub custom_sections: Vec<CustomSection>,
     /// Set when any function body or type uses 128-bit SIMD.
     pub uses_simd: bool,
@@ -280,7 +305,7 @@ impl Module {
         let mut validator = Validator::new_with_features(engine.config().features);
         let mut m = ModuleInner {
             bytes: bytes.clone(),
-            name: None,
+            names: OnceLock::new(),
             types: Vec::new(),
             type_ids: Vec::new(),
             imports: Vec::new(),
@@ -299,8 +324,6 @@ impl Module {
             elems: Vec::new(),
             datas: Vec::new(),
             defined: Vec::new(),
-            func_names: HashMap::new(),
-            local_names: HashMap::new(),
             custom_sections: Vec::new(),
             uses_simd: false,
             native: OnceLock::new(),
@@ -329,31 +352,41 @@ impl Module {
         )|
          -> Result<bool> {
             let mut v = func.into_validator(std::mem::take(allocs));
-            let mut reader = body.get_binary_reader();
-            v.read_locals(&mut reader).map_err(compile_err)?;
-            reader.set_features(*v.features());
-            let mut ops = OperatorsReader::new(reader);
+            let range = body.range();
+            let code = &bytes[range.start as usize..range.end as usize];
             let mut simd = false;
-            while !ops.eof() {
-                let (op, offset) = ops.read_with_offset().map_err(compile_err)?;
-                // Every SIMD instruction is encoded behind the 0xFD prefix.
-                simd |= bytes.get(offset as usize) == Some(&0xFD);
-                v.op(offset, &op).map_err(compile_err)?;
-            }
-            ops.finish().map_err(compile_err)?;
-            for i in 0..v.len_locals() {
-                simd |= v.get_local_type(i) == Some(wasmparser::ValType::V128);
+            // Every SIMD instruction is encoded behind the 0xFD prefix and a v128 local is
+            // declared with the byte 0x7B: a body without either byte cannot use SIMD, and
+            // is validated by wasmparser's visitor without building `Operator`s.
+            let maybe_simd = code.contains(&0xFD) || code.contains(&0x7B);
+            if !maybe_simd {
+                v.validate(&body).map_err(compile_err)?;
+            } else {
+                let mut reader = body.get_binary_reader();
+                v.read_locals(&mut reader).map_err(compile_err)?;
+                reader.set_features(*v.features());
+                let mut ops = OperatorsReader::new(reader);
+                while !ops.eof() {
+                    let (op, offset) = ops.read_with_offset().map_err(compile_err)?;
+                    simd |= bytes.get(offset as usize) == Some(&0xFD);
+                    v.op(offset, &op).map_err(compile_err)?;
+                }
+                ops.finish().map_err(compile_err)?;
+                for i in 0..v.len_locals() {
+                    simd |= v.get_local_type(i) == Some(wasmparser::ValType::V128);
+                }
             }
             *allocs = v.into_allocations();
             Ok(simd)
         };
         let code_bytes: usize = m.defined.iter().map(|d| d.body.len()).sum();
         let simd_flags: Vec<bool> = if code_bytes < PARALLEL_VALIDATION_BYTES {
-            let mut allocs = FuncValidatorAllocations::default();
-            to_validate
-                .into_iter()
-                .map(|f| validate_one(&mut allocs, f))
-                .collect::<Result<_>>()?
+            with_validator_allocs(|allocs| {
+                to_validate
+                    .into_iter()
+                    .map(|f| validate_one(allocs, f))
+                    .collect::<Result<_>>()
+            })?
         } else {
             let chunk = (to_validate.len() / (4 * rayon::current_num_threads())).max(1);
             let chunks: Vec<Vec<_>> = {
@@ -367,10 +400,11 @@ impl Module {
             chunks
                 .into_par_iter()
                 .map(|c: Vec<_>| {
-                    let mut allocs = FuncValidatorAllocations::default();
-                    c.into_iter()
-                        .map(|f| validate_one(&mut allocs, f))
-                        .collect::<Result<Vec<bool>>>()
+                    with_validator_allocs(|allocs| {
+                        c.into_iter()
+                            .map(|f| validate_one(allocs, f))
+                            .collect::<Result<Vec<bool>>>()
+                    })
                 })
                 .collect::<Result<Vec<Vec<bool>>>>()?
                 .into_iter()
@@ -397,7 +431,7 @@ impl Module {
 
     /// The module's name from the name section, if any.
     pub fn name(&self) -> Option<&str> {
-        self.0.name.as_deref()
+        self.0.names().module.as_deref()
     }
 
     /// The raw bytes the module was compiled from.
@@ -446,13 +480,14 @@ impl Module {
 
     /// Function name from the name section.
     pub fn func_name(&self, index: u32) -> Option<&str> {
-        self.0.func_names.get(&index).map(String::as_str)
+        self.0.names().funcs.get(&index).map(String::as_str)
     }
 
     /// Local (and parameter) name from the name section.
     pub fn local_name(&self, func: u32, local: u32) -> Option<&str> {
         self.0
-            .local_names
+            .names()
+            .locals
             .get(&func)
             .and_then(|m| m.get(&local))
             .map(String::as_str)
@@ -791,26 +826,36 @@ impl ModuleInner {
                     name: reader.name().to_string(),
                     range: start..start + reader.data().len(),
                 });
-                if reader.name() == "name" {
-                    // A malformed name section is not an error (the spec says it is ignored).
-                    let _ = self.read_names(reader.data(), start);
-                }
             }
             _ => {}
         }
         Ok(())
     }
 
-    fn read_names(&mut self, data: &[u8], offset: usize) -> wasmparser::Result<()> {
+    /// The names of the `name` custom section(s), decoded on first use.
+    pub(crate) fn names(&self) -> &Names {
+        self.names.get_or_init(|| {
+            let mut names = Names::default();
+            for c in self.custom_sections.iter().filter(|c| c.name == "name") {
+                // A malformed name section is not an error (the spec says it is ignored).
+                let _ = names.read(&self.bytes[c.range.clone()], c.range.start);
+            }
+            names
+        })
+    }
+}
+
+impl Names {
+    fn read(&mut self, data: &[u8], offset: usize) -> wasmparser::Result<()> {
         let reader =
             wasmparser::NameSectionReader::new(wasmparser::BinaryReader::new(data, offset as u64));
         for name in reader {
             match name? {
-                wasmparser::Name::Module { name, .. } => self.name = Some(name.to_string()),
+                wasmparser::Name::Module { name, .. } => self.module = Some(name.to_string()),
                 wasmparser::Name::Function(map) => {
                     for n in map {
                         let n = n?;
-                        self.func_names.insert(n.index, n.name.to_string());
+                        self.funcs.insert(n.index, n.name.to_string());
                     }
                 }
                 wasmparser::Name::Local(map) => {
@@ -821,7 +866,7 @@ impl ModuleInner {
                             let n = n?;
                             locals.insert(n.index, n.name.to_string());
                         }
-                        self.local_names.insert(f.index, locals);
+                        self.locals.insert(f.index, locals);
                     }
                 }
                 _ => {}

@@ -32,20 +32,59 @@ enum Kind {
     Else,
 }
 
+/// The signature of a block, without allocating: nothing, one result, or a module type.
+#[derive(Clone, Copy, Debug)]
+enum Sig {
+    Empty,
+    One(ValType),
+    Type(u32),
+}
+
+/// No forward branch to patch (the end of a chain of pending branches).
+const NO_PATCH: u32 = u32::MAX;
+
+#[derive(Clone, Copy)]
 struct Ctrl {
     kind: Kind,
     /// Operand stack length below the block's parameters.
     height: usize,
-    params: Vec<ValType>,
-    results: Vec<ValType>,
+    sig: Sig,
     /// Canonical slot of the first parameter / result.
     base_slot: Slot,
     /// First instruction of a loop.
     start: u32,
-    /// Branches to patch with the end of the block.
-    patches: Vec<usize>,
+    /// The last forward branch to the end of the block that still needs its target.
+    /// Pending branches form a chain through their (not yet final) target fields.
+    patches: u32,
     /// The `BrIfEqz` of an `if`, patched at `else` or `end`.
     else_patch: Option<usize>,
+}
+
+/// The translator's growable buffers, kept per thread between translations so that
+/// translating a function allocates only its result.
+#[derive(Default)]
+struct Scratch {
+    ops: Vec<Op>,
+    stack: Vec<Entry>,
+    ctrl: Vec<Ctrl>,
+    locals: Vec<(ValType, Slot)>,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Option<Scratch>> = const { std::cell::RefCell::new(None) };
+}
+
+/// A one-element slice of `ty` that lives forever.
+fn one(ty: ValType) -> &'static [ValType] {
+    match ty {
+        ValType::I32 => &[ValType::I32],
+        ValType::I64 => &[ValType::I64],
+        ValType::F32 => &[ValType::F32],
+        ValType::F64 => &[ValType::F64],
+        ValType::V128 => &[ValType::V128],
+        ValType::FuncRef => &[ValType::FuncRef],
+        ValType::ExternRef => &[ValType::ExternRef],
+    }
 }
 
 struct Translator<'m> {
@@ -72,80 +111,107 @@ fn unsupported(what: impl std::fmt::Display) -> Error {
 
 /// Translates defined function `func_index` of `module`.
 pub(crate) fn translate(module: &ModuleInner, func_index: u32) -> Result<FuncCode> {
-    let def = &module.defined[(func_index - module.num_imported_funcs) as usize];
-    let body = wasmparser::FunctionBody::new(wasmparser::BinaryReader::new(
-        &module.bytes[def.body.clone()],
-        def.body.start as u64,
-    ));
-    let ty = module.func_type(func_index).clone();
-    let mut locals = Vec::new();
-    let mut next: Slot = 0;
-    for &p in ty.params() {
-        locals.push((p, next));
-        next += p.slots();
-    }
-    let param_slots = next;
-    let map = |e: wasmparser::BinaryReaderError| Error::Compile(e.to_string());
-    for local in body.get_locals_reader().map_err(map)? {
-        let (count, t) = local.map_err(map)?;
-        let t = ValType::from_wasm(t).map_err(Error::Unsupported)?;
-        for _ in 0..count {
-            locals.push((t, next));
-            next += t.slots();
-        }
-    }
+    let scratch = SCRATCH.with(|c| c.borrow_mut().take()).unwrap_or_default();
     let mut t = Translator {
         module,
-        ops: Vec::new(),
-        stack: Vec::new(),
-        ctrl: Vec::new(),
-        locals,
-        local_slots: next,
-        result_slots: ty.result_slots(),
-        max_slots: next,
+        ops: scratch.ops,
+        stack: scratch.stack,
+        ctrl: scratch.ctrl,
+        locals: scratch.locals,
+        local_slots: 0,
+        result_slots: 0,
+        max_slots: 0,
         unreachable: false,
         dead_depth: 0,
         last_result: None,
     };
-    t.ctrl.push(Ctrl {
-        kind: Kind::Function,
-        height: 0,
-        params: Vec::new(),
-        results: ty.results().to_vec(),
-        base_slot: next,
-        start: 0,
-        patches: Vec::new(),
-        else_patch: None,
+    t.ops.clear();
+    t.stack.clear();
+    t.ctrl.clear();
+    t.locals.clear();
+    let r = t.run(func_index);
+    SCRATCH.with(|c| {
+        *c.borrow_mut() = Some(Scratch {
+            ops: t.ops,
+            stack: t.stack,
+            ctrl: t.ctrl,
+            locals: t.locals,
+        })
     });
-    let mut reader = body.get_operators_reader().map_err(map)?;
-    while !reader.eof() {
-        let op = reader.read().map_err(map)?;
-        t.op(op)?;
-        if t.ctrl.is_empty() {
-            break;
-        }
-    }
-    let frame_slots = t.max_slots.max(t.result_slots).max(t.local_slots);
-    let mut ops = t.ops;
-    // Absolute targets become offsets relative to the branch (see `ir`).
-    for (i, op) in ops.iter_mut().enumerate() {
-        if let Some(target) = op.target_mut() {
-            *target = (*target as i64 - i as i64) as i32 as u32;
-        }
-    }
-    Ok(FuncCode {
-        ops: ops.into_boxed_slice(),
-        frame_slots,
-        param_slots,
-        local_slots: t.local_slots,
-        result_slots: ty.result_slots(),
-        func_index,
-        calls: AtomicU32::new(0),
-        backedges: AtomicU32::new(0),
-    })
+    r
 }
 
-impl Translator<'_> {
+impl<'m> Translator<'m> {
+    fn run(&mut self, func_index: u32) -> Result<FuncCode> {
+        let module = self.module;
+        let def = &module.defined[(func_index - module.num_imported_funcs) as usize];
+        let body = wasmparser::FunctionBody::new(wasmparser::BinaryReader::new(
+            &module.bytes[def.body.clone()],
+            def.body.start as u64,
+        ));
+        let type_index = module.funcs[func_index as usize];
+        let ty = &module.types[type_index as usize];
+        let mut next: Slot = 0;
+        for &p in ty.params() {
+            self.locals.push((p, next));
+            next += p.slots();
+        }
+        let param_slots = next;
+        let map = |e: wasmparser::BinaryReaderError| Error::Compile(e.to_string());
+        for local in body.get_locals_reader().map_err(map)? {
+            let (count, t) = local.map_err(map)?;
+            let t = ValType::from_wasm(t).map_err(Error::Unsupported)?;
+            for _ in 0..count {
+                self.locals.push((t, next));
+                next += t.slots();
+            }
+        }
+        self.local_slots = next;
+        self.result_slots = ty.result_slots();
+        self.max_slots = next;
+        self.ctrl.push(Ctrl {
+            kind: Kind::Function,
+            height: 0,
+            sig: Sig::Type(type_index),
+            base_slot: next,
+            start: 0,
+            patches: NO_PATCH,
+            else_patch: None,
+        });
+        let mut reader = body.get_operators_reader().map_err(map)?;
+        while !reader.eof() {
+            let op = reader.read().map_err(map)?;
+            self.op(op)?;
+            if self.ctrl.is_empty() {
+                break;
+            }
+        }
+        let frame_slots = self.max_slots.max(self.result_slots).max(self.local_slots);
+        // Absolute targets become offsets relative to the branch (see `ir`).
+        let ops: Box<[Op]> = self
+            .ops
+            .iter()
+            .enumerate()
+            .map(|(i, op)| {
+                let mut op = *op;
+                if let Some(target) = op.target_mut() {
+                    *target = (*target as i64 - i as i64) as i32 as u32;
+                }
+                op
+            })
+            .collect();
+        Ok(FuncCode {
+            ops,
+            frame_slots,
+            param_slots,
+            local_slots: self.local_slots,
+            result_slots: ty.result_slots(),
+            func_index,
+            calls: AtomicU32::new(0),
+            backedges: AtomicU32::new(0),
+        })
+    }
+
     fn emit(&mut self, op: Op) -> usize {
         self.ops.push(op);
         self.last_result = None;
@@ -304,25 +370,36 @@ impl Translator<'_> {
         Ok(())
     }
 
-    fn block_type(&self, bt: BlockType) -> (Vec<ValType>, Vec<ValType>) {
-        match bt {
-            BlockType::Empty => (Vec::new(), Vec::new()),
-            BlockType::Type(t) => (
-                Vec::new(),
-                vec![ValType::from_wasm(t).unwrap_or(ValType::I32)],
-            ),
-            BlockType::FuncType(i) => {
-                let ty = &self.module.types[i as usize];
-                (ty.params().to_vec(), ty.results().to_vec())
-            }
+    /// The parameter types of a block (none for the function body).
+    fn params_of(&self, c: &Ctrl) -> &'m [ValType] {
+        match c.sig {
+            Sig::Type(i) if c.kind != Kind::Function => self.module.types[i as usize].params(),
+            _ => &[],
+        }
+    }
+
+    /// The result types of a block.
+    fn results_of(&self, c: &Ctrl) -> &'m [ValType] {
+        match c.sig {
+            Sig::Empty => &[],
+            Sig::One(t) => one(t),
+            Sig::Type(i) => self.module.types[i as usize].results(),
         }
     }
 
     fn push_ctrl(&mut self, kind: Kind, bt: BlockType) {
-        let (params, results) = self.block_type(bt);
+        let sig = match bt {
+            BlockType::Empty => Sig::Empty,
+            BlockType::Type(t) => Sig::One(ValType::from_wasm(t).unwrap_or(ValType::I32)),
+            BlockType::FuncType(i) => Sig::Type(i),
+        };
+        let n_params = match sig {
+            Sig::Type(i) => self.module.types[i as usize].params().len(),
+            _ => 0,
+        };
         self.materialize_from(0);
         self.last_result = None;
-        let height = self.stack.len() - params.len();
+        let height = self.stack.len() - n_params;
         let base_slot = match self.stack.get(height) {
             Some(e) => e.slot,
             None => self.next_slot(),
@@ -330,11 +407,10 @@ impl Translator<'_> {
         self.ctrl.push(Ctrl {
             kind,
             height,
-            params,
-            results,
+            sig,
             base_slot,
             start: self.here(),
-            patches: Vec::new(),
+            patches: NO_PATCH,
             else_patch: None,
         });
     }
@@ -344,6 +420,22 @@ impl Translator<'_> {
         match op.target_mut() {
             Some(t) => *t = target,
             None => unreachable!("not a branch: {op:?}"),
+        }
+    }
+
+    /// Records the forward branch at `at` as pending until the end of block `idx`.
+    fn add_patch(&mut self, idx: usize, at: usize) {
+        let prev = self.ctrl[idx].patches;
+        self.set_target(at, prev);
+        self.ctrl[idx].patches = at as u32;
+    }
+
+    /// Points every pending branch of the chain starting at `head` to `here`.
+    fn patch_chain(&mut self, mut head: u32, here: u32) {
+        while head != NO_PATCH {
+            let at = head as usize;
+            head = *self.ops[at].target_mut().expect("pending branch");
+            self.set_target(at, here);
         }
     }
 
@@ -376,7 +468,7 @@ impl Translator<'_> {
 
     /// Emits the copies of results into slots 0.. and a `Return`.
     fn emit_return(&mut self) {
-        let n = self.ctrl[0].results.len();
+        let n = self.results_of(&self.ctrl[0]).len();
         let len = self.stack.len();
         // Deferred locals below the result area could be overwritten by earlier copies.
         for i in len - n..len {
@@ -393,9 +485,9 @@ impl Translator<'_> {
         let idx = self.ctrl.len() - 1 - depth as usize;
         let c = &self.ctrl[idx];
         let arity = if c.kind == Kind::Loop {
-            c.params.len()
+            self.params_of(c).len()
         } else {
-            c.results.len()
+            self.results_of(c).len()
         };
         (idx, arity, c.base_slot)
     }
@@ -413,7 +505,7 @@ impl Translator<'_> {
             self.emit(Op::BackBr { target: start });
         } else {
             let at = self.emit(Op::Br { target: u32::MAX });
-            self.ctrl[idx].patches.push(at);
+            self.add_patch(idx, at);
         }
     }
 
@@ -445,7 +537,7 @@ impl Translator<'_> {
             };
             let at = self.emit(op);
             if kind != Kind::Loop {
-                self.ctrl[idx].patches.push(at);
+                self.add_patch(idx, at);
             }
             return;
         }
@@ -462,24 +554,24 @@ impl Translator<'_> {
 
     fn br_table(&mut self, targets: &wasmparser::BrTable<'_>) -> Result<()> {
         let index = self.pop();
-        let mut depths = Vec::with_capacity(targets.len() as usize + 1);
-        for t in targets.targets() {
-            depths.push(t.map_err(|e| Error::Compile(e.to_string()))?);
-        }
-        depths.push(targets.default());
+        let len = targets.len();
         self.emit(Op::BrTable {
             index: index.src,
-            len: depths.len() as u32 - 1,
+            len,
         });
         let table_start = self.ops.len();
-        for _ in &depths {
+        for _ in 0..=len {
             self.ops.push(Op::Br { target: u32::MAX });
         }
         // Each stub's copies run only on its own path: every stub starts from the stack as
         // it is before the table (a deferred local materialised by one stub is still
         // deferred on the others).
         let saved = self.stack.clone();
-        for (k, &depth) in depths.iter().enumerate() {
+        let depths = targets
+            .targets()
+            .chain(std::iter::once(Ok(targets.default())));
+        for (k, depth) in depths.enumerate() {
+            let depth = depth.map_err(|e| Error::Compile(e.to_string()))?;
             self.stack.clone_from(&saved);
             let (idx, arity, base) = self.label(depth);
             let kind = self.ctrl[idx].kind;
@@ -490,7 +582,7 @@ impl Translator<'_> {
                         target: self.ctrl[idx].start,
                     };
                 } else {
-                    self.ctrl[idx].patches.push(entry);
+                    self.add_patch(idx, entry);
                 }
             } else {
                 let stub = self.here();
@@ -639,17 +731,18 @@ impl Translator<'_> {
                     let h = self.ctrl[idx].height;
                     self.materialize_from(h);
                     let at = self.emit(Op::Br { target: u32::MAX });
-                    self.ctrl[idx].patches.push(at);
+                    self.add_patch(idx, at);
                 }
                 let here = self.here();
                 if let Some(p) = self.ctrl[idx].else_patch.take() {
                     self.set_target(p, here);
                 }
+                let params = self.params_of(&self.ctrl[idx]);
                 let c = &mut self.ctrl[idx];
                 c.kind = Kind::Else;
-                let (h, params) = (c.height, c.params.clone());
+                let h = c.height;
                 self.stack.truncate(h);
-                for p in params {
+                for &p in params {
                     self.push(p);
                 }
                 self.unreachable = false;
@@ -674,11 +767,9 @@ impl Translator<'_> {
                 if let Some(p) = c.else_patch {
                     self.set_target(p, here);
                 }
-                for p in c.patches {
-                    self.set_target(p, here);
-                }
+                self.patch_chain(c.patches, here);
                 self.stack.truncate(c.height);
-                for r in c.results {
+                for &r in self.results_of(&c) {
                     self.push(r);
                 }
                 self.unreachable = false;

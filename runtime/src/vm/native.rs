@@ -254,11 +254,11 @@ fn symbolize(pcs: &[usize]) -> Vec<FrameInfo> {
         };
         let module = entry.module.as_ref().and_then(Weak::upgrade);
         out.push(FrameInfo {
-            module: module.as_ref().and_then(|m| m.name.clone()),
+            module: module.as_ref().and_then(|m| m.names().module.clone()),
             func_index: index,
             func_name: module
                 .as_ref()
-                .and_then(|m| m.func_names.get(&index).cloned()),
+                .and_then(|m| m.names().funcs.get(&index).cloned()),
         });
     }
     out
