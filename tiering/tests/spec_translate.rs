@@ -104,6 +104,7 @@ fn check_file(path: &Path, isa: &OwnedTargetIsa) -> Tally {
                 } else {
                     BoundsChecks::Explicit
                 },
+                direct_calls: i % 2 == 0,
                 interrupt_checks: i % 3 != 0,
             };
             let func = match translate_function(&module, i, &opts, &**isa, &mut fctx) {

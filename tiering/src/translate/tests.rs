@@ -51,6 +51,7 @@ fn compile_all_options(wat: &str) {
                 &TranslateOptions {
                     bounds_checks,
                     interrupt_checks,
+                    direct_calls: interrupt_checks,
                 },
             );
         }
@@ -253,6 +254,7 @@ fn guard_pages_and_explicit_checks_differ() {
         &TranslateOptions {
             bounds_checks: BoundsChecks::Explicit,
             interrupt_checks: false,
+            direct_calls: false,
         },
     );
     assert!(!guard[0].contains("heap_oob v"), "{}", guard[0]);
