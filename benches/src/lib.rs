@@ -250,7 +250,7 @@ fn generated_function(w: &mut String, name: &str, chunks: u32, salt: u32) {
 pub const COMPILE_FUNCTION_CHUNKS: u32 = 32;
 
 /// A module with one generated function of `chunks` code chunks, exported as `run: [i32]
-/// -> [i64]` (`run(0)` returns at once; see [`generated_function`]).
+/// -> [i64]` (`run(0)` returns at once; see `generated_function`).
 pub fn one_function_wat(chunks: u32) -> String {
     let mut w = String::with_capacity(chunks as usize * 900 + 400);
     w.push_str("(module\n  (memory 1)\n");

@@ -16,7 +16,7 @@
 //! `max_call_depth` exactly as the interpreter does, per thread, with no memory traffic.
 //!
 //! where `i32`/`i64`/`f32`/`f64` map to the Cranelift types of the same name, references
-//! (funcref, externref) to `i64` (0 = null; a funcref is the address of its [`VMFuncRef`]),
+//! (funcref, externref) to `i64` (0 = null; a funcref is the address of its [`VMFuncRef`](super::VMFuncRef)),
 //! and `v128` to `i8x16`. A function finds its own context with one load:
 //! `vmctx = load.i64 [callee + VMFUNCREF_VMCTX]`. `caller_vmctx` is the context of the Wasm
 //! code making the call (host functions see it as their caller); code calling from the host

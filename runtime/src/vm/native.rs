@@ -1,16 +1,16 @@
 //! Entering native code, and leaving it when it traps: the entry stub, per-thread
 //! activations, the registry of code ranges and the signal handler.
 //!
-//! The runtime enters native code only through [`enter`]: an assembly stub saves the
-//! callee-saved registers and the stack pointer in an [`Activation`] on the Rust stack and
+//! The runtime enters native code only through `enter`: an assembly stub saves the
+//! callee-saved registers and the stack pointer in an `Activation` on the Rust stack and
 //! calls the array trampoline of the function's type. A trap in native code (a trap
 //! instruction or a fault at a registered trap site, or a fault anywhere in native code
 //! while the stack is exhausted) raises a signal; the handler finds the trap in the code
 //! registry, records it and the frame-pointer chain of native frames in the thread's
 //! innermost activation, and resumes at the stub's second exit with the saved stack
-//! pointer, which returns "trapped" to [`enter`]. Only native frames are ever skipped: a
+//! pointer, which returns "trapped" to `enter`. Only native frames are ever skipped: a
 //! host function called from native code returns normally and reports its error through
-//! [`set_pending_trap`] and a `TRAP_PENDING` trap in the adapter.
+//! `set_pending_trap` and a `TRAP_PENDING` trap in the adapter.
 //!
 //! Only Linux x86-64 has native code; elsewhere [`is_supported`] is false and nothing here
 //! runs.
@@ -28,7 +28,7 @@ use std::sync::{Arc, RwLock, Weak};
 pub enum NativeTrap {
     /// A Wasm trap of this kind.
     Code(TrapCode),
-    /// A builtin or adapter recorded the trap with [`set_pending_trap`] just before.
+    /// A builtin or adapter recorded the trap with `set_pending_trap` just before.
     Pending,
 }
 
@@ -148,7 +148,7 @@ fn take_pending_trap() -> Trap {
 /// Frames of native code a trap records (deeper stacks keep their innermost frames).
 const MAX_FRAMES: usize = 256;
 
-/// One entry into native code, on the Rust stack of [`enter`].
+/// One entry into native code, on the Rust stack of `enter`.
 #[repr(C)]
 struct Activation {
     /// Stack pointer saved by the entry stub (offset 0, written by assembly).
@@ -266,7 +266,7 @@ fn symbolize(pcs: &[usize]) -> Vec<FrameInfo> {
 
 /// The adapter path: runs `callee` (a host function or a Wasm function without native code)
 /// for native code, parameters and results in `values`. Returns 0, or 1 after recording the
-/// trap with [`set_pending_trap`].
+/// trap with `set_pending_trap`.
 pub(crate) fn call_from_native(
     callee: *const VMFuncRef,
     caller_vmctx: *const VMContext,
