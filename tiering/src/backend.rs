@@ -37,6 +37,8 @@ pub fn host_isa() -> std::result::Result<OwnedTargetIsa, String> {
         // Large frames touch every page, so stack overflow always hits the guard page.
         ("enable_probestack", "true"),
         ("probestack_strategy", "inline"),
+        // Wasm functions may return more values than there are return registers.
+        ("enable_multi_ret_implicit_sret", "true"),
         ("enable_verifier", verify),
     ] {
         flags
