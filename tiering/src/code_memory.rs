@@ -162,8 +162,3 @@ pub fn map_trap(code: ClifTrap) -> NativeTrap {
     };
     NativeTrap::Code(c)
 }
-
-/// The Cranelift trap code of one of Kiln's user codes (`abi::TRAP_*`).
-pub fn user_trap(code: u8) -> ClifTrap {
-    ClifTrap::unwrap_user(code)
-}

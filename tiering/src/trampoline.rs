@@ -11,16 +11,10 @@ use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use kiln_runtime::vm::abi::{self, Builtin};
 use kiln_runtime::{FuncType, ValType};
 
-pub use crate::translate::clif_type;
+use crate::translate::{clif_type, native_signature};
 
 /// Parameters of a native function before the Wasm ones: callee, caller vmctx, depth.
 pub const HIDDEN_PARAMS: usize = 3;
-
-/// The native signature of a Wasm function type (see
-/// [`crate::translate::native_signature`]).
-pub fn wasm_signature(ty: &FuncType, call_conv: CallConv) -> Signature {
-    crate::translate::native_signature(ty, call_conv)
-}
 
 /// Flags for the `u64` value buffers: never trap, little-endian; only 8-byte aligned.
 fn slot_flags() -> MemFlagsData {
@@ -84,7 +78,7 @@ pub fn array_call_trampoline(
     }
     sig.params.push(AbiParam::new(types::I32));
     let mut func = ir::Function::with_name_signature(UserFuncName::user(1, 0), sig);
-    let callee_sig = wasm_signature(ty, CallConv::Tail);
+    let callee_sig = native_signature(ty, CallConv::Tail);
     {
         let mut b = FunctionBuilder::new(&mut func, fctx);
         let sig_ref = b.import_signature(callee_sig);
@@ -120,7 +114,7 @@ pub fn adapter(
     isa: &dyn TargetIsa,
     fctx: &mut FunctionBuilderContext,
 ) -> ir::Function {
-    let sig = wasm_signature(ty, CallConv::Tail);
+    let sig = native_signature(ty, CallConv::Tail);
     let mut func = ir::Function::with_name_signature(UserFuncName::user(1, 1), sig);
     let pointer = isa.pointer_type();
     {
@@ -157,7 +151,7 @@ pub fn adapter(
             .call_indirect(builtin_sig, target, &[callee, caller, values, depth]);
         let status = b.inst_results(call)[0];
         b.ins()
-            .trapnz(status, crate::code_memory::user_trap(abi::TRAP_PENDING));
+            .trapnz(status, crate::translate::user_trap(abi::TRAP_PENDING));
         let mut results = Vec::new();
         for (&t, o) in ty.results().iter().zip(slot_offsets(ty.results())) {
             results.push(load_slot(&mut b, t, values, o));

@@ -109,13 +109,7 @@ pub(crate) fn invoke(f: &VMFuncRef, slots: &mut [u64]) -> Result<(), Trap> {
         Callee::Wasm if !f.array_call.load(Ordering::Acquire).is_null() => {
             crate::vm::native::enter(f, f.vmctx, slots)
         }
-        Callee::Wasm => {
-            let mut stacks = POOL.with(|p| p.borrow_mut().pop()).unwrap_or_default();
-            let r = run_outer(&mut stacks, inst, f.index, slots);
-            stacks.frames.clear();
-            POOL.with(|p| p.borrow_mut().push(stacks));
-            r
-        }
+        Callee::Wasm => run_pooled(inst, f.index, slots),
     };
     if outermost {
         STACK_TOP.set(0);
@@ -137,14 +131,17 @@ pub(crate) fn call_for_native(
             let vmctx = caller.map_or(f.vmctx, |c| &*c.vmctx as *const _);
             crate::vm::native::enter(f, vmctx, slots)
         }
-        Callee::Wasm => {
-            let mut stacks = POOL.with(|p| p.borrow_mut().pop()).unwrap_or_default();
-            let r = run_outer(&mut stacks, inst, f.index, slots);
-            stacks.frames.clear();
-            POOL.with(|p| p.borrow_mut().push(stacks));
-            r
-        }
+        Callee::Wasm => run_pooled(inst, f.index, slots),
     }
+}
+
+/// Interprets function `index` of `inst` on a pooled value stack.
+fn run_pooled(inst: &InstanceInner, index: u32, slots: &mut [u64]) -> Result<(), Trap> {
+    let mut stacks = POOL.with(|p| p.borrow_mut().pop()).unwrap_or_default();
+    let r = run_outer(&mut stacks, inst, index, slots);
+    stacks.frames.clear();
+    POOL.with(|p| p.borrow_mut().push(stacks));
+    r
 }
 
 fn run_outer(
@@ -185,6 +182,12 @@ fn trap_with_backtrace(
     inst: &InstanceInner,
     frames: &[Frame],
 ) -> Trap {
+    host.unwrap_or_else(|| Trap::new(code))
+        .with_backtrace(interp_backtrace(current, inst, frames))
+}
+
+/// The interpreter's frames, innermost (`current`) first.
+fn interp_backtrace(current: &FuncCode, inst: &InstanceInner, frames: &[Frame]) -> Vec<FrameInfo> {
     let mut bt = vec![frame_info(current, inst)];
     for f in frames.iter().rev() {
         // SAFETY: suspended frames point to code and instances that are alive for the whole
@@ -192,7 +195,7 @@ fn trap_with_backtrace(
         let (c, i) = unsafe { (&*f.code, &*f.inst) };
         bt.push(frame_info(c, i));
     }
-    host.unwrap_or_else(|| Trap::new(code)).with_backtrace(bt)
+    bt
 }
 
 fn frame_info(code: &FuncCode, inst: &InstanceInner) -> FrameInfo {
@@ -484,14 +487,7 @@ fn call_native(
             ret
         }
         Err(mut t) => {
-            let mut bt = vec![frame_info(cx.code, cx.inst)];
-            for f in cx.frames.iter().rev() {
-                // SAFETY: suspended frames point to code and instances alive for the whole
-                // invocation (see `run`).
-                let (c, i) = unsafe { (&*f.code, &*f.inst) };
-                bt.push(frame_info(c, i));
-            }
-            t.extend_backtrace(bt);
+            t.extend_backtrace(interp_backtrace(cx.code, cx.inst, cx.frames));
             cx.trap = Some(t);
             std::ptr::null()
         }

@@ -38,7 +38,7 @@ fn read_err(e: wasmparser::BinaryReaderError) -> TranslateError {
     invalid(format!("{} (at offset {:#x})", e.message(), e.offset()))
 }
 
-fn user_trap(code: u8) -> TrapCode {
+pub(crate) fn user_trap(code: u8) -> TrapCode {
     TrapCode::unwrap_user(code)
 }
 

@@ -19,6 +19,8 @@
 
 mod func;
 
+pub(crate) use func::user_trap;
+
 use cranelift_codegen::ir::{self, AbiParam, Signature, types};
 use cranelift_codegen::isa::{CallConv, TargetIsa};
 use cranelift_frontend::FunctionBuilderContext;
