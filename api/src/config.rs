@@ -45,12 +45,35 @@ impl EngineKind {
         }
     }
 
-    /// Whether this build can run the engine. Only the interpreter exists so far; the
-    /// others are refused with [`Error::Unsupported`](crate::Error::Unsupported) rather than
-    /// silently replaced.
+    /// Whether this build can run the engine: the interpreter everywhere, `jit` on Linux
+    /// x86-64 (`tiered` is not built yet). An engine that is not available is refused with
+    /// [`Error::Unsupported`](crate::Error::Unsupported) rather than silently replaced.
+    ///
+    /// ```
+    /// use kiln::EngineKind;
+    /// assert!(EngineKind::Interp.is_available());
+    /// ```
     pub fn is_available(self) -> bool {
-        matches!(self, EngineKind::Interp)
+        match self {
+            EngineKind::Interp => true,
+            EngineKind::Jit => JIT_ENABLED && kiln_runtime::vm::native::is_supported(),
+            EngineKind::Tiered => false,
+        }
     }
+}
+
+/// Switch for the JIT while its translator is being completed.
+const JIT_ENABLED: bool = true;
+
+/// How native code keeps memory accesses in bounds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum BoundsChecks {
+    /// Guard pages: each memory reserves 8 GiB of address space and out-of-bounds accesses
+    /// fault into the trap handler (the default; no check on the fast path).
+    #[default]
+    GuardPages,
+    /// An explicit comparison against the memory's length before every access.
+    Explicit,
 }
 
 /// The WebAssembly feature set accepted by the validator.
@@ -84,6 +107,7 @@ pub struct RuntimeConfig {
     memory_limit_pages: u32,
     interruption: bool,
     max_call_depth: usize,
+    bounds_checks: BoundsChecks,
 }
 
 impl Default for RuntimeConfig {
@@ -94,6 +118,7 @@ impl Default for RuntimeConfig {
             memory_limit_pages: 65536,
             interruption: true,
             max_call_depth: 20_000,
+            bounds_checks: BoundsChecks::default(),
         }
     }
 }
@@ -141,6 +166,18 @@ impl RuntimeConfig {
     pub fn with_max_call_depth(mut self, depth: usize) -> RuntimeConfig {
         self.max_call_depth = depth.max(1);
         self
+    }
+
+    /// How native code checks memory bounds (ignored by the interpreter, which always
+    /// compares).
+    pub fn with_bounds_checks(mut self, checks: BoundsChecks) -> RuntimeConfig {
+        self.bounds_checks = checks;
+        self
+    }
+
+    /// The bounds-check strategy of native code.
+    pub fn bounds_checks(&self) -> BoundsChecks {
+        self.bounds_checks
     }
 
     /// The engine.

@@ -48,7 +48,7 @@ mod values;
 pub mod wasi;
 mod watchdog;
 
-pub use config::{CoreFeatures, EngineKind, ModuleConfig, RuntimeConfig};
+pub use config::{BoundsChecks, CoreFeatures, EngineKind, ModuleConfig, RuntimeConfig};
 pub use definitions::{CustomSection, FunctionDefinition, MemoryDefinition};
 pub use error::{EXIT_CODE_DEADLINE_EXCEEDED, EXIT_CODE_INTERRUPTED, Error, ExitError, Result};
 pub use function::{Function, TypedFunction};

@@ -1,6 +1,6 @@
 //! The runtime: compiles modules, instantiates them under names, and owns their namespace.
 
-use crate::config::{ModuleConfig, RuntimeConfig};
+use crate::config::{BoundsChecks, EngineKind, ModuleConfig, RuntimeConfig};
 use crate::definitions::{
     CustomSection, FunctionDefinition, MemoryDefinition, function_export_names, memory_definitions,
     wasm_function_definition,
@@ -133,7 +133,32 @@ impl Runtime {
                 config.engine().name()
             )));
         }
-        let engine = kiln_runtime::Engine::new(config.engine_config());
+        let engine = match config.engine() {
+            EngineKind::Interp => kiln_runtime::Engine::new(config.engine_config()),
+            kind => {
+                let options = kiln_tiering::translate::TranslateOptions {
+                    bounds_checks: match config.bounds_checks() {
+                        BoundsChecks::GuardPages => {
+                            kiln_tiering::translate::BoundsChecks::GuardPages
+                        }
+                        BoundsChecks::Explicit => kiln_tiering::translate::BoundsChecks::Explicit,
+                    },
+                    interrupt_checks: config.interruption(),
+                    direct_calls: kind == EngineKind::Jit,
+                };
+                let backend =
+                    kiln_tiering::CraneliftBackend::new(options).map_err(Error::Unsupported)?;
+                let kind = match kind {
+                    EngineKind::Jit => kiln_runtime::EngineKind::Jit,
+                    _ => kiln_runtime::EngineKind::Tiered,
+                };
+                kiln_runtime::Engine::with_backend(
+                    config.engine_config(),
+                    kind,
+                    Some(Arc::new(backend)),
+                )
+            }
+        };
         Ok(Runtime {
             inner: Arc::new(RuntimeInner {
                 config,

@@ -1,15 +1,20 @@
-//! Kiln's interpreter against wasmi 2.0 on the kernels of `kiln_benches::kernels()`.
+//! Kiln's engines against wasmi 2.0 (and wasmtime 48, with the `wasmtime` feature) on the
+//! kernels of `kiln_benches::kernels()`.
 //!
 //! Groups (engines side by side in each group, so ratios come from one run):
 //!
-//! - `startup/<kernel>/{kiln,wasmi}`: binary bytes → compile (`Module::new`) →
-//!   instantiate → first call of `run` with a tiny work size → teardown. The WAT is
-//!   converted to bytes once, outside the timed code; the engine is created once per
-//!   benchmark, outside the timed code.
-//! - `execute/<kernel>/{kiln,wasmi}`: steady-state calls of `run` with a fixed work size
-//!   on an instance created (and warmed up) outside the timed code.
+//! - `startup/<kernel>/<engine>`: binary bytes → compile → instantiate → first call of
+//!   `run` with a tiny work size → teardown. The WAT is converted to bytes once, outside
+//!   the timed code; the engine is created once per benchmark, outside the timed code.
+//! - `execute/<kernel>/<engine>`: steady-state calls of `run` with a fixed work size on an
+//!   instance created (and warmed up) outside the timed code.
 //!
-//! Before a kernel is benchmarked, its checksums on both engines are checked against the
+//! Engines: `kiln` (the interpreter, through `kiln-runtime` directly), `kiln-jit` and
+//! `kiln-tiered` (through the `kiln` API, each only when
+//! [`EngineKind::is_available`] says this build has it), `wasmi`, and `wasmtime` (only
+//! with `--features wasmtime`; default `Config`, so Cranelift with its default settings).
+//!
+//! Before a kernel is benchmarked, its checksums on every engine are checked against the
 //! native Rust reference (at the start-up and the execute work size), outside timing.
 //!
 //! wasmi runs with its default `Config`, whose compilation mode is
@@ -20,8 +25,85 @@
 //! parallel on rayon's thread pool — and lazy translation on first call).
 
 use criterion::{Criterion, SamplingMode};
+use kiln::EngineKind;
 use kiln_benches::{Kernel, kernels};
 use std::hint::black_box;
+
+/// The Kiln engines run through the `kiln` API, with their column names (the interpreter
+/// has its own `kiln` column through `kiln-runtime`).
+const API_ENGINES: [(&str, EngineKind); 2] = [
+    ("kiln-jit", EngineKind::Jit),
+    ("kiln-tiered", EngineKind::Tiered),
+];
+
+/// The engines of [`API_ENGINES`] this build has.
+fn api_engines() -> Vec<(&'static str, EngineKind)> {
+    API_ENGINES
+        .into_iter()
+        .filter(|(_, engine)| engine.is_available())
+        .collect()
+}
+
+/// A runtime of `engine` with default settings otherwise.
+fn api_runtime(engine: EngineKind) -> kiln::Runtime {
+    kiln::Runtime::with_config(kiln::RuntimeConfig::new().with_engine(engine))
+        .expect("engine is available")
+}
+
+/// A Kiln instance through the API: the module (kept alive) and its typed `run`.
+struct ApiInstance {
+    _module: kiln::Module,
+    run: kiln::TypedFunction<i32, i64>,
+}
+
+impl ApiInstance {
+    /// Compiles and instantiates `wasm` anonymously (so it can be instantiated again).
+    fn new(runtime: &kiln::Runtime, wasm: &[u8]) -> ApiInstance {
+        let compiled = runtime.compile(wasm).expect("kiln api: compile");
+        let module = runtime
+            .instantiate(&compiled, kiln::ModuleConfig::new().with_name(""))
+            .expect("kiln api: instantiate");
+        let run = module
+            .exported_function("run")
+            .expect("kiln api: export `run`")
+            .typed::<i32, i64>()
+            .expect("kiln api: `run` is [i32] -> [i64]");
+        ApiInstance {
+            _module: module,
+            run,
+        }
+    }
+
+    fn call(&self, arg: i32) -> kiln::Result<i64> {
+        self.run.call(arg)
+    }
+}
+
+/// A wasmtime instance of a kernel: its store and its typed `run` export.
+#[cfg(feature = "wasmtime")]
+struct WasmtimeInstance {
+    store: wasmtime::Store<()>,
+    run: wasmtime::TypedFunc<i32, i64>,
+}
+
+#[cfg(feature = "wasmtime")]
+impl WasmtimeInstance {
+    /// Compiles (Cranelift), instantiates and starts `wasm` (no imports).
+    fn new(engine: &wasmtime::Engine, wasm: &[u8]) -> WasmtimeInstance {
+        let module = wasmtime::Module::new(engine, wasm).expect("wasmtime: compile");
+        let mut store = wasmtime::Store::new(engine, ());
+        let instance =
+            wasmtime::Instance::new(&mut store, &module, &[]).expect("wasmtime: instantiate");
+        let run = instance
+            .get_typed_func::<i32, i64>(&mut store, "run")
+            .expect("wasmtime: typed export `run`");
+        WasmtimeInstance { store, run }
+    }
+
+    fn call(&mut self, arg: i32) -> wasmtime::Result<i64> {
+        self.run.call(&mut self.store, arg)
+    }
+}
 
 /// A wasmi instance of a kernel: its store and its typed `run` export.
 struct WasmiInstance {
@@ -49,12 +131,18 @@ impl WasmiInstance {
     }
 }
 
-/// Asserts that Kiln, wasmi and the Rust reference agree on `kernel`'s checksums.
+/// Asserts that every engine and the Rust reference agree on `kernel`'s checksums.
 fn check_checksums(kernel: &Kernel) {
     let kiln_engine = kiln_runtime::Engine::default();
     let kiln_run = kiln_benches::kiln::instantiate(&kiln_engine, &kernel.wasm);
     let wasmi_engine = wasmi::Engine::default();
     let mut wasmi = WasmiInstance::new(&wasmi_engine, &kernel.wasm);
+    let api: Vec<(&str, ApiInstance)> = api_engines()
+        .into_iter()
+        .map(|(name, engine)| (name, ApiInstance::new(&api_runtime(engine), &kernel.wasm)))
+        .collect();
+    #[cfg(feature = "wasmtime")]
+    let mut wasmtime = WasmtimeInstance::new(&wasmtime::Engine::default(), &kernel.wasm);
     for arg in [kernel.startup_arg, kernel.execute_arg] {
         let expected = kernel.reference(arg);
         let wasmi_result = wasmi
@@ -72,6 +160,27 @@ fn check_checksums(kernel: &Kernel) {
             "{}: kiln run({arg}) = {kiln_result:#x}, wasmi and the Rust reference say {expected:#x}",
             kernel.name
         );
+        for (name, instance) in &api {
+            let got = instance
+                .call(arg)
+                .unwrap_or_else(|e| panic!("{}: {name} run({arg}) failed: {e}", kernel.name));
+            assert_eq!(
+                got, expected,
+                "{}: {name} run({arg}) = {got:#x}, the Rust reference says {expected:#x}",
+                kernel.name
+            );
+        }
+        #[cfg(feature = "wasmtime")]
+        {
+            let got = wasmtime
+                .call(arg)
+                .unwrap_or_else(|e| panic!("{}: wasmtime run({arg}) failed: {e}", kernel.name));
+            assert_eq!(
+                got, expected,
+                "{}: wasmtime run({arg}) = {got:#x}, the Rust reference says {expected:#x}",
+                kernel.name
+            );
+        }
     }
 }
 
@@ -86,11 +195,28 @@ fn bench_startup(c: &mut Criterion, kernel: &Kernel) {
             kiln_benches::kiln::call(&run, black_box(arg)).expect("kiln: run")
         });
     });
+    for (name, engine) in api_engines() {
+        group.bench_function(name, |b| {
+            let runtime = api_runtime(engine);
+            b.iter(|| {
+                let instance = ApiInstance::new(&runtime, black_box(wasm));
+                instance.call(black_box(arg)).expect("kiln api: run")
+            });
+        });
+    }
     group.bench_function("wasmi", |b| {
         let engine = wasmi::Engine::default();
         b.iter(|| {
             let mut instance = WasmiInstance::new(&engine, black_box(wasm));
             instance.call(black_box(arg)).expect("wasmi: run")
+        });
+    });
+    #[cfg(feature = "wasmtime")]
+    group.bench_function("wasmtime", |b| {
+        let engine = wasmtime::Engine::default();
+        b.iter(|| {
+            let mut instance = WasmtimeInstance::new(&engine, black_box(wasm));
+            instance.call(black_box(arg)).expect("wasmtime: run")
         });
     });
     group.finish();
@@ -107,15 +233,47 @@ fn bench_execute(c: &mut Criterion, kernel: &Kernel) {
         let run = kiln_benches::kiln::instantiate(&engine, &kernel.wasm);
         b.iter(|| kiln_benches::kiln::call(&run, black_box(arg)).expect("kiln: run"));
     });
+    for (name, engine) in api_engines() {
+        group.bench_function(name, |b| {
+            let runtime = api_runtime(engine);
+            let instance = ApiInstance::new(&runtime, &kernel.wasm);
+            b.iter(|| instance.call(black_box(arg)).expect("kiln api: run"));
+        });
+    }
+    // The JIT with explicit bounds checks instead of guard pages (the RATIONALE choice).
+    if EngineKind::Jit.is_available() {
+        group.bench_function("kiln-jit-explicit", |b| {
+            let config = kiln::RuntimeConfig::new()
+                .with_engine(EngineKind::Jit)
+                .with_bounds_checks(kiln::BoundsChecks::Explicit);
+            let runtime = kiln::Runtime::with_config(config).expect("jit");
+            let instance = ApiInstance::new(&runtime, &kernel.wasm);
+            b.iter(|| instance.call(black_box(arg)).expect("kiln api: run"));
+        });
+    }
     group.bench_function("wasmi", |b| {
         let engine = wasmi::Engine::default();
         let mut instance = WasmiInstance::new(&engine, &kernel.wasm);
         b.iter(|| instance.call(black_box(arg)).expect("wasmi: run"));
     });
+    #[cfg(feature = "wasmtime")]
+    group.bench_function("wasmtime", |b| {
+        let engine = wasmtime::Engine::default();
+        let mut instance = WasmtimeInstance::new(&engine, &kernel.wasm);
+        b.iter(|| instance.call(black_box(arg)).expect("wasmtime: run"));
+    });
     group.finish();
 }
 
 fn main() {
+    for (name, engine) in API_ENGINES {
+        if !engine.is_available() {
+            eprintln!(
+                "no `{name}` column: engine `{}` is not built yet",
+                engine.name()
+            );
+        }
+    }
     let mut c = Criterion::default().configure_from_args();
     for kernel in &kernels() {
         check_checksums(kernel);

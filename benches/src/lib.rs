@@ -190,6 +190,133 @@ pub fn many_functions_wat(count: u32) -> String {
     w
 }
 
+/// One chunk of generated straight-line-and-branchy code for the compile-time benchmarks:
+/// i32/i64/f64 arithmetic on locals, a load and a store, an `if`/`else`, a `br_if` out of
+/// a block, a `select` and a short counted loop (about 120 bytes of code). `i` varies the
+/// constants so chunks are not identical. Uses locals `$a $c $i` (i32), `$b` (i64),
+/// `$x` (f64) and memory 0 (one page).
+fn code_chunk(w: &mut String, i: u32) {
+    let h = i.wrapping_add(1).wrapping_mul(0x9E37_79B1);
+    let _ = write!(
+        w,
+        "    (local.set $a (i32.add (i32.mul (local.get $a) (i32.const {c1}))
+      (i32.load offset={o1} (i32.and (local.get $a) (i32.const 0xfff0)))))
+    (local.set $b (i64.xor (i64.rotl (local.get $b) (i64.const {s})) (i64.extend_i32_u (local.get $a))))
+    (if (i32.and (local.get $a) (i32.const {bit}))
+      (then (local.set $x (f64.add (local.get $x) (f64.convert_i64_s (local.get $b)))))
+      (else (local.set $x (f64.mul (local.get $x) (f64.const 0.5)))))
+    (i32.store offset={o2} (i32.and (i32.wrap_i64 (local.get $b)) (i32.const 0xfff0)) (local.get $a))
+    (block $k{i}
+      (br_if $k{i} (i32.eqz (local.get $a)))
+      (local.set $b (i64.sub (local.get $b) (i64.const {c2}))))
+    (local.set $c (select (local.get $a) (i32.const {c3}) (i32.lt_u (local.get $c) (local.get $a))))
+    (local.set $i (i32.const 0))
+    (loop $l{i}
+      (local.set $c (i32.xor (i32.shl (local.get $c) (i32.const 1)) (local.get $i)))
+      (br_if $l{i} (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1))) (i32.const 3))))
+",
+        c1 = (h | 1) as i32,
+        o1 = h % 8,
+        s = 1 + (h >> 27) % 63,
+        bit = 1u32 << (h % 31),
+        o2 = (h >> 8) % 8,
+        c2 = i64::from(h.rotate_left(7)),
+        c3 = (h >> 3) as i32,
+    );
+}
+
+/// A function `$name: [i32] -> [i64]` of `chunks` code chunks. The body runs only for a
+/// non-zero argument, so calling it with 0 costs its translation (or compilation) and
+/// almost nothing else.
+fn generated_function(w: &mut String, name: &str, chunks: u32, salt: u32) {
+    let _ = writeln!(
+        w,
+        "  (func ${name} (param $n i32) (result i64) (local $a i32) (local $c i32) (local $i i32)
+    (local $b i64) (local $x f64)
+    (if (local.get $n) (then
+    (local.set $a (local.get $n))"
+    );
+    for i in 0..chunks {
+        code_chunk(w, salt.wrapping_mul(7919).wrapping_add(i));
+    }
+    w.push_str(
+        "    ))
+    (i64.add (i64.add (local.get $b) (i64.reinterpret_f64 (local.get $x)))
+      (i64.extend_i32_u (i32.xor (local.get $a) (local.get $c)))))\n",
+    );
+}
+
+/// Code chunks of the 1x function of the compile-time benchmark (about 4 KiB of code).
+pub const COMPILE_FUNCTION_CHUNKS: u32 = 32;
+
+/// A module with one generated function of `chunks` code chunks, exported as `run: [i32]
+/// -> [i64]` (`run(0)` returns at once; see `generated_function`).
+pub fn one_function_wat(chunks: u32) -> String {
+    let mut w = String::with_capacity(chunks as usize * 900 + 400);
+    w.push_str("(module\n  (memory 1)\n");
+    generated_function(&mut w, "f", chunks, 0);
+    w.push_str("  (export \"run\" (func $f)))\n");
+    w
+}
+
+/// A module of `functions` generated functions of `chunks` code chunks each, plus
+/// `run: [i32] -> [i64]`, which calls every one of them with its argument (so `run(0)`
+/// makes every function translated or compiled, whatever the engine does lazily, and
+/// executes almost nothing else).
+pub fn large_module_wat(functions: u32, chunks: u32) -> String {
+    let mut w = String::with_capacity((functions * chunks) as usize * 900 + 400);
+    w.push_str("(module\n  (memory 1)\n");
+    for f in 0..functions {
+        generated_function(&mut w, &format!("f{f}"), chunks, f + 1);
+    }
+    w.push_str("  (func (export \"run\") (param $n i32) (result i64) (local $acc i64)\n");
+    for f in 0..functions {
+        let _ = writeln!(
+            w,
+            "    (local.set $acc (i64.add (local.get $acc) (call $f{f} (local.get $n))))"
+        );
+    }
+    w.push_str("    (local.get $acc)))\n");
+    w
+}
+
+/// Functions and chunks per function of the large module of the compile-throughput
+/// benchmark: a little over 1 MiB of code.
+pub const LARGE_MODULE_SHAPE: (u32, u32) = (300, 30);
+
+/// The size in bytes of the code section of a binary module (function bodies with their
+/// local declarations): what "KiB of Wasm code" counts in the compile benchmarks.
+///
+/// # Panics
+///
+/// If `wasm` is not a well-formed module.
+pub fn code_section_size(wasm: &[u8]) -> usize {
+    fn uleb(bytes: &[u8], pos: &mut usize) -> usize {
+        let (mut v, mut shift) = (0usize, 0);
+        loop {
+            let b = bytes[*pos];
+            *pos += 1;
+            v |= usize::from(b & 0x7f) << shift;
+            if b & 0x80 == 0 {
+                return v;
+            }
+            shift += 7;
+        }
+    }
+    assert_eq!(&wasm[..4], b"\0asm", "not a Wasm module");
+    let mut pos = 8;
+    while pos < wasm.len() {
+        let id = wasm[pos];
+        pos += 1;
+        let size = uleb(wasm, &mut pos);
+        if id == 10 {
+            return size;
+        }
+        pos += size;
+    }
+    0
+}
+
 /// Native Rust versions of the kernels, mirroring the WAT operation by operation.
 pub mod reference {
     use super::{GenFunc, gen_func};
@@ -398,6 +525,33 @@ mod tests {
                 assert_eq!(got, kernel.reference(arg), "{}: run({arg})", kernel.name);
             }
         }
+    }
+
+    /// The compile-benchmark modules are valid, `run(0)` runs, sizes are as documented.
+    #[test]
+    fn generated_compile_modules() {
+        let engine = kiln_runtime::Engine::default();
+        let one = wat::parse_str(one_function_wat(COMPILE_FUNCTION_CHUNKS)).unwrap();
+        let size = code_section_size(&one);
+        assert!(
+            (3 * 1024..6 * 1024).contains(&size),
+            "1x function: {size} bytes"
+        );
+        let run = kiln::instantiate(&engine, &one);
+        assert_eq!(kiln::call(&run, 0).unwrap(), 0);
+        kiln::call(&run, 12345).unwrap();
+        let x4 = wat::parse_str(one_function_wat(4 * COMPILE_FUNCTION_CHUNKS)).unwrap();
+        let ratio = code_section_size(&x4) as f64 / size as f64;
+        assert!((3.8..4.2).contains(&ratio), "4x function is {ratio}x");
+
+        let (functions, chunks) = LARGE_MODULE_SHAPE;
+        let large = wat::parse_str(large_module_wat(functions, chunks)).unwrap();
+        let large_size = code_section_size(&large);
+        eprintln!("1x function: {size} bytes of code; large module: {large_size} bytes");
+        assert!(large_size >= 1 << 20, "large module under 1 MiB");
+        let run = kiln::instantiate(&engine, &large);
+        assert_eq!(kiln::call(&run, 0).unwrap(), 0);
+        kiln::call(&run, 7).unwrap();
     }
 
     #[test]

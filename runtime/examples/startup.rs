@@ -7,7 +7,12 @@ fn main() {
     let bytes = wat::parse_file(&path).expect("wat");
     let engine = Engine::default();
     let (mut c, mut i, mut f, mut d) = (0u128, 0u128, 0u128, 0u128);
-    let env = |k: &str, d: u64| std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
+    let env = |k: &str, d: u64| {
+        std::env::var(k)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(d)
+    };
     let n = env("ITER", 2000) as u128;
     let arg = env("ARG", 1);
     for _ in 0..n {

@@ -70,8 +70,45 @@ impl Config {
     }
 }
 
+/// Entry points a native backend generates once per function type (see `vm::abi`).
+#[derive(Clone, Copy, Debug)]
+pub struct Trampolines {
+    /// `system_v` array trampoline: `fn(code, callee, caller_vmctx, values)`.
+    pub array_call: usize,
+    /// Native-signature adapter calling the runtime for functions without native code.
+    pub adapter: usize,
+}
+
+/// The optimizing tier as the runtime sees it (implemented by the tiering crate, which
+/// depends on this one).
+pub trait NativeBackend: Send + Sync {
+    /// Compiles every defined function of `module` to native code.
+    ///
+    /// # Errors
+    ///
+    /// [`crate::Error::Unsupported`] for features the backend cannot compile yet, or
+    /// [`crate::Error::Compile`] when code generation fails.
+    fn compile_module(
+        &self,
+        module: &crate::Module,
+    ) -> crate::Result<std::sync::Arc<dyn crate::vm::native::NativeCode>>;
+
+    /// The trampolines of signature `ty` (cached by the backend; they live as long as it).
+    ///
+    /// # Errors
+    ///
+    /// When code generation fails.
+    fn trampolines(&self, ty: &FuncType) -> crate::Result<Trampolines>;
+
+    /// Whether compiled code relies on guard pages instead of bounds checks (then every
+    /// memory it accesses must be [`crate::Memory::is_guarded`]).
+    fn needs_guarded_memory(&self) -> bool;
+}
+
 struct EngineInner {
     config: Config,
+    kind: EngineKind,
+    backend: Option<Arc<dyn NativeBackend>>,
     interrupt: Arc<std::sync::atomic::AtomicU32>,
     types: Mutex<HashMap<FuncType, u32>>,
 }
@@ -91,8 +128,29 @@ impl Default for Engine {
 impl Engine {
     /// Creates an engine with the given configuration.
     pub fn new(config: Config) -> Engine {
+        Engine::with_backend(config, EngineKind::Interp, None)
+    }
+
+    /// Creates an engine of `kind` whose native code comes from `backend` (required for
+    /// [`EngineKind::Jit`] and [`EngineKind::Tiered`]; without one the engine interprets).
+    pub fn with_backend(
+        config: Config,
+        kind: EngineKind,
+        backend: Option<Arc<dyn NativeBackend>>,
+    ) -> Engine {
+        let kind = if backend.is_some() && crate::vm::native::is_supported() {
+            kind
+        } else {
+            EngineKind::Interp
+        };
         Engine(Arc::new(EngineInner {
             config,
+            kind,
+            backend: if kind == EngineKind::Interp {
+                None
+            } else {
+                backend
+            },
             interrupt: Arc::new(std::sync::atomic::AtomicU32::new(0)),
             types: Mutex::new(HashMap::new()),
         }))
@@ -101,6 +159,16 @@ impl Engine {
     /// The configuration.
     pub fn config(&self) -> &Config {
         &self.0.config
+    }
+
+    /// Which tiers run code.
+    pub fn kind(&self) -> EngineKind {
+        self.0.kind
+    }
+
+    /// The native backend, in engines that have one.
+    pub fn backend(&self) -> Option<&Arc<dyn NativeBackend>> {
+        self.0.backend.as_ref()
     }
 
     /// The canonical id of a signature: equal signatures get equal ids within one engine.

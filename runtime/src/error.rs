@@ -142,6 +142,11 @@ impl Trap {
         &self.backtrace
     }
 
+    /// Appends outer frames (the callers of the frames already recorded).
+    pub(crate) fn extend_backtrace(&mut self, frames: Vec<FrameInfo>) {
+        self.backtrace.extend(frames);
+    }
+
     pub(crate) fn with_backtrace(mut self, frames: Vec<FrameInfo>) -> Trap {
         if self.backtrace.is_empty() {
             self.backtrace = frames;

@@ -371,6 +371,13 @@ impl Instance {
             .map(|h| engine.intern_type(&h.ty))
             .collect();
         let n = host_funcs.len();
+        let adapters: Vec<usize> = match engine.backend() {
+            Some(b) => host_funcs
+                .iter()
+                .map(|h| b.trampolines(&h.ty).map_or(0, |t| t.adapter))
+                .collect(),
+            None => vec![0; n],
+        };
         Instance(Arc::new_cyclic(|weak: &Weak<InstanceInner>| {
             let vmctx = Box::new(VMContext {
                 memory0: std::ptr::null(),
@@ -385,11 +392,12 @@ impl Instance {
             let vmctx_ptr: *const VMContext = &*vmctx;
             let func_refs: Box<[VMFuncRef]> = (0..n)
                 .map(|i| VMFuncRef {
-                    native_code: AtomicPtr::new(std::ptr::null_mut()),
+                    native_code: AtomicPtr::new(adapters[i] as *mut u8),
                     vmctx: vmctx_ptr,
                     type_id: type_ids[i],
                     index: i as u32,
                     interp_code: AtomicPtr::new(std::ptr::null_mut()),
+                    array_call: AtomicPtr::new(std::ptr::null_mut()),
                 })
                 .collect();
             let funcs: Box<[*const VMFuncRef]> =
@@ -559,9 +567,13 @@ impl Instance {
                     type_id: type_ids[m.funcs[index as usize] as usize],
                     index,
                     interp_code: AtomicPtr::new(std::ptr::null_mut()),
+                    array_call: AtomicPtr::new(std::ptr::null_mut()),
                 }
             })
             .collect();
+        if let Some(backend) = engine.backend() {
+            link_native(backend.as_ref(), module, &func_refs, &memories)?;
+        }
         funcs.extend(func_refs.iter().map(|r| r as *const VMFuncRef));
         let funcs = funcs.into_boxed_slice();
         for (i, gt) in m.globals[m.num_imported_globals as usize..]
@@ -744,6 +756,45 @@ impl Instance {
     pub fn same(&self, other: &Instance) -> bool {
         Arc::ptr_eq(&self.0, &other.0)
     }
+}
+
+/// Points the indirection slots of a new instance at native code: compiled code where the
+/// module has it (engine `jit`), else the adapter of the function's type.
+fn link_native(
+    backend: &dyn crate::engine::NativeBackend,
+    module: &Module,
+    func_refs: &[VMFuncRef],
+    memories: &[Memory],
+) -> Result<()> {
+    if backend.needs_guarded_memory() && memories.iter().any(|m| !m.is_guarded()) {
+        return Err(Error::Instantiate(
+            "native code needs 8 GiB of address space per memory, which could not be reserved"
+                .into(),
+        ));
+    }
+    let m = &module.0;
+    let code = m.native.get();
+    let mut cache: HashMap<u32, crate::engine::Trampolines> = HashMap::new();
+    for r in func_refs {
+        let ty_index = m.funcs[r.index as usize];
+        let t = match cache.get(&ty_index) {
+            Some(t) => *t,
+            None => {
+                let t = backend.trampolines(&m.types[ty_index as usize])?;
+                cache.insert(ty_index, t);
+                t
+            }
+        };
+        match code.and_then(|c| c.code().entry(r.index)) {
+            Some(entry) => {
+                r.native_code.store(entry as *mut u8, Ordering::Release);
+                r.array_call
+                    .store(t.array_call as *mut u8, Ordering::Release);
+            }
+            None => r.native_code.store(t.adapter as *mut u8, Ordering::Release),
+        }
+    }
+    Ok(())
 }
 
 /// Makes `table` keep alive the instance that owns funcref `v`, unless that is the table's

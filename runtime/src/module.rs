@@ -108,8 +108,8 @@ fn validate_body(
 /// Names from the `name` custom section, decoded on first use.
 #[derive(Default)]
 pub(crate) struct Names {
-    module: Option<String>,
-    funcs: HashMap<u32, String>,
+    pub(crate) module: Option<String>,
+    pub(crate) funcs: HashMap<u32, String>,
     locals: HashMap<u32, HashMap<u32, String>>,
 }
 
@@ -347,6 +347,8 @@ pub(crate) struct ModuleInner {
     pub custom_sections: Vec<CustomSection>,
     /// Set when any function body or type uses 128-bit SIMD.
     pub uses_simd: bool,
+    /// Native code of every defined function (engine `jit`), registered for traps.
+    pub native: OnceLock<crate::vm::native::Registered>,
     pub engine: Engine,
 }
 
@@ -431,6 +433,7 @@ impl Module {
             defined: Vec::new(),
             custom_sections: Vec::new(),
             uses_simd: false,
+            native: OnceLock::new(),
             engine: engine.clone(),
         };
         let mut parser = Parser::new(0);
@@ -539,7 +542,16 @@ impl Module {
                 t.params().contains(&ValType::V128) || t.results().contains(&ValType::V128)
             }) || m.globals.iter().any(|g| g.content == ValType::V128);
         m.type_ids = m.types.iter().map(|t| engine.intern_type(t)).collect();
-        Ok(Module(Arc::new(m)))
+        let module = Module(Arc::new(m));
+        if let Some(backend) = engine.backend()
+            && engine.kind() == crate::EngineKind::Jit
+            && !module.0.uses_simd
+        {
+            let code = backend.compile_module(&module)?;
+            let registered = crate::vm::native::register(code, Some(&module));
+            let _ = module.0.native.set(registered);
+        }
+        Ok(module)
     }
 
     /// The module's name from the name section, if any.
@@ -944,7 +956,7 @@ impl ModuleInner {
     }
 
     /// The names of the `name` custom section(s), decoded on first use.
-    fn names(&self) -> &Names {
+    pub(crate) fn names(&self) -> &Names {
         self.names.get_or_init(|| {
             let mut names = Names::default();
             for c in self.custom_sections.iter().filter(|c| c.name == "name") {

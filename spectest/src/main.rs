@@ -68,6 +68,8 @@ fn main() -> ExitCode {
 fn real_main(args: Args) -> Result<ExitCode> {
     let engine = match args.engine.as_str() {
         "interp" => EngineChoice::Interp,
+        "jit" if kiln::EngineKind::Jit.is_available() => EngineChoice::Jit,
+        "tiered" if kiln::EngineKind::Tiered.is_available() => EngineChoice::Tiered,
         "jit" | "tiered" => bail!("engine `{}` is not built yet", args.engine),
         other => bail!("unknown engine `{other}` (expected interp, jit or tiered)"),
     };

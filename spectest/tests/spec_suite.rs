@@ -62,3 +62,12 @@ fn run_suite(engine: EngineChoice) {
 fn wasm2_suite_interp() {
     run_suite(EngineChoice::Interp);
 }
+
+#[test]
+fn wasm2_suite_jit() {
+    if !kiln::EngineKind::Jit.is_available() {
+        eprintln!("jit engine not available on this platform: skipped");
+        return;
+    }
+    run_suite(EngineChoice::Jit);
+}

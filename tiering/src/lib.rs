@@ -1,6 +1,13 @@
-//! Kiln's optimizing tier: hotness policy, compile queue, the Wasm-to-CLIF translator,
-//! executable memory, publishing into the indirection slots, OSR.
+//! Kiln's optimizing tier: the Wasm-to-CLIF translator, executable memory, per-signature
+//! trampolines and the [`backend::CraneliftBackend`] the runtime compiles through.
 //!
-//! Not built yet: the `jit` and `tiered` engines are refused with an `unsupported` error
-//! by the `kiln` API until this crate implements them. The VM layout it will compile
-//! against (`kiln_runtime::vm`) is fixed and pinned by tests.
+//! The VM layout and calling convention native code follows are in
+//! `kiln_runtime::vm::abi`. Native code exists on Linux x86-64 only; elsewhere
+//! [`backend::CraneliftBackend::new`] fails and Kiln interprets.
+
+pub mod backend;
+pub mod code_memory;
+pub mod trampoline;
+pub mod translate;
+
+pub use backend::CraneliftBackend;

@@ -255,9 +255,10 @@ fn print_stats(engine: EngineChoice) {
 
 /// Loads and validates FILE in a runtime of `engine`.
 fn load(file: &Path, engine: EngineChoice) -> Result<(Runtime, CompiledModule), Failure> {
-    if engine != EngineChoice::Interp {
+    let available = kiln::EngineKind::from_name(engine.name()).is_some_and(|k| k.is_available());
+    if !available {
         return Err(Failure::Usage(format!(
-            "engine `{}` is not built yet (available: interp)",
+            "engine `{}` is not built yet",
             engine.name()
         )));
     }

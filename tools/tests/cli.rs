@@ -236,8 +236,28 @@ fn start_is_not_run_on_bad_arguments() {
 }
 
 #[test]
-fn engine_jit_and_tiered_are_usage_errors() {
+fn engines_not_built_are_usage_errors_and_jit_runs() {
+    if kiln::EngineKind::Jit.is_available() {
+        let o = kiln(&[
+            "run",
+            "--engine",
+            "jit",
+            "--invoke",
+            "add",
+            fib_wat().to_str().unwrap(),
+            "1",
+            "2",
+        ]);
+        assert!(o.status.success(), "{o:?}");
+        assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "3");
+    }
     for engine in ["jit", "tiered"] {
+        let Some(kind) = kiln::EngineKind::from_name(engine) else {
+            continue;
+        };
+        if kind.is_available() {
+            continue;
+        }
         let o = kiln(&[
             "run",
             "--engine",

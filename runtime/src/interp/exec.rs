@@ -59,6 +59,20 @@ thread_local! {
     static STACK_TOP: Cell<usize> = const { Cell::new(0) };
 }
 
+/// Frames held by the invocations below the current one on this thread.
+pub(crate) fn outer_depth() -> usize {
+    OUTER_DEPTH.get()
+}
+
+/// Runs `f` with the frames below it counted as `depth` (native code calling back into the
+/// runtime knows its depth only as a number).
+pub(crate) fn with_outer_depth<R>(depth: usize, f: impl FnOnce() -> R) -> R {
+    let saved = OUTER_DEPTH.replace(depth);
+    let r = f();
+    OUTER_DEPTH.set(saved);
+    r
+}
+
 /// Reinterprets a funcref value as its indirection slot.
 #[inline(always)]
 pub(crate) fn funcref<'a>(v: u64) -> &'a VMFuncRef {
@@ -92,18 +106,42 @@ pub(crate) fn invoke(f: &VMFuncRef, slots: &mut [u64]) -> Result<(), Trap> {
     }
     let result = match inst.callee(f.index) {
         Callee::Host(h) => (h.func)(&Caller { instance: None }, slots),
-        Callee::Wasm => {
-            let mut stacks = POOL.with(|p| p.borrow_mut().pop()).unwrap_or_default();
-            let r = run_outer(&mut stacks, inst, f.index, slots);
-            stacks.frames.clear();
-            POOL.with(|p| p.borrow_mut().push(stacks));
-            r
+        Callee::Wasm if !f.array_call.load(Ordering::Acquire).is_null() => {
+            crate::vm::native::enter(f, f.vmctx, slots)
         }
+        Callee::Wasm => run_pooled(inst, f.index, slots),
     };
     if outermost {
         STACK_TOP.set(0);
     }
     result
+}
+
+/// Runs `f` for native code (the adapter path): a host function sees `caller` as its
+/// caller; a Wasm function runs natively if it has native code by now, else interpreted.
+pub(crate) fn call_for_native(
+    f: &VMFuncRef,
+    caller: Option<&InstanceInner>,
+    slots: &mut [u64],
+) -> Result<(), Trap> {
+    let inst = instance_of_funcref(f as *const VMFuncRef as u64);
+    match inst.callee(f.index) {
+        Callee::Host(h) => (h.func)(&Caller { instance: caller }, slots),
+        Callee::Wasm if !f.array_call.load(Ordering::Acquire).is_null() => {
+            let vmctx = caller.map_or(f.vmctx, |c| &*c.vmctx as *const _);
+            crate::vm::native::enter(f, vmctx, slots)
+        }
+        Callee::Wasm => run_pooled(inst, f.index, slots),
+    }
+}
+
+/// Interprets function `index` of `inst` on a pooled value stack.
+fn run_pooled(inst: &InstanceInner, index: u32, slots: &mut [u64]) -> Result<(), Trap> {
+    let mut stacks = POOL.with(|p| p.borrow_mut().pop()).unwrap_or_default();
+    let r = run_outer(&mut stacks, inst, index, slots);
+    stacks.frames.clear();
+    POOL.with(|p| p.borrow_mut().push(stacks));
+    r
 }
 
 fn run_outer(
@@ -144,6 +182,12 @@ fn trap_with_backtrace(
     inst: &InstanceInner,
     frames: &[Frame],
 ) -> Trap {
+    host.unwrap_or_else(|| Trap::new(code))
+        .with_backtrace(interp_backtrace(current, inst, frames))
+}
+
+/// The interpreter's frames, innermost (`current`) first.
+fn interp_backtrace(current: &FuncCode, inst: &InstanceInner, frames: &[Frame]) -> Vec<FrameInfo> {
     let mut bt = vec![frame_info(current, inst)];
     for f in frames.iter().rev() {
         // SAFETY: suspended frames point to code and instances that are alive for the whole
@@ -151,7 +195,7 @@ fn trap_with_backtrace(
         let (c, i) = unsafe { (&*f.code, &*f.inst) };
         bt.push(frame_info(c, i));
     }
-    host.unwrap_or_else(|| Trap::new(code)).with_backtrace(bt)
+    bt
 }
 
 fn frame_info(code: &FuncCode, inst: &InstanceInner) -> FrameInfo {
@@ -347,6 +391,9 @@ fn enter(ret: *const Op, cx: &mut Ctx<'_>, fref: &VMFuncRef, base: Slot) -> *con
     let callee_inst = instance_of_funcref(fref as *const VMFuncRef as u64);
     let abs = cx.fp + base as usize;
     match callee_inst.callee(fref.index) {
+        Callee::Wasm if !fref.array_call.load(Ordering::Acquire).is_null() => {
+            call_native(ret, cx, fref, callee_inst, abs)
+        }
         Callee::Wasm => {
             let callee = match callee_inst.code(fref.index) {
                 Ok(c) => c,
@@ -405,6 +452,44 @@ fn enter(ret: *const Op, cx: &mut Ctx<'_>, fref: &VMFuncRef, base: Slot) -> *con
             }
             cx.mem = cx.inst.mem0_view();
             ret
+        }
+    }
+}
+
+/// Calls a function with native code from the interpreter: its parameters are at `abs`
+/// and its results go there.
+#[cold]
+#[inline(never)]
+fn call_native(
+    ret: *const Op,
+    cx: &mut Ctx<'_>,
+    fref: &VMFuncRef,
+    callee_inst: &InstanceInner,
+    abs: usize,
+) -> *const Op {
+    let n = callee_inst
+        .module
+        .as_ref()
+        .map_or(0, |m| m.0.func_type(fref.index).stack_len());
+    if abs + n > cx.values.len() {
+        if abs + n > cx.max_slots {
+            return fail(cx, TrapCode::StackExhausted);
+        }
+        cx.values.resize(abs + n, 0);
+    }
+    let outer = OUTER_DEPTH.get();
+    OUTER_DEPTH.set(outer + cx.frames.len() + 1);
+    let r = crate::vm::native::enter(fref, &*cx.inst.vmctx, &mut cx.values[abs..abs + n]);
+    OUTER_DEPTH.set(outer);
+    match r {
+        Ok(()) => {
+            cx.mem = cx.inst.mem0_view();
+            ret
+        }
+        Err(mut t) => {
+            t.extend_backtrace(interp_backtrace(cx.code, cx.inst, cx.frames));
+            cx.trap = Some(t);
+            std::ptr::null()
         }
     }
 }

@@ -7,7 +7,9 @@ pub mod ir;
 pub mod num;
 mod translate;
 
-pub(crate) use exec::{funcref, instance_of_funcref, invoke};
+pub(crate) use exec::{
+    call_for_native, funcref, instance_of_funcref, invoke, outer_depth, with_outer_depth,
+};
 pub(crate) use translate::translate;
 
 use std::sync::atomic::{AtomicU32, Ordering};

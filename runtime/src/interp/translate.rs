@@ -137,9 +137,7 @@ pub(crate) fn translate(
     module: &ModuleInner,
     func_index: u32,
 ) -> std::result::Result<FuncCode, Box<Error>> {
-    let scratch = SCRATCH
-        .with(|c| c.borrow_mut().take())
-        .unwrap_or_default();
+    let scratch = SCRATCH.with(|c| c.borrow_mut().take()).unwrap_or_default();
     let mut t = Translator {
         module,
         ops: scratch.ops,
@@ -797,14 +795,24 @@ impl<'m> Translator<'m> {
     fn br_table(&mut self, targets: &wasmparser::BrTable<'_>) -> Result<()> {
         let index = self.pop();
         let len = targets.len();
-        self.emit(Op::BrTable { index: index.src, len });
+        self.emit(Op::BrTable {
+            index: index.src,
+            len,
+        });
         let table_start = self.ops.len();
         for _ in 0..=len {
             self.ops.push(Op::Br { target: u32::MAX });
         }
-        let depths = targets.targets().chain(std::iter::once(Ok(targets.default())));
+        // Each stub's copies run only on its own path: every stub starts from the stack as
+        // it is before the table (a deferred local materialised by one stub is still
+        // deferred on the others).
+        let saved = self.stack.clone();
+        let depths = targets
+            .targets()
+            .chain(std::iter::once(Ok(targets.default())));
         for (k, depth) in depths.enumerate() {
             let depth = depth.map_err(|e| Error::Compile(e.to_string()))?;
+            self.stack.clone_from(&saved);
             let (idx, arity, base) = self.label(depth);
             let kind = self.ctrl[idx].kind;
             let entry = table_start + k;

@@ -7,11 +7,16 @@
 //!
 //! ```text
 //! (callee: i64 /* *const VMFuncRef */, caller_vmctx: i64 /* *const VMContext */,
-//!  params...) -> results...
+//!  depth: i32, params...) -> results...
 //! ```
 //!
+//! `depth` is the number of Wasm frames the callee may still open, itself included: a
+//! function traps with `STACK_OVERFLOW` (call stack exhausted) at entry when it is 0 and
+//! passes `depth - 1` to every function it calls. That enforces the engine's
+//! `max_call_depth` exactly as the interpreter does, per thread, with no memory traffic.
+//!
 //! where `i32`/`i64`/`f32`/`f64` map to the Cranelift types of the same name, references
-//! (funcref, externref) to `i64` (0 = null; a funcref is the address of its [`VMFuncRef`]),
+//! (funcref, externref) to `i64` (0 = null; a funcref is the address of its [`VMFuncRef`](super::VMFuncRef)),
 //! and `v128` to `i8x16`. A function finds its own context with one load:
 //! `vmctx = load.i64 [callee + VMFUNCREF_VMCTX]`. `caller_vmctx` is the context of the Wasm
 //! code making the call (host functions see it as their caller); code calling from the host
@@ -50,10 +55,10 @@
 //!   has no native code (a host function, or a Wasm function in the interpreter): it stores
 //!   the parameters into a stack buffer of `max(params, results)` `u64` slots (v128 takes
 //!   two, low half first; `i32`/`f32` are zero-extended bit patterns), calls
-//!   [`Builtin::ArrayCall`] and, after a zero status, loads the results from the buffer.
+//!   [`Builtin::ArrayCall`] (passing its own `depth` on) and, after a zero status, loads the results from the buffer.
 //! * An **array trampoline** is the reverse, `system_v`:
 //!   `fn(code: *const u8, callee: *const VMFuncRef, caller_vmctx: *const VMContext,
-//!   values: *mut u64)`: loads the parameters from `values`, calls `code` with the native
+//!   values: *mut u64, depth: u32)`: loads the parameters from `values`, calls `code` with the native
 //!   signature and stores the results into `values`. The runtime enters native code only
 //!   through an array trampoline.
 //!
@@ -99,7 +104,7 @@ pub const TRAP_PENDING: u8 = 7;
 /// | `TableInit` | `(vmctx, table: u32, elem: u32, dst: u32, src: u32, len: u32) -> u32` status |
 /// | `ElemDrop` | `(vmctx, elem: u32)` |
 /// | `GlobalSetRef` | `(vmctx, global: u32, value: u64)` (`global.set` of a reference global) |
-/// | `ArrayCall` | `(callee: *const VMFuncRef, caller_vmctx, values: *mut u64) -> u32` status |
+/// | `ArrayCall` | `(callee: *const VMFuncRef, caller_vmctx, values: *mut u64, depth: u32) -> u32` status |
 ///
 /// `table.get`, `table.size`, `memory.size`, `ref.func`, numeric `global.get`/`set` and
 /// `call_indirect` are inline in native code (loads from the VM context).

@@ -219,6 +219,7 @@ pub(crate) extern "C" fn array_call(
     callee: *const super::VMFuncRef,
     caller_vmctx: *const VMContext,
     values: *mut u64,
+    depth: u32,
 ) -> u32 {
-    super::native::call_from_native(callee, caller_vmctx, values)
+    super::native::call_from_native(callee, caller_vmctx, values, depth)
 }

@@ -65,6 +65,11 @@ pub struct VMFuncRef {
     /// before; host functions keep null). The code is owned by the module, which the
     /// instance owning this slot keeps alive.
     pub interp_code: AtomicPtr<crate::interp::FuncCode>,
+    /// The array trampoline of this function's type while `native_code` is compiled code
+    /// (see [`abi`]); null while the function has no native code of its own (interpreted
+    /// or host functions, whose `native_code` is an adapter). Published after
+    /// `native_code`, so a reader that sees it non-null also sees the compiled code.
+    pub array_call: AtomicPtr<u8>,
 }
 
 /// The per-instance context every tier reads. All arrays are owned by the instance and
@@ -123,6 +128,8 @@ pub const VMFUNCREF_TYPE_ID: usize = 16;
 pub const VMFUNCREF_INDEX: usize = 20;
 /// Offset of [`VMFuncRef::interp_code`].
 pub const VMFUNCREF_INTERP_CODE: usize = 24;
+/// Offset of [`VMFuncRef::array_call`].
+pub const VMFUNCREF_ARRAY_CALL: usize = 32;
 
 // SAFETY: the raw pointers in these structs point into instance-owned data that lives as
 // long as the instance; the values they reach are atomics or are only accessed through the
@@ -358,6 +365,14 @@ impl Memory {
         state.reservation.commit(new_bytes).ok()?;
         self.0.def.length.store(new_bytes, Ordering::Release);
         Some(old)
+    }
+
+    /// Whether the memory sits in a full 8 GiB reservation, so that native code may skip
+    /// bounds checks (any 32-bit address plus 32-bit offset lands in it, and everything past
+    /// the current length is inaccessible).
+    pub fn is_guarded(&self) -> bool {
+        let state = self.0.state.lock().unwrap_or_else(|e| e.into_inner());
+        cfg!(unix) && state.reservation.reserved() >= MEMORY_RESERVATION
     }
 
     /// A bounds-checking view of the memory as it is now.
@@ -653,6 +668,7 @@ mod tests {
         assert_eq!(offset_of!(VMFuncRef, type_id), VMFUNCREF_TYPE_ID);
         assert_eq!(offset_of!(VMFuncRef, index), VMFUNCREF_INDEX);
         assert_eq!(offset_of!(VMFuncRef, interp_code), VMFUNCREF_INTERP_CODE);
+        assert_eq!(offset_of!(VMFuncRef, array_call), VMFUNCREF_ARRAY_CALL);
         assert_eq!(std::mem::size_of::<VMGlobalDefinition>(), 16);
     }
 

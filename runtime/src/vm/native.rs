@@ -1,12 +1,136 @@
 //! Entering native code, and leaving it when it traps: the entry stub, per-thread
-//! activations, the code registry and the signal handler.
+//! activations, the registry of code ranges and the signal handler.
+//!
+//! The runtime enters native code only through `enter`: an assembly stub saves the
+//! callee-saved registers and the stack pointer in an `Activation` on the Rust stack and
+//! calls the array trampoline of the function's type. A trap in native code (a trap
+//! instruction or a fault at a registered trap site, or a fault anywhere in native code
+//! while the stack is exhausted) raises a signal; the handler finds the trap in the code
+//! registry, records it and the frame-pointer chain of native frames in the thread's
+//! innermost activation, and resumes at the stub's second exit with the saved stack
+//! pointer, which returns "trapped" to `enter`. Only native frames are ever skipped: a
+//! host function called from native code returns normally and reports its error through
+//! `set_pending_trap` and a `TRAP_PENDING` trap in the adapter.
+//!
+//! Only Linux x86-64 has native code; elsewhere [`is_supported`] is false and nothing here
+//! runs.
 
 use super::{VMContext, VMFuncRef};
-use crate::error::Trap;
-use std::cell::RefCell;
+use crate::error::{FrameInfo, Trap, TrapCode};
+use crate::module::ModuleInner;
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::sync::{Arc, RwLock, Weak};
+
+/// Why a native trap site traps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NativeTrap {
+    /// A Wasm trap of this kind.
+    Code(TrapCode),
+    /// A builtin or adapter recorded the trap with `set_pending_trap` just before.
+    Pending,
+}
+
+/// A block of native code as the registry needs it: where its functions are and which
+/// instructions are trap sites. Implemented by the tiering crate's code memory.
+pub trait NativeCode: Send + Sync {
+    /// The address range of the code.
+    fn range(&self) -> Range<usize>;
+    /// The Wasm functions in it: address range and function index, sorted by address.
+    fn functions(&self) -> Vec<(Range<usize>, u32)>;
+    /// The trap sites: absolute address of the instruction and the trap, sorted.
+    fn traps(&self) -> Vec<(usize, NativeTrap)>;
+    /// Entry of defined function `index` (imports first), if this code contains it.
+    fn entry(&self, index: u32) -> Option<*const u8>;
+}
+
+struct CodeEntry {
+    end: usize,
+    functions: Vec<(Range<usize>, u32)>,
+    traps: Vec<(usize, NativeTrap)>,
+    module: Option<Weak<ModuleInner>>,
+}
+
+impl CodeEntry {
+    fn function_at(&self, pc: usize) -> Option<u32> {
+        let i = self.functions.partition_point(|(r, _)| r.start <= pc);
+        let (r, index) = self.functions.get(i.checked_sub(1)?)?;
+        r.contains(&pc).then_some(*index)
+    }
+
+    fn trap_at(&self, pc: usize) -> Option<NativeTrap> {
+        let i = self.traps.binary_search_by_key(&pc, |(p, _)| *p).ok()?;
+        Some(self.traps[i].1)
+    }
+}
+
+/// Every registered block of native code, by start address.
+static REGISTRY: RwLock<BTreeMap<usize, Arc<CodeEntry>>> = RwLock::new(BTreeMap::new());
+
+fn lookup(pc: usize) -> Option<Arc<CodeEntry>> {
+    let reg = REGISTRY.read().unwrap_or_else(|e| e.into_inner());
+    let (_, e) = reg.range(..=pc).next_back()?;
+    (pc < e.end).then(|| e.clone())
+}
+
+/// Native code known to the signal handler and to backtraces; unregistered (before the code
+/// itself is released) when dropped.
+pub struct Registered {
+    start: usize,
+    code: Arc<dyn NativeCode>,
+}
+
+impl Registered {
+    /// The code.
+    pub fn code(&self) -> &Arc<dyn NativeCode> {
+        &self.code
+    }
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        let mut reg = REGISTRY.write().unwrap_or_else(|e| e.into_inner());
+        reg.remove(&self.start);
+    }
+}
+
+impl std::fmt::Debug for Registered {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Registered({:#x})", self.start)
+    }
+}
+
+/// Registers `code` (compiled for `module`, or a trampoline block when `None`).
+pub fn register(code: Arc<dyn NativeCode>, module: Option<&crate::Module>) -> Registered {
+    let range = code.range();
+    let entry = Arc::new(CodeEntry {
+        end: range.end,
+        functions: code.functions(),
+        traps: code.traps(),
+        module: module.map(|m| Arc::downgrade(&m.0)),
+    });
+    REGISTRY
+        .write()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(range.start, entry);
+    Registered {
+        start: range.start,
+        code,
+    }
+}
+
+/// Whether this platform runs native code.
+pub const fn is_supported() -> bool {
+    cfg!(all(target_arch = "x86_64", target_os = "linux"))
+}
 
 thread_local! {
     static PENDING: RefCell<Option<Trap>> = const { RefCell::new(None) };
+    /// The innermost activation of this thread (read by the signal handler).
+    static CURRENT: Cell<*mut Activation> = const { Cell::new(std::ptr::null_mut()) };
+    /// Lowest usable address of this thread's stack, once known.
+    static STACK_LIMIT: Cell<usize> = const { Cell::new(0) };
 }
 
 /// Records `trap` as the reason native code on this thread is about to trap with
@@ -15,12 +139,434 @@ pub(crate) fn set_pending_trap(trap: Trap) {
     PENDING.with(|p| *p.borrow_mut() = Some(trap));
 }
 
-/// Runs a function without native code for an adapter (see `abi`).
+fn take_pending_trap() -> Trap {
+    PENDING
+        .with(|p| p.borrow_mut().take())
+        .unwrap_or_else(|| Trap::host("native code trapped without a recorded reason"))
+}
+
+/// Frames of native code a trap records (deeper stacks keep their innermost frames).
+const MAX_FRAMES: usize = 256;
+
+/// One entry into native code, on the Rust stack of `enter`.
+#[repr(C)]
+struct Activation {
+    /// Stack pointer saved by the entry stub (offset 0, written by assembly).
+    sp: usize,
+    /// Frames the callee may open (offset 8, passed to the trampoline by assembly).
+    depth: u64,
+    prev: *mut Activation,
+    trap: Option<NativeTrap>,
+    /// Return addresses recorded by the signal handler (only `..nframes` are written;
+    /// left uninitialised otherwise so that entering native code stays cheap).
+    frames: [std::mem::MaybeUninit<usize>; MAX_FRAMES],
+    nframes: usize,
+}
+
+/// Minimum stack a host function called from native code gets; closer to the end of the
+/// stack the call traps with "call stack exhausted" instead.
+const HOST_STACK_RESERVE: usize = 256 * 1024;
+
+/// Calls `callee`'s native code with parameters in `values` and writes the results back
+/// (the layout of `call_with_stack`). `caller_vmctx` is the calling instance's context.
+///
+/// # Errors
+///
+/// The trap, with the native frames of its backtrace (innermost first).
+pub(crate) fn enter(
+    callee: &VMFuncRef,
+    caller_vmctx: *const VMContext,
+    values: &mut [u64],
+) -> Result<(), Trap> {
+    #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+    {
+        use std::sync::atomic::Ordering;
+        sys::prepare_thread();
+        let tramp = callee.array_call.load(Ordering::Acquire);
+        let code = callee.native_code.load(Ordering::Acquire);
+        debug_assert!(!tramp.is_null() && !code.is_null());
+        let max = inst_max_depth(callee);
+        let depth = max
+            .saturating_sub(crate::interp::outer_depth())
+            .min(i32::MAX as usize);
+        if depth == 0 {
+            return Err(Trap::new(TrapCode::StackExhausted));
+        }
+        let mut act = Activation {
+            sp: 0,
+            depth: depth as u64,
+            prev: CURRENT.get(),
+            trap: None,
+            frames: [std::mem::MaybeUninit::uninit(); MAX_FRAMES],
+            nframes: 0,
+        };
+        CURRENT.set(&mut act);
+        // SAFETY: `tramp` is the array trampoline of the callee's type and `code` its
+        // compiled code (both published together, kept alive by the callee's instance);
+        // `values` holds max(params, results) slots as the trampoline expects. Traps come
+        // back through the stub's second exit with the callee-saved registers restored.
+        let status = unsafe {
+            sys::kiln_enter(
+                &mut act,
+                tramp as usize,
+                code as usize,
+                callee as *const VMFuncRef as usize,
+                caller_vmctx as usize,
+                values.as_mut_ptr() as usize,
+            )
+        };
+        CURRENT.set(act.prev);
+        if status == 0 {
+            return Ok(());
+        }
+        let mut trap = match act.trap {
+            Some(NativeTrap::Code(code)) => Trap::new(code),
+            Some(NativeTrap::Pending) | None => take_pending_trap(),
+        };
+        let pcs: Vec<usize> = act.frames[..act.nframes]
+            .iter()
+            // SAFETY: the signal handler wrote the first `nframes` entries.
+            .map(|p| unsafe { p.assume_init() })
+            .collect();
+        trap.extend_backtrace(symbolize(&pcs));
+        Err(trap)
+    }
+    #[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
+    {
+        let _ = (callee, caller_vmctx, values);
+        Err(Trap::host("unsupported: native code on this platform"))
+    }
+}
+
+/// The call depth limit of the engine `callee` belongs to.
+fn inst_max_depth(callee: &VMFuncRef) -> usize {
+    let inst = crate::interp::instance_of_funcref(callee as *const VMFuncRef as u64);
+    inst.engine.config().max_call_depth
+}
+
+/// Wasm frames for the recorded return addresses (trampolines and adapters are skipped).
+fn symbolize(pcs: &[usize]) -> Vec<FrameInfo> {
+    let mut out = Vec::with_capacity(pcs.len());
+    for &pc in pcs {
+        let Some(entry) = lookup(pc) else { continue };
+        let Some(index) = entry.function_at(pc) else {
+            continue;
+        };
+        let module = entry.module.as_ref().and_then(Weak::upgrade);
+        out.push(FrameInfo {
+            module: module.as_ref().and_then(|m| m.names().module.clone()),
+            func_index: index,
+            func_name: module
+                .as_ref()
+                .and_then(|m| m.names().funcs.get(&index).cloned()),
+        });
+    }
+    out
+}
+
+/// The adapter path: runs `callee` (a host function or a Wasm function without native code)
+/// for native code, parameters and results in `values`. Returns 0, or 1 after recording the
+/// trap with `set_pending_trap`.
 pub(crate) fn call_from_native(
-    _callee: *const VMFuncRef,
-    _caller_vmctx: *const VMContext,
-    _values: *mut u64,
+    callee: *const VMFuncRef,
+    caller_vmctx: *const VMContext,
+    values: *mut u64,
+    depth: u32,
 ) -> u32 {
-    set_pending_trap(Trap::host("unsupported: native adapters are not wired yet"));
-    1
+    if stack_left() < HOST_STACK_RESERVE {
+        set_pending_trap(Trap::new(TrapCode::StackExhausted));
+        return 1;
+    }
+    // SAFETY: native code passes the slot it called through (alive: its instance is kept
+    // alive by whoever holds the reference) and its own context.
+    let (callee, caller) = unsafe {
+        let caller = if caller_vmctx.is_null() {
+            None
+        } else {
+            Some(&*((*caller_vmctx).instance as *const crate::instance::InstanceInner))
+        };
+        (&*callee, caller)
+    };
+    let inst = crate::interp::instance_of_funcref(callee as *const VMFuncRef as u64);
+    let len = match inst.callee(callee.index) {
+        crate::instance::Callee::Host(h) => h.ty.stack_len(),
+        crate::instance::Callee::Wasm => inst
+            .module
+            .as_ref()
+            .map_or(0, |m| m.0.func_type(callee.index).stack_len()),
+    };
+    // SAFETY: the adapter passes a buffer of max(params, results) slots of this type.
+    let values = unsafe { std::slice::from_raw_parts_mut(values, len) };
+    let max = inst.engine.config().max_call_depth;
+    let r = crate::interp::with_outer_depth(max.saturating_sub(depth as usize), || {
+        crate::interp::call_for_native(callee, caller, values)
+    });
+    match r {
+        Ok(()) => 0,
+        Err(t) => {
+            set_pending_trap(t);
+            1
+        }
+    }
+}
+
+/// Bytes of stack left below the current frame on this thread (large when unknown).
+fn stack_left() -> usize {
+    let marker = 0u8;
+    let here = &marker as *const u8 as usize;
+    let mut limit = STACK_LIMIT.get();
+    if limit == 0 {
+        limit = sys_stack_limit().unwrap_or(1);
+        STACK_LIMIT.set(limit);
+    }
+    here.saturating_sub(limit)
+}
+
+#[cfg(target_os = "linux")]
+fn sys_stack_limit() -> Option<usize> {
+    // SAFETY: plain libc queries of the calling thread's attributes into local storage.
+    unsafe {
+        let mut attr: libc::pthread_attr_t = std::mem::zeroed();
+        if libc::pthread_getattr_np(libc::pthread_self(), &mut attr) != 0 {
+            return None;
+        }
+        let mut addr: *mut libc::c_void = std::ptr::null_mut();
+        let mut size: libc::size_t = 0;
+        let rc = libc::pthread_attr_getstack(&attr, &mut addr, &mut size);
+        libc::pthread_attr_destroy(&mut attr);
+        (rc == 0).then_some(addr as usize)
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn sys_stack_limit() -> Option<usize> {
+    None
+}
+
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+mod sys {
+    use super::{Activation, CURRENT, MAX_FRAMES, NativeTrap, lookup};
+    use crate::error::TrapCode;
+    use std::cell::Cell;
+    use std::sync::Once;
+
+    /// Saves the callee-saved registers and the stack pointer (into `act.sp`), then calls
+    /// `tramp(code, callee, caller, values, act.depth)`. Returns 0; the signal handler makes it return
+    /// 1 through [`kiln_resume`] instead.
+    #[unsafe(naked)]
+    pub(super) unsafe extern "C" fn kiln_enter(
+        act: *mut Activation,
+        tramp: usize,
+        code: usize,
+        callee: usize,
+        caller: usize,
+        values: usize,
+    ) -> u32 {
+        core::arch::naked_asm!(
+            "push rbp",
+            "mov rbp, rsp",
+            "push rbx",
+            "push r12",
+            "push r13",
+            "push r14",
+            "push r15",
+            "sub rsp, 8",
+            "mov [rdi], rsp",
+            "mov r10, [rdi + 8]",
+            "mov rax, rsi",
+            "mov rdi, rdx",
+            "mov rsi, rcx",
+            "mov rdx, r8",
+            "mov rcx, r9",
+            "mov r8, r10",
+            "call rax",
+            "xor eax, eax",
+            "add rsp, 8",
+            "pop r15",
+            "pop r14",
+            "pop r13",
+            "pop r12",
+            "pop rbx",
+            "pop rbp",
+            "ret",
+        )
+    }
+
+    /// The trapped exit of [`kiln_enter`]: entered by the signal handler with the stack
+    /// pointer `kiln_enter` saved.
+    #[unsafe(naked)]
+    unsafe extern "C" fn kiln_resume() {
+        core::arch::naked_asm!(
+            "mov eax, 1",
+            "add rsp, 8",
+            "pop r15",
+            "pop r14",
+            "pop r13",
+            "pop r12",
+            "pop rbx",
+            "pop rbp",
+            "ret",
+        )
+    }
+
+    const SIGNALS: [libc::c_int; 4] = [libc::SIGSEGV, libc::SIGBUS, libc::SIGILL, libc::SIGFPE];
+
+    /// The handlers installed before ours, to chain to for faults outside native code.
+    static mut PREVIOUS: [std::mem::MaybeUninit<libc::sigaction>; 4] =
+        [const { std::mem::MaybeUninit::uninit() }; 4];
+    static INSTALL: Once = Once::new();
+
+    thread_local! {
+        static READY: Cell<bool> = const { Cell::new(false) };
+        static ALT_STACK: RefCellAltStack = const { RefCellAltStack(Cell::new(std::ptr::null_mut())) };
+    }
+
+    /// An alternate signal stack this module allocated for the thread (freed at exit).
+    struct RefCellAltStack(Cell<*mut libc::c_void>);
+
+    const ALT_STACK_SIZE: usize = 64 * 1024;
+
+    impl Drop for RefCellAltStack {
+        fn drop(&mut self) {
+            let p = self.0.get();
+            if p.is_null() {
+                return;
+            }
+            // SAFETY: disable the alternate stack before unmapping the memory we mapped for
+            // it in `prepare_thread`.
+            unsafe {
+                let ss = libc::stack_t {
+                    ss_sp: std::ptr::null_mut(),
+                    ss_flags: libc::SS_DISABLE,
+                    ss_size: ALT_STACK_SIZE,
+                };
+                libc::sigaltstack(&ss, std::ptr::null_mut());
+                libc::munmap(p, ALT_STACK_SIZE);
+            }
+        }
+    }
+
+    /// Installs the signal handlers (once per process) and makes sure this thread has an
+    /// alternate signal stack, so a stack overflow in native code can be handled.
+    pub(super) fn prepare_thread() {
+        if READY.get() {
+            return;
+        }
+        INSTALL.call_once(install_handlers);
+        // SAFETY: querying and (if none) installing an alternate signal stack of memory we
+        // map here and keep until the thread exits.
+        unsafe {
+            let mut old: libc::stack_t = std::mem::zeroed();
+            libc::sigaltstack(std::ptr::null(), &mut old);
+            if old.ss_flags & libc::SS_DISABLE != 0 {
+                let p = libc::mmap(
+                    std::ptr::null_mut(),
+                    ALT_STACK_SIZE,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                    -1,
+                    0,
+                );
+                if p != libc::MAP_FAILED {
+                    let ss = libc::stack_t {
+                        ss_sp: p,
+                        ss_flags: 0,
+                        ss_size: ALT_STACK_SIZE,
+                    };
+                    libc::sigaltstack(&ss, std::ptr::null_mut());
+                    ALT_STACK.with(|a| a.0.set(p));
+                }
+            }
+        }
+        READY.set(true);
+    }
+
+    fn install_handlers() {
+        for (i, &sig) in SIGNALS.iter().enumerate() {
+            // SAFETY: installing a handler with sigaction; `PREVIOUS` is written only here,
+            // inside `Once`, before any handler can read it.
+            unsafe {
+                let mut sa: libc::sigaction = std::mem::zeroed();
+                sa.sa_sigaction = handler as *const () as usize;
+                sa.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK | libc::SA_NODEFER;
+                libc::sigemptyset(&mut sa.sa_mask);
+                let prev = (*std::ptr::addr_of_mut!(PREVIOUS))[i].as_mut_ptr();
+                libc::sigaction(sig, &sa, prev);
+            }
+        }
+    }
+
+    unsafe extern "C" fn handler(
+        sig: libc::c_int,
+        info: *mut libc::siginfo_t,
+        ctx: *mut libc::c_void,
+    ) {
+        // SAFETY: the kernel passes a valid ucontext; we only read and write its general
+        // registers, and read native frames through the frame-pointer chain of code we
+        // generated (every native function keeps frame pointers).
+        unsafe {
+            let uc = ctx as *mut libc::ucontext_t;
+            let gregs = &mut (*uc).uc_mcontext.gregs;
+            let pc = gregs[libc::REG_RIP as usize] as usize;
+            let act = CURRENT
+                .try_with(|c| c.get())
+                .unwrap_or(std::ptr::null_mut());
+            if !act.is_null()
+                && let Some(entry) = lookup(pc)
+            {
+                let trap = match entry.trap_at(pc) {
+                    Some(t) => t,
+                    // Not a trap site: a push, spill or probe hit the stack guard.
+                    None if sig == libc::SIGSEGV || sig == libc::SIGBUS => {
+                        NativeTrap::Code(TrapCode::StackExhausted)
+                    }
+                    None => return chain(sig, info, ctx),
+                };
+                drop(entry);
+                let act = &mut *act;
+                act.trap = Some(trap);
+                act.frames[0].write(pc);
+                let mut n = 1;
+                let mut fp = gregs[libc::REG_RBP as usize] as usize;
+                while n < MAX_FRAMES && fp != 0 && fp < act.sp.wrapping_add(1 << 30) {
+                    let ret = *((fp + 8) as *const usize);
+                    if lookup(ret).is_none() {
+                        break;
+                    }
+                    // The call instruction, not the one after it.
+                    act.frames[n].write(ret - 1);
+                    n += 1;
+                    fp = *(fp as *const usize);
+                }
+                act.nframes = n;
+                gregs[libc::REG_RSP as usize] = act.sp as i64;
+                gregs[libc::REG_RIP as usize] = kiln_resume as *const () as usize as i64;
+                return;
+            }
+            chain(sig, info, ctx)
+        }
+    }
+
+    /// Passes a signal that is not ours to the handler installed before.
+    unsafe fn chain(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
+        let Some(i) = SIGNALS.iter().position(|&s| s == sig) else {
+            return;
+        };
+        // SAFETY: `PREVIOUS` was fully written before our handler was installed.
+        unsafe {
+            let prev = &*(*std::ptr::addr_of!(PREVIOUS))[i].as_ptr();
+            if prev.sa_flags & libc::SA_SIGINFO != 0 {
+                let f: unsafe extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) =
+                    std::mem::transmute(prev.sa_sigaction);
+                f(sig, info, ctx);
+            } else if prev.sa_sigaction == libc::SIG_DFL || prev.sa_sigaction == libc::SIG_IGN {
+                // Restore the default action; returning re-executes the faulting
+                // instruction, which then terminates the process as it would have.
+                libc::sigaction(sig, prev, std::ptr::null_mut());
+            } else {
+                let f: unsafe extern "C" fn(libc::c_int) = std::mem::transmute(prev.sa_sigaction);
+                f(sig);
+            }
+        }
+    }
 }

@@ -1,0 +1,236 @@
+//! The Cranelift backend the runtime calls ([`kiln_runtime::NativeBackend`]): compiles
+//! modules (in parallel on the rayon pool) and per-signature trampolines into executable
+//! memory registered with the runtime's trap handler.
+
+use crate::code_memory::CodeBuilder;
+use crate::trampoline;
+use crate::translate::{BoundsChecks, TranslateOptions, translate_function};
+use cranelift_codegen::binemit::Reloc;
+use cranelift_codegen::control::ControlPlane;
+use cranelift_codegen::isa::{OwnedTargetIsa, TargetIsa};
+use cranelift_codegen::settings::{self, Configurable};
+use cranelift_codegen::{Context, ir};
+use cranelift_codegen::{FinalizedRelocTarget, MachTrap};
+use cranelift_frontend::FunctionBuilderContext;
+use kiln_runtime::vm::native::{self, NativeCode, Registered};
+use kiln_runtime::{Error, FuncType, Module, NativeBackend, Result, Trampolines};
+use rayon::prelude::*;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// Cranelift for the host, as Kiln configures it.
+///
+/// # Errors
+///
+/// When the host is not supported by Cranelift.
+pub fn host_isa() -> std::result::Result<OwnedTargetIsa, String> {
+    let mut flags = settings::builder();
+    let verify = if cfg!(debug_assertions) {
+        "true"
+    } else {
+        "false"
+    };
+    for (k, v) in [
+        ("opt_level", "speed"),
+        // Backtraces and the trap handler walk frame pointers.
+        ("preserve_frame_pointers", "true"),
+        // Large frames touch every page, so stack overflow always hits the guard page.
+        ("enable_probestack", "true"),
+        ("probestack_strategy", "inline"),
+        // Wasm functions may return more values than there are return registers.
+        ("enable_multi_ret_implicit_sret", "true"),
+        ("enable_verifier", verify),
+    ] {
+        flags
+            .set(k, v)
+            .map_err(|e| format!("cranelift setting {k}: {e}"))?;
+    }
+    let builder = cranelift_native::builder()?;
+    builder
+        .finish(settings::Flags::new(flags))
+        .map_err(|e| e.to_string())
+}
+
+/// Compiles `func` to machine code and its trap sites.
+///
+/// # Errors
+///
+/// When Cranelift rejects the function or the code needs relocations.
+pub fn compile_function(
+    isa: &dyn TargetIsa,
+    ctx: &mut Context,
+    func: ir::Function,
+) -> std::result::Result<Compiled, String> {
+    ctx.clear();
+    ctx.func = func;
+    let names = ctx.func.params.user_named_funcs().clone();
+    let code = ctx
+        .compile(isa, &mut ControlPlane::default())
+        .map_err(|e| format!("code generation failed: {:?}", e.inner))?;
+    let mut calls = Vec::new();
+    for r in code.buffer.relocs() {
+        let target = match (&r.kind, &r.target) {
+            (
+                Reloc::X86CallPCRel4 | Reloc::X86PCRel4,
+                FinalizedRelocTarget::ExternalName(ir::ExternalName::User(name)),
+            ) => names[*name].index,
+            (kind, target) => {
+                return Err(format!(
+                    "unsupported: code with relocation {kind:?} to {target:?}"
+                ));
+            }
+        };
+        calls.push(DirectCall {
+            offset: r.offset,
+            target,
+            addend: r.addend,
+        });
+    }
+    Ok(Compiled {
+        code: code.code_buffer().to_vec(),
+        traps: code.buffer.traps().to_vec(),
+        calls,
+    })
+}
+
+/// A `call rel32` to another function of the same code block, to patch at layout.
+#[derive(Clone, Copy, Debug)]
+pub struct DirectCall {
+    /// Offset of the 32-bit displacement within the calling function.
+    pub offset: u32,
+    /// Wasm index of the called function.
+    pub target: u32,
+    /// Added to the target address (Cranelift's convention for PC-relative fields).
+    pub addend: i64,
+}
+
+/// One compiled function: code, trap sites and direct calls to patch.
+pub struct Compiled {
+    /// Machine code.
+    pub code: Vec<u8>,
+    /// Trap sites.
+    pub traps: Vec<MachTrap>,
+    /// Direct calls.
+    pub calls: Vec<DirectCall>,
+}
+
+/// Kiln's optimizing tier as a [`NativeBackend`].
+pub struct CraneliftBackend {
+    isa: OwnedTargetIsa,
+    options: TranslateOptions,
+    trampolines: Mutex<HashMap<FuncType, Trampolines>>,
+    /// Code of the trampolines (lives as long as the backend).
+    trampoline_code: Mutex<Vec<Registered>>,
+}
+
+impl CraneliftBackend {
+    /// A backend for the host with `options`.
+    ///
+    /// # Errors
+    ///
+    /// When native code is not supported on this host.
+    pub fn new(options: TranslateOptions) -> std::result::Result<CraneliftBackend, String> {
+        if !native::is_supported() {
+            return Err("unsupported: native code on this platform (Linux x86-64 only)".into());
+        }
+        Ok(CraneliftBackend {
+            isa: host_isa()?,
+            options,
+            trampolines: Mutex::new(HashMap::new()),
+            trampoline_code: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// The target ISA.
+    pub fn isa(&self) -> &dyn TargetIsa {
+        &*self.isa
+    }
+
+    /// The translation options.
+    pub fn options(&self) -> &TranslateOptions {
+        &self.options
+    }
+
+    /// Translates and compiles defined function `index` of `module`.
+    ///
+    /// # Errors
+    ///
+    /// Translation or code generation errors.
+    pub fn compile_one(
+        &self,
+        module: &Module,
+        index: u32,
+        fctx: &mut FunctionBuilderContext,
+        ctx: &mut Context,
+    ) -> Result<Compiled> {
+        let func = translate_function(module, index, &self.options, &*self.isa, fctx).map_err(
+            |e| match e {
+                crate::translate::TranslateError::Unsupported(m) => Error::Unsupported(m),
+                other => Error::Compile(other.to_string()),
+            },
+        )?;
+        compile_function(&*self.isa, ctx, func).map_err(|m| {
+            if let Some(rest) = m.strip_prefix("unsupported: ") {
+                Error::Unsupported(rest.to_string())
+            } else {
+                Error::Compile(format!("function {index}: {m}"))
+            }
+        })
+    }
+}
+
+impl NativeBackend for CraneliftBackend {
+    fn compile_module(&self, module: &Module) -> Result<Arc<dyn NativeCode>> {
+        let first = module.num_imported_funcs();
+        let compiled: Vec<(u32, Compiled)> = (first..module.num_funcs())
+            .into_par_iter()
+            .map_init(
+                || (FunctionBuilderContext::new(), Context::new()),
+                |(fctx, ctx), index| Ok((index, self.compile_one(module, index, fctx, ctx)?)),
+            )
+            .collect::<Result<_>>()?;
+        let mut builder = CodeBuilder::default();
+        for (index, c) in &compiled {
+            builder.push(Some(*index), c);
+        }
+        let memory = builder
+            .finish()
+            .map_err(|e| Error::Compile(format!("cannot map code memory: {e}")))?;
+        Ok(Arc::new(memory))
+    }
+
+    fn trampolines(&self, ty: &FuncType) -> Result<Trampolines> {
+        let mut cache = self.trampolines.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(t) = cache.get(ty) {
+            return Ok(*t);
+        }
+        let mut fctx = FunctionBuilderContext::new();
+        let mut ctx = Context::new();
+        let isa = &*self.isa;
+        let array = trampoline::array_call_trampoline(ty, isa, &mut fctx);
+        let adapter = trampoline::adapter(ty, isa, &mut fctx);
+        let mut builder = CodeBuilder::default();
+        let c = compile_function(isa, &mut ctx, array).map_err(Error::Compile)?;
+        let array_at = builder.push(None, &c);
+        let c = compile_function(isa, &mut ctx, adapter).map_err(Error::Compile)?;
+        let adapter_at = builder.push(None, &c);
+        let memory = builder
+            .finish()
+            .map_err(|e| Error::Compile(format!("cannot map code memory: {e}")))?;
+        let t = Trampolines {
+            array_call: memory.address(array_at),
+            adapter: memory.address(adapter_at),
+        };
+        let registered = native::register(Arc::new(memory), None);
+        self.trampoline_code
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(registered);
+        cache.insert(ty.clone(), t);
+        Ok(t)
+    }
+
+    fn needs_guarded_memory(&self) -> bool {
+        self.options.bounds_checks == BoundsChecks::GuardPages
+    }
+}

@@ -1,0 +1,121 @@
+//! Kiln's WebAssembly-to-CLIF translator: one Wasm function in, one Cranelift
+//! [`ir::Function`] out, following the native ABI of `kiln_runtime::vm::abi`.
+//!
+//! Every non-SIMD operator of WebAssembly 2.0 is translated (plus the tail-call and
+//! multi-memory operators when the engine enables those proposals). A SIMD operator, a
+//! `v128` local, parameter or block type makes translation fail with an error whose message
+//! starts with `unsupported: SIMD`.
+//!
+//! The translation is a single pass over the operators with a value stack of SSA values,
+//! a control stack of frames (block, loop, if) and cranelift-frontend variables for the
+//! locals. Code following `br`, `br_table`, `return` or `unreachable` up to the end of the
+//! enclosing frame is skipped (only the nesting of control operators is counted), so no
+//! unreachable CLIF is produced.
+//!
+//! Memory accesses either rely on guard pages (the 8 GiB reservation; an access that
+//! faults carries `HEAP_OUT_OF_BOUNDS`) or compare against the current length
+//! ([`BoundsChecks`]). Calls always go through the callee's `VMFuncRef` slot, so the
+//! runtime can swap code pointers at any time.
+
+mod func;
+
+pub(crate) use func::user_trap;
+
+use cranelift_codegen::ir::{self, AbiParam, Signature, types};
+use cranelift_codegen::isa::{CallConv, TargetIsa};
+use cranelift_frontend::FunctionBuilderContext;
+use kiln_runtime::{FuncType, Module, ValType};
+
+/// How native code keeps memory accesses in bounds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BoundsChecks {
+    /// Rely on the 8 GiB reservation (4 GiB addressable plus a 4 GiB guard) and the signal
+    /// handler: `base + zext(addr) + offset` is accessed unchecked. The rare accesses whose
+    /// static offset could reach past the reservation are still checked explicitly.
+    GuardPages,
+    /// Compare every access against the current length of the memory.
+    Explicit,
+}
+
+/// Translation settings.
+#[derive(Clone, Copy, Debug)]
+pub struct TranslateOptions {
+    /// Bounds strategy for linear memory accesses.
+    pub bounds_checks: BoundsChecks,
+    /// Poll the interrupt flag at function entry and at every loop header.
+    pub interrupt_checks: bool,
+    /// Call functions of the same module directly (`call rel32`, resolved when the
+    /// module's code is laid out) instead of through their slots. Only for code that is
+    /// never replaced: engine `jit`.
+    pub direct_calls: bool,
+}
+
+impl Default for TranslateOptions {
+    fn default() -> Self {
+        TranslateOptions {
+            bounds_checks: BoundsChecks::GuardPages,
+            interrupt_checks: true,
+            direct_calls: false,
+        }
+    }
+}
+
+/// Why a function could not be translated.
+#[derive(Debug, thiserror::Error)]
+pub enum TranslateError {
+    /// An operator or type the translator does not implement (SIMD, GC, threads, ...).
+    /// SIMD messages start with `SIMD`.
+    #[error("unsupported: {0}")]
+    Unsupported(String),
+    /// The body or the module is not what validation promised (never expected).
+    #[error("invalid function body: {0}")]
+    Invalid(String),
+}
+
+/// The Cranelift type of a Wasm value type (references are `i64` addresses, 0 = null).
+pub fn clif_type(ty: ValType) -> ir::Type {
+    match ty {
+        ValType::I32 => types::I32,
+        ValType::I64 => types::I64,
+        ValType::F32 => types::F32,
+        ValType::F64 => types::F64,
+        ValType::V128 => types::I8X16,
+        ValType::FuncRef | ValType::ExternRef => types::I64,
+    }
+}
+
+/// The native signature of a Wasm function type:
+/// `(callee: i64, caller_vmctx: i64, depth: i32, params...) -> results` in `call_conv`.
+pub fn native_signature(ty: &FuncType, call_conv: CallConv) -> Signature {
+    let mut sig = Signature::new(call_conv);
+    sig.params.push(AbiParam::new(types::I64));
+    sig.params.push(AbiParam::new(types::I64));
+    sig.params.push(AbiParam::new(types::I32));
+    sig.params
+        .extend(ty.params().iter().map(|&t| AbiParam::new(clif_type(t))));
+    sig.returns
+        .extend(ty.results().iter().map(|&t| AbiParam::new(clif_type(t))));
+    sig
+}
+
+/// Translates defined function `func_index` (index space with imports first) of `module`
+/// into a Cranelift function named `u0:func_index` with the [`native_signature`] of its
+/// type in the `tail` calling convention.
+///
+/// # Errors
+///
+/// [`TranslateError::Unsupported`] for SIMD and for operators outside WebAssembly 2.0 (and
+/// the tail-call and multi-memory proposals); [`TranslateError::Invalid`] when
+/// `func_index` is not a defined function or the body does not decode.
+pub fn translate_function(
+    module: &Module,
+    func_index: u32,
+    opts: &TranslateOptions,
+    isa: &dyn TargetIsa,
+    fctx: &mut FunctionBuilderContext,
+) -> Result<ir::Function, TranslateError> {
+    func::translate(module, func_index, opts, isa, fctx)
+}
+
+#[cfg(test)]
+mod tests;

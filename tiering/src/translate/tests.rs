@@ -1,0 +1,304 @@
+//! Unit tests: hand-written functions translated and compiled with the verifier on.
+
+use super::*;
+use cranelift_codegen::Context;
+use cranelift_codegen::control::ControlPlane;
+use cranelift_codegen::isa::OwnedTargetIsa;
+use cranelift_codegen::settings::{self, Configurable};
+use kiln_runtime::Engine;
+
+fn isa() -> OwnedTargetIsa {
+    let mut flags = settings::builder();
+    flags.set("opt_level", "speed").unwrap();
+    flags.set("enable_verifier", "true").unwrap();
+    cranelift_native::builder()
+        .unwrap()
+        .finish(settings::Flags::new(flags))
+        .unwrap()
+}
+
+/// Translates and compiles every defined function of `wat`; returns the CLIF texts.
+fn compile_with(wat: &str, opts: &TranslateOptions) -> Vec<String> {
+    let isa = isa();
+    let bytes = wat::parse_str(wat).expect("wat");
+    let module = kiln_runtime::Module::new(&Engine::default(), &bytes).expect("module");
+    let mut fctx = FunctionBuilderContext::new();
+    let mut ctx = Context::new();
+    let mut out = Vec::new();
+    for i in module.num_imported_funcs()..module.num_funcs() {
+        let func = translate_function(&module, i, opts, &*isa, &mut fctx)
+            .unwrap_or_else(|e| panic!("function {i}: {e}"));
+        let text = func.display().to_string();
+        ctx.clear();
+        ctx.func = func;
+        if let Err(e) = ctx.compile(&*isa, &mut ControlPlane::default()) {
+            panic!("function {i}: {:?}\n{text}", e.inner);
+        }
+        out.push(text);
+    }
+    out
+}
+
+fn compile(wat: &str) -> Vec<String> {
+    compile_with(wat, &TranslateOptions::default())
+}
+
+fn compile_all_options(wat: &str) {
+    for bounds_checks in [BoundsChecks::GuardPages, BoundsChecks::Explicit] {
+        for interrupt_checks in [false, true] {
+            compile_with(
+                wat,
+                &TranslateOptions {
+                    bounds_checks,
+                    interrupt_checks,
+                    direct_calls: interrupt_checks,
+                },
+            );
+        }
+    }
+}
+
+#[test]
+fn signature_and_name() {
+    let ty = FuncType::new([ValType::I32, ValType::FuncRef], [ValType::F64]);
+    let sig = native_signature(&ty, CallConv::Tail);
+    assert_eq!(sig.params.len(), 5);
+    assert_eq!(sig.params[0].value_type, types::I64);
+    assert_eq!(sig.params[2].value_type, types::I32, "depth");
+    assert_eq!(sig.params[3].value_type, types::I32);
+    assert_eq!(sig.params[4].value_type, types::I64);
+    assert_eq!(sig.returns[0].value_type, types::F64);
+    let clif = compile(r#"(module (func) (func (param i32) (result i32) local.get 0))"#);
+    assert!(clif[0].contains("function u0:0"), "{}", clif[0]);
+    assert!(clif[1].contains("function u0:1"), "{}", clif[1]);
+    assert!(clif[1].contains("tail"), "{}", clif[1]);
+}
+
+#[test]
+fn arithmetic_and_conversions() {
+    compile_all_options(
+        r#"(module
+        (func (param i32 i32) (result i32)
+          local.get 0 local.get 1 i32.add local.get 1 i32.sub local.get 0 i32.mul
+          local.get 1 i32.div_s local.get 1 i32.div_u local.get 1 i32.rem_s local.get 1 i32.rem_u
+          local.get 1 i32.and local.get 1 i32.or local.get 1 i32.xor local.get 1 i32.shl
+          local.get 1 i32.shr_s local.get 1 i32.shr_u local.get 1 i32.rotl local.get 1 i32.rotr
+          i32.clz i32.ctz i32.popcnt i32.eqz i32.extend8_s i32.extend16_s
+          local.get 0 i32.eq local.get 0 i32.ne local.get 0 i32.lt_s local.get 0 i32.lt_u
+          local.get 0 i32.gt_s local.get 0 i32.gt_u local.get 0 i32.le_s local.get 0 i32.le_u
+          local.get 0 i32.ge_s local.get 0 i32.ge_u)
+        (func (param i64 i64) (result i64)
+          local.get 0 local.get 1 i64.add local.get 1 i64.sub local.get 0 i64.mul
+          local.get 1 i64.div_s local.get 1 i64.div_u local.get 1 i64.rem_s local.get 1 i64.rem_u
+          local.get 1 i64.and local.get 1 i64.or local.get 1 i64.xor local.get 1 i64.shl
+          local.get 1 i64.shr_s local.get 1 i64.shr_u local.get 1 i64.rotl local.get 1 i64.rotr
+          i64.clz i64.ctz i64.popcnt i64.extend8_s i64.extend16_s i64.extend32_s
+          local.get 0 i64.lt_s i64.extend_i32_u i64.eqz i64.extend_i32_s)
+        (func (param f32 f32) (result f32)
+          local.get 0 local.get 1 f32.add local.get 1 f32.sub local.get 1 f32.mul
+          local.get 1 f32.div local.get 1 f32.min local.get 1 f32.max local.get 1 f32.copysign
+          f32.abs f32.neg f32.ceil f32.floor f32.trunc f32.nearest f32.sqrt
+          local.get 0 f32.lt f32.convert_i32_u)
+        (func (param f64 f64) (result f64)
+          local.get 0 local.get 1 f64.add local.get 1 f64.sub local.get 1 f64.mul
+          local.get 1 f64.div local.get 1 f64.min local.get 1 f64.max local.get 1 f64.copysign
+          f64.abs f64.neg f64.ceil f64.floor f64.trunc f64.nearest f64.sqrt
+          local.get 0 f64.ge f64.convert_i32_s)
+        (func (param f32 f64 i32 i64) (result i32)
+          local.get 0 i32.trunc_f32_s local.get 0 i32.trunc_f32_u i32.add
+          local.get 1 i32.trunc_f64_s i32.add local.get 1 i32.trunc_f64_u i32.add
+          local.get 0 i32.trunc_sat_f32_s i32.add local.get 0 i32.trunc_sat_f32_u i32.add
+          local.get 1 i32.trunc_sat_f64_s i32.add local.get 1 i32.trunc_sat_f64_u i32.add
+          local.get 0 i64.trunc_f32_s local.get 0 i64.trunc_f32_u i64.add
+          local.get 1 i64.trunc_f64_s i64.add local.get 1 i64.trunc_f64_u i64.add
+          local.get 0 i64.trunc_sat_f32_s i64.add local.get 0 i64.trunc_sat_f32_u i64.add
+          local.get 1 i64.trunc_sat_f64_s i64.add local.get 1 i64.trunc_sat_f64_u i64.add
+          i32.wrap_i64 i32.add
+          local.get 2 f32.convert_i32_s local.get 3 f32.convert_i64_s f32.add
+          local.get 3 f32.convert_i64_u f32.add local.get 1 f32.demote_f64 f32.add
+          i32.reinterpret_f32 i32.add
+          local.get 2 f64.convert_i32_u local.get 3 f64.convert_i64_s f64.add
+          local.get 3 f64.convert_i64_u f64.add local.get 0 f64.promote_f32 f64.add
+          i64.reinterpret_f64 f64.reinterpret_i64 f64.const -0x1p-1 f64.eq i32.add
+          local.get 2 f32.reinterpret_i32 f32.const nan f32.ne i32.add
+          i32.const -1 i64.const -9223372036854775808 i32.wrap_i64 i32.add i32.add)
+        )"#,
+    );
+}
+
+#[test]
+fn control_flow() {
+    compile_all_options(
+        r#"(module
+        (type $pair (func (param i32 i32) (result i32 i32)))
+        (func (param i32) (result i32)
+          (block (result i32)
+            (loop (result i32)
+              local.get 0 i32.const 1 i32.sub local.tee 0
+              br_if 0
+              i32.const 7)))
+        (func (param i32) (result i32 i32)
+          i32.const 1 i32.const 2
+          (block (type $pair)
+            (if (type $pair) (local.get 0)
+              (then i32.add i32.const 3)
+              (else))))
+        (func (param i32) (result i32)
+          (block (block (block
+            (br_table 0 1 2 (local.get 0)))
+            (return (i32.const 1)))
+            (return (i32.const 2)))
+          i32.const 3)
+        (func (param i32) (result i32)
+          (block (result i32) (block (result i32)
+            (br_table 0 1 1 0 (i32.const 5) (local.get 0)))
+            i32.const 1 i32.add))
+        (func (param i32) (result i32)
+          local.get 0
+          (loop (param i32) (result i32)
+            i32.const 1 i32.add
+            local.get 0 br_table 0 1))
+        (func (result i32)
+          unreachable i32.add
+          (block (loop unreachable (if (then) (else)))) br 0)
+        (func (param i32) (result i32)
+          (if (result i32) (local.get 0)
+            (then (br 0 (i32.const 1)))
+            (else (return (i32.const 2)))))
+        (func (param i32) (result i32)
+          (if (local.get 0) (then (return (i32.const 1))))
+          (if (local.get 0) (then) (else unreachable))
+          (loop (br 0))
+          i32.const 3)
+        (func (param i32) (result i32)
+          local.get 0 local.get 0 local.get 0 select
+          i32.const 0 i32.const 1 local.get 0 select (result i32) drop nop)
+        (func (param i32 i32) (result i32)
+          (local i64 f32 f64 funcref externref)
+          local.get 0 local.get 1 (if (param i32) (result i32) (then) (else i32.const 1 i32.add))
+          (block (param i32) (result i32) br 0))
+        )"#,
+    );
+}
+
+#[test]
+fn memory_tables_globals_calls() {
+    compile_all_options(
+        r#"(module
+        (type $t (func (param i32) (result i32)))
+        (import "env" "f" (func $imp (param i32) (result i32)))
+        (import "env" "g" (global $gi i32))
+        (memory 1 2)
+        (table $tab 2 funcref)
+        (table $ext 1 externref)
+        (global $g (mut i64) (i64.const 0))
+        (global $r (mut funcref) (ref.null func))
+        (global $c f32 (f32.const 1))
+        (data $d "hello")
+        (elem $e func $f)
+        (func $f (param i32) (result i32)
+          local.get 0 i32.load local.get 0 i32.load offset=4294967295 i32.add
+          local.get 0 i64.load offset=2147483648 i32.wrap_i64 i32.add
+          local.get 0 f32.load offset=4294967292 i32.trunc_sat_f32_s i32.add
+          local.get 0 f64.load align=1 i32.trunc_sat_f64_u i32.add
+          local.get 0 i32.load8_s i32.add local.get 0 i32.load8_u i32.add
+          local.get 0 i32.load16_s i32.add local.get 0 i32.load16_u i32.add
+          local.get 0 i64.load8_s local.get 0 i64.load8_u i64.add
+          local.get 0 i64.load16_s i64.add local.get 0 i64.load16_u i64.add
+          local.get 0 i64.load32_s i64.add local.get 0 i64.load32_u i64.add
+          i32.wrap_i64 i32.add
+          (i32.store (local.get 0) (i32.const 1))
+          (i64.store offset=4294967295 (local.get 0) (i64.const 1))
+          (f32.store (local.get 0) (f32.const 1))
+          (f64.store (local.get 0) (f64.const 1))
+          (i32.store8 (local.get 0) (i32.const 1))
+          (i32.store16 (local.get 0) (i32.const 1))
+          (i64.store8 (local.get 0) (i64.const 1))
+          (i64.store16 (local.get 0) (i64.const 1))
+          (i64.store32 (local.get 0) (i64.const 1))
+          memory.size i32.add
+          (memory.grow (i32.const 1)) i32.add
+          (memory.fill (local.get 0) (i32.const 0) (i32.const 4))
+          (memory.copy (local.get 0) (i32.const 0) (i32.const 4))
+          (memory.init $d (local.get 0) (i32.const 0) (i32.const 4))
+          data.drop $d)
+        (func (param i32) (result i32)
+          (table.set $tab (local.get 0) (ref.func $f))
+          (table.get $tab (local.get 0)) ref.is_null
+          (table.size $tab) i32.add
+          (table.grow $tab (ref.null func) (i32.const 1)) i32.add
+          (table.fill $tab (i32.const 0) (ref.null func) (i32.const 1))
+          (table.copy $tab $tab (i32.const 0) (i32.const 1) (i32.const 1))
+          (table.init $tab $e (i32.const 0) (i32.const 0) (i32.const 1))
+          elem.drop $e
+          (table.set $ext (i32.const 0) (ref.null extern))
+          (global.set $g (i64.const 5))
+          (global.get $g) i32.wrap_i64 i32.add
+          (global.get $gi) i32.add
+          (global.get $c) i32.trunc_f32_s i32.add
+          (global.set $r (ref.func $f))
+          (global.get $r) ref.is_null i32.add
+          (call $imp (local.get 0)) i32.add
+          (call $f (local.get 0)) i32.add
+          (call_indirect $tab (type $t) (local.get 0) (i32.const 1)) i32.add)
+        )"#,
+    );
+}
+
+#[test]
+fn guard_pages_and_explicit_checks_differ() {
+    let wat = r#"(module (memory 1) (func (param i32) (result i32) local.get 0 i32.load))"#;
+    let guard = compile_with(wat, &TranslateOptions::default());
+    let explicit = compile_with(
+        wat,
+        &TranslateOptions {
+            bounds_checks: BoundsChecks::Explicit,
+            interrupt_checks: false,
+            direct_calls: false,
+        },
+    );
+    assert!(!guard[0].contains("heap_oob v"), "{}", guard[0]);
+    assert!(explicit[0].contains("trapnz"), "{}", explicit[0]);
+    assert!(!explicit[0].contains("user6"), "{}", explicit[0]);
+    assert!(guard[0].contains("user6"), "{}", guard[0]);
+}
+
+#[test]
+fn simd_is_refused() {
+    let isa = isa();
+    let bytes = wat::parse_str(
+        r#"(module
+        (func (result i32) v128.const i64x2 1 2 i32x4.extract_lane 0)
+        (func (param v128))
+        (func (local v128))
+        (func (block (result v128) v128.const i64x2 0 0) drop))"#,
+    )
+    .unwrap();
+    let module = kiln_runtime::Module::new(&Engine::default(), &bytes).unwrap();
+    let mut fctx = FunctionBuilderContext::new();
+    for i in 0..4 {
+        let err = translate_function(&module, i, &TranslateOptions::default(), &*isa, &mut fctx)
+            .unwrap_err();
+        assert!(err.to_string().starts_with("unsupported: SIMD"), "{err}");
+    }
+    // The context is reusable after a failure.
+    let bytes = wat::parse_str("(module (func (result i32) i32.const 1))").unwrap();
+    let module = kiln_runtime::Module::new(&Engine::default(), &bytes).unwrap();
+    translate_function(&module, 0, &TranslateOptions::default(), &*isa, &mut fctx).unwrap();
+}
+
+#[test]
+fn imports_and_bad_indices_are_errors() {
+    let isa = isa();
+    let bytes = wat::parse_str(r#"(module (import "a" "b" (func)) (func))"#).unwrap();
+    let module = kiln_runtime::Module::new(&Engine::default(), &bytes).unwrap();
+    let mut fctx = FunctionBuilderContext::new();
+    let opts = TranslateOptions::default();
+    for i in [0, 2, u32::MAX] {
+        assert!(matches!(
+            translate_function(&module, i, &opts, &*isa, &mut fctx),
+            Err(TranslateError::Invalid(_))
+        ));
+    }
+    translate_function(&module, 1, &opts, &*isa, &mut fctx).unwrap();
+}
