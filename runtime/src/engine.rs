@@ -103,6 +103,48 @@ pub trait NativeBackend: Send + Sync {
     /// Whether compiled code relies on guard pages instead of bounds checks (then every
     /// memory it accesses must be [`crate::Memory::is_guarded`]).
     fn needs_guarded_memory(&self) -> bool;
+
+    /// Compiles defined function `index` of `module` on its own, for the tiering policy: it
+    /// calls every function (its own module's too) through the indirection slots, so code
+    /// published later is reached.
+    ///
+    /// With `osr_loop: Some(k)` the result is instead an on-stack-replacement entry into
+    /// the `k`-th `loop` of the body (counting `loop` operators in body order from 0), see
+    /// [`crate::vm::abi`]: native type `(i64) -> ()`, its parameter the address of the
+    /// interpreter frame's slots, which hold the function's locals (parameters first, one
+    /// slot each, in the runtime's value encoding) as they are at the loop header; the
+    /// function runs from the header to its end and writes its results into slots `0..`.
+    ///
+    /// # Errors
+    ///
+    /// [`crate::Error::Unsupported`] when the function (or, for OSR, the loop: one entered
+    /// with operand values or loop parameters) cannot be compiled this way.
+    fn compile_function(
+        &self,
+        module: &crate::Module,
+        index: u32,
+        osr_loop: Option<u32>,
+    ) -> crate::Result<CompiledFunction> {
+        let _ = (module, index, osr_loop);
+        Err(crate::Error::Unsupported(
+            "compiling single functions (tiering) in this backend".into(),
+        ))
+    }
+}
+
+/// One function compiled by [`NativeBackend::compile_function`].
+#[derive(Clone)]
+pub struct CompiledFunction {
+    /// The code block (to register with the trap handler and keep alive while callable).
+    pub code: Arc<dyn crate::vm::native::NativeCode>,
+    /// Address of the entry.
+    pub entry: usize,
+}
+
+impl std::fmt::Debug for CompiledFunction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "CompiledFunction({:#x})", self.entry)
+    }
 }
 
 struct EngineInner {

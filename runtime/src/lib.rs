@@ -28,7 +28,7 @@ pub mod types;
 #[allow(unsafe_code)]
 pub mod vm;
 
-pub use engine::{Config, Engine, EngineKind, NativeBackend, Trampolines};
+pub use engine::{CompiledFunction, Config, Engine, EngineKind, NativeBackend, Trampolines};
 pub use error::{Error, FrameInfo, Result, Trap, TrapCode};
 pub use instance::{Caller, Extern, Func, HostFunc, Instance};
 pub use module::{CustomSection, ExportIndex, Import, Module};

@@ -62,6 +62,18 @@
 //!   signature and stores the results into `values`. The runtime enters native code only
 //!   through an array trampoline.
 //!
+//! # On-stack replacement entries
+//!
+//! An OSR entry (see `NativeBackend::compile_function`) continues a function that the
+//! interpreter is running, at the header of one of its loops. It is a native function of
+//! Wasm type `(i64) -> ()`: `(callee, caller_vmctx, depth, frame: i64)`, where `callee` is
+//! the function's own `VMFuncRef` and `frame` the address of the interpreter frame's value
+//! slots: slot `i` holds local `i` (parameters first, one slot each, `i32`/`f32`
+//! zero-extended bit patterns as in the adapters). It loads the locals, runs from the loop
+//! header to the end of the function (calls, traps and `depth` as in any native function)
+//! and stores the function's results into slots `0..` instead of returning them. The
+//! runtime enters it through the array trampoline of `(i64) -> ()`.
+//!
 //! # Memory
 //!
 //! With guard pages (Linux x86-64), a memory's reservation is 8 GiB of which only the
