@@ -45,8 +45,8 @@ impl EngineKind {
         }
     }
 
-    /// Whether this build can run the engine: the interpreter everywhere, `jit` on Linux
-    /// x86-64 (`tiered` is not built yet). An engine that is not available is refused with
+    /// Whether this build can run the engine: the interpreter everywhere, `jit` and
+    /// `tiered` on Linux x86-64. An engine that is not available is refused with
     /// [`Error::Unsupported`](crate::Error::Unsupported) rather than silently replaced.
     ///
     /// ```
@@ -56,14 +56,10 @@ impl EngineKind {
     pub fn is_available(self) -> bool {
         match self {
             EngineKind::Interp => true,
-            EngineKind::Jit => JIT_ENABLED && kiln_runtime::vm::native::is_supported(),
-            EngineKind::Tiered => false,
+            EngineKind::Jit | EngineKind::Tiered => kiln_runtime::vm::native::is_supported(),
         }
     }
 }
-
-/// Switch for the JIT while its translator is being completed.
-const JIT_ENABLED: bool = true;
 
 /// How native code keeps memory accesses in bounds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -108,6 +104,9 @@ pub struct RuntimeConfig {
     interruption: bool,
     max_call_depth: usize,
     bounds_checks: BoundsChecks,
+    tier_threshold: u32,
+    tier_sync: bool,
+    tier_workers: usize,
 }
 
 impl Default for RuntimeConfig {
@@ -119,6 +118,9 @@ impl Default for RuntimeConfig {
             interruption: true,
             max_call_depth: 20_000,
             bounds_checks: BoundsChecks::default(),
+            tier_threshold: kiln_runtime::engine::DEFAULT_TIER_THRESHOLD,
+            tier_sync: false,
+            tier_workers: 1,
         }
     }
 }
@@ -175,6 +177,48 @@ impl RuntimeConfig {
         self
     }
 
+    /// Engine `tiered`: the hotness (interpreted calls plus loop back-edges) at which a
+    /// function is compiled to native code, and the back-edges between a running loop's
+    /// checks for an on-stack-replacement entry (at least 1; default 1000).
+    ///
+    /// ```
+    /// let config = kiln::RuntimeConfig::new().with_tier_threshold(1).with_tier_sync(true);
+    /// assert_eq!(config.tier_threshold(), 1);
+    /// ```
+    pub fn with_tier_threshold(mut self, threshold: u32) -> RuntimeConfig {
+        self.tier_threshold = threshold.max(1);
+        self
+    }
+
+    /// Engine `tiered`: compile hot code on the thread that finds it hot, before that
+    /// thread goes on, instead of in the background. Tier-ups then happen at
+    /// deterministic points (for tests).
+    pub fn with_tier_sync(mut self, sync: bool) -> RuntimeConfig {
+        self.tier_sync = sync;
+        self
+    }
+
+    /// Engine `tiered`: background compiler threads (at least 1; default 1).
+    pub fn with_tier_workers(mut self, workers: usize) -> RuntimeConfig {
+        self.tier_workers = workers.max(1);
+        self
+    }
+
+    /// The tier-up threshold.
+    pub fn tier_threshold(&self) -> u32 {
+        self.tier_threshold
+    }
+
+    /// Whether tier-ups are synchronous.
+    pub fn tier_sync(&self) -> bool {
+        self.tier_sync
+    }
+
+    /// Background compiler threads.
+    pub fn tier_workers(&self) -> usize {
+        self.tier_workers
+    }
+
     /// The bounds-check strategy of native code.
     pub fn bounds_checks(&self) -> BoundsChecks {
         self.bounds_checks
@@ -210,6 +254,9 @@ impl RuntimeConfig {
             .with_features(features)
             .with_memory_limit_pages(self.memory_limit_pages as u64)
             .with_max_call_depth(self.max_call_depth)
+            .with_tier_threshold(self.tier_threshold)
+            .with_tier_sync(self.tier_sync)
+            .with_tier_workers(self.tier_workers)
     }
 }
 

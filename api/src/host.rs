@@ -25,6 +25,13 @@ impl Caller<'_> {
         self.module()?.memory()
     }
 
+    /// Which tier the calling code runs in: the interpreter, native code, or none (the
+    /// embedder called the host function itself). A test hook for tiering; it never
+    /// changes what a call does.
+    pub fn tier(&self) -> crate::CallerTier {
+        self.inner.tier()
+    }
+
     /// Closes the calling module with `exit_code` and returns the trap the host function
     /// should return to unwind the call (WASI `proc_exit` is built on this).
     pub fn exit(&self, exit_code: u32) -> Trap {

@@ -8,6 +8,7 @@ use crate::definitions::{
 use crate::error::{Error, ExitError, Result};
 use crate::host::HostModuleBuilder;
 use crate::module::{Module, ModuleInner};
+use kiln_runtime::TierStats as TieringStats;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
@@ -146,17 +147,21 @@ impl Runtime {
                     interrupt_checks: config.interruption(),
                     direct_calls: kind == EngineKind::Jit,
                 };
-                let backend =
-                    kiln_tiering::CraneliftBackend::new(options).map_err(Error::Unsupported)?;
-                let kind = match kind {
-                    EngineKind::Jit => kiln_runtime::EngineKind::Jit,
-                    _ => kiln_runtime::EngineKind::Tiered,
-                };
-                kiln_runtime::Engine::with_backend(
-                    config.engine_config(),
-                    kind,
-                    Some(Arc::new(backend)),
-                )
+                let backend = Arc::new(
+                    kiln_tiering::CraneliftBackend::new(options).map_err(Error::Unsupported)?,
+                );
+                let engine_config = config.engine_config();
+                if kind == EngineKind::Jit {
+                    kiln_runtime::Engine::with_backend(
+                        engine_config,
+                        kiln_runtime::EngineKind::Jit,
+                        Some(backend),
+                    )
+                } else {
+                    let policy =
+                        Arc::new(kiln_tiering::Tiering::new(backend.clone(), &engine_config));
+                    kiln_runtime::Engine::with_tiering(engine_config, backend, policy)
+                }
             }
         };
         Ok(Runtime {
@@ -174,6 +179,17 @@ impl Runtime {
     /// The configuration.
     pub fn config(&self) -> &RuntimeConfig {
         &self.inner.config
+    }
+
+    /// What the tiered engine has done so far (functions interpreted, queued and compiled,
+    /// OSR entries, compile times, queue length); `None` for the other engines.
+    ///
+    /// ```
+    /// let runtime = kiln::Runtime::with_config(kiln::RuntimeConfig::interpreter()).unwrap();
+    /// assert!(runtime.tiering_stats().is_none());
+    /// ```
+    pub fn tiering_stats(&self) -> Option<TieringStats> {
+        self.inner.engine.tier_stats()
     }
 
     /// Decodes and validates `wasm` (binary format).

@@ -2,6 +2,7 @@
 
 use crate::types::FuncType;
 use std::collections::HashMap;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 /// Which tier runs code. The runtime crate itself only has the interpreter; the tiering
@@ -36,7 +37,19 @@ pub struct Config {
     pub max_stack_slots: usize,
     /// Maximum number of elements of any table.
     pub table_limit_elements: u64,
+    /// Engine `tiered`: hotness (interpreted calls plus loop back-edges) at which a
+    /// function is compiled, and back-edges between checks of a running loop for an
+    /// on-stack-replacement entry.
+    pub tier_threshold: u32,
+    /// Engine `tiered`: compile on the thread that finds a function hot, before it goes
+    /// on (deterministic tier-ups, for tests), instead of in the background.
+    pub tier_sync: bool,
+    /// Engine `tiered`: background compiler threads.
+    pub tier_workers: usize,
 }
+
+/// Default [`Config::tier_threshold`].
+pub const DEFAULT_TIER_THRESHOLD: u32 = 1000;
 
 impl Default for Config {
     fn default() -> Config {
@@ -46,6 +59,9 @@ impl Default for Config {
             max_call_depth: 20_000,
             max_stack_slots: 4 << 20,
             table_limit_elements: 10_000_000,
+            tier_threshold: DEFAULT_TIER_THRESHOLD,
+            tier_sync: false,
+            tier_workers: 1,
         }
     }
 }
@@ -60,6 +76,24 @@ impl Config {
     /// Sets the maximum call depth.
     pub fn with_max_call_depth(mut self, depth: usize) -> Config {
         self.max_call_depth = depth.max(1);
+        self
+    }
+
+    /// Sets the tier-up threshold (at least 1).
+    pub fn with_tier_threshold(mut self, threshold: u32) -> Config {
+        self.tier_threshold = threshold.max(1);
+        self
+    }
+
+    /// Compiles hot functions synchronously (see [`Config::tier_sync`]).
+    pub fn with_tier_sync(mut self, sync: bool) -> Config {
+        self.tier_sync = sync;
+        self
+    }
+
+    /// Sets the number of background compiler threads (at least 1).
+    pub fn with_tier_workers(mut self, workers: usize) -> Config {
+        self.tier_workers = workers.max(1);
         self
     }
 
@@ -147,10 +181,55 @@ impl std::fmt::Debug for CompiledFunction {
     }
 }
 
+/// The tiering policy's side of engine `tiered` (implemented by the tiering crate): the
+/// interpreter reports hot code, the policy compiles it (through the engine's
+/// [`NativeBackend`]) and publishes it with [`crate::Module::publish`] and
+/// [`crate::Module::publish_osr`].
+pub trait TierPolicy: Send + Sync {
+    /// Function `index` of `module` crossed the threshold. Called once per function and
+    /// module; must not block unless [`Config::tier_sync`] is set (then the code should be
+    /// published when this returns).
+    fn function_hot(&self, module: &crate::Module, index: u32);
+    /// Loop `ordinal` of function `index` got hot in a running frame: an OSR entry is
+    /// wanted. Called once per loop and module, same blocking rules.
+    fn loop_hot(&self, module: &crate::Module, index: u32, ordinal: u32);
+    /// The policy's counters (the runtime adds its own, see [`Engine::tier_stats`]).
+    fn stats(&self) -> TierStats;
+}
+
+/// What the tiering of an engine has done so far.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TierStats {
+    /// Functions the interpreter translated (ran at least once in the interpreter).
+    pub functions_interpreted: u64,
+    /// Compilation jobs queued (functions and OSR entries).
+    pub functions_queued: u64,
+    /// Functions compiled and published.
+    pub functions_compiled: u64,
+    /// Compilations that failed or were discarded (the function stays interpreted).
+    pub compile_failures: u64,
+    /// OSR entries compiled.
+    pub osr_compiled: u64,
+    /// Frames that moved from the interpreter into native code at a loop header.
+    pub osr_entries: u64,
+    /// Total time spent compiling.
+    pub total_compile_time: std::time::Duration,
+    /// Longest single compilation.
+    pub max_compile_time: std::time::Duration,
+    /// Jobs waiting in the queue right now.
+    pub queue_length: u64,
+}
+
 struct EngineInner {
     config: Config,
     kind: EngineKind,
     backend: Option<Arc<dyn NativeBackend>>,
+    policy: Option<Arc<dyn TierPolicy>>,
+    /// Runtime-side tiering counters.
+    functions_interpreted: std::sync::atomic::AtomicU64,
+    osr_entries: std::sync::atomic::AtomicU64,
+    /// The array trampoline of `(i64) -> ()`, through which OSR entries are entered.
+    osr_trampoline: std::sync::OnceLock<Option<usize>>,
     interrupt: Arc<std::sync::atomic::AtomicU32>,
     types: Mutex<HashMap<FuncType, u32>>,
 }
@@ -180,10 +259,31 @@ impl Engine {
         kind: EngineKind,
         backend: Option<Arc<dyn NativeBackend>>,
     ) -> Engine {
-        let kind = if backend.is_some() && crate::vm::native::is_supported() {
-            kind
-        } else {
-            EngineKind::Interp
+        Engine::build(config, kind, backend, None)
+    }
+
+    /// Creates engine `tiered`: functions start in the interpreter and `policy` compiles
+    /// the hot ones with `backend`. (Without native code on this platform the engine only
+    /// interprets.)
+    pub fn with_tiering(
+        config: Config,
+        backend: Arc<dyn NativeBackend>,
+        policy: Arc<dyn TierPolicy>,
+    ) -> Engine {
+        Engine::build(config, EngineKind::Tiered, Some(backend), Some(policy))
+    }
+
+    fn build(
+        config: Config,
+        kind: EngineKind,
+        backend: Option<Arc<dyn NativeBackend>>,
+        policy: Option<Arc<dyn TierPolicy>>,
+    ) -> Engine {
+        let native = backend.is_some() && crate::vm::native::is_supported();
+        let kind = match kind {
+            EngineKind::Tiered if native && policy.is_some() => kind,
+            EngineKind::Jit if native => kind,
+            _ => EngineKind::Interp,
         };
         Engine(Arc::new(EngineInner {
             config,
@@ -193,9 +293,54 @@ impl Engine {
             } else {
                 backend
             },
+            policy: if kind == EngineKind::Tiered {
+                policy
+            } else {
+                None
+            },
+            functions_interpreted: Default::default(),
+            osr_entries: Default::default(),
+            osr_trampoline: std::sync::OnceLock::new(),
             interrupt: Arc::new(std::sync::atomic::AtomicU32::new(0)),
             types: Mutex::new(HashMap::new()),
         }))
+    }
+
+    /// The tiering policy (engine `tiered` only).
+    pub fn tier_policy(&self) -> Option<&Arc<dyn TierPolicy>> {
+        self.0.policy.as_ref()
+    }
+
+    /// Tiering statistics (engine `tiered`; `None` for the others).
+    ///
+    /// ```
+    /// let engine = kiln_runtime::Engine::default();
+    /// assert!(engine.tier_stats().is_none());
+    /// ```
+    pub fn tier_stats(&self) -> Option<TierStats> {
+        let policy = self.0.policy.as_ref()?;
+        let mut stats = policy.stats();
+        stats.functions_interpreted = self.0.functions_interpreted.load(Ordering::Relaxed);
+        stats.osr_entries = self.0.osr_entries.load(Ordering::Relaxed);
+        Some(stats)
+    }
+
+    pub(crate) fn count_interpreted(&self) {
+        if self.0.policy.is_some() {
+            self.0.functions_interpreted.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    pub(crate) fn count_osr_entry(&self) {
+        self.0.osr_entries.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The array trampoline OSR entries are called through (type `(i64) -> ()`).
+    pub(crate) fn osr_trampoline(&self) -> Option<usize> {
+        *self.0.osr_trampoline.get_or_init(|| {
+            let ty = FuncType::new([crate::ValType::I64], []);
+            self.backend()?.trampolines(&ty).ok().map(|t| t.array_call)
+        })
     }
 
     /// The configuration.

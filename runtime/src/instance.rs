@@ -32,9 +32,26 @@ pub struct HostFunc {
 /// What a host function can see of the Wasm code that called it.
 pub struct Caller<'a> {
     pub(crate) instance: Option<&'a InstanceInner>,
+    pub(crate) tier: CallerTier,
+}
+
+/// Which tier the code calling a host function runs in (a test hook for tiering).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CallerTier {
+    /// The embedder called the host function directly.
+    Host,
+    /// An interpreted Wasm function.
+    Interpreter,
+    /// A Wasm function in native code.
+    Native,
 }
 
 impl Caller<'_> {
+    /// The tier of the calling code.
+    pub fn tier(&self) -> CallerTier {
+        self.tier
+    }
+
     /// The calling instance, if a Wasm function made the call.
     pub fn instance(&self) -> Option<Instance> {
         self.instance
@@ -127,9 +144,10 @@ impl InstanceInner {
     pub(crate) fn code(&self, index: u32) -> std::result::Result<&FuncCode, Trap> {
         let module = self.module.as_ref().expect("wasm function has a module");
         let def = &module.0.defined[(index - self.num_imported_funcs) as usize];
-        let code = def
-            .code
-            .get_or_init(|| interp::translate(&module.0, index).map(Arc::new));
+        let code = def.code.get_or_init(|| {
+            self.engine.count_interpreted();
+            interp::translate(&module.0, index).map(Arc::new)
+        });
         match code {
             Ok(c) => Ok(c),
             Err(e) => Err(Trap::host(format!("translation failed: {e}"))),
@@ -571,6 +589,12 @@ impl Instance {
                 }
             })
             .collect();
+        // Engine `tiered`: linking and joining the module's live list happen under one
+        // lock, so code published meanwhile reaches this instance either way.
+        let mut live = m
+            .tiering
+            .as_ref()
+            .map(|t| t.live.lock().unwrap_or_else(|e| e.into_inner()));
         if let Some(backend) = engine.backend() {
             link_native(backend.as_ref(), module, &func_refs, &memories)?;
         }
@@ -614,6 +638,10 @@ impl Instance {
                 embedder: std::sync::OnceLock::new(),
             }
         });
+        if let Some(live) = live.as_mut() {
+            live.push(Arc::downgrade(&inner));
+        }
+        drop(live);
         let owner = Arc::as_ptr(&inner) as usize;
         for t in &inner.tables[m.num_imported_tables as usize..] {
             t.set_owner(owner);
@@ -785,7 +813,13 @@ fn link_native(
                 t
             }
         };
-        match code.and_then(|c| c.code().entry(r.index)) {
+        let published = m.tiering.as_ref().and_then(|t| {
+            let e = t.funcs[(r.index - m.num_imported_funcs) as usize]
+                .entry
+                .load(Ordering::SeqCst);
+            (e != 0).then_some(e as *const u8)
+        });
+        match code.and_then(|c| c.code().entry(r.index)).or(published) {
             Some(entry) => {
                 r.native_code.store(entry as *mut u8, Ordering::Release);
                 r.array_call

@@ -28,9 +28,11 @@ pub mod types;
 #[allow(unsafe_code)]
 pub mod vm;
 
-pub use engine::{CompiledFunction, Config, Engine, EngineKind, NativeBackend, Trampolines};
+pub use engine::{
+    CompiledFunction, Config, Engine, EngineKind, NativeBackend, TierPolicy, TierStats, Trampolines,
+};
 pub use error::{Error, FrameInfo, Result, Trap, TrapCode};
-pub use instance::{Caller, Extern, Func, HostFunc, Instance};
-pub use module::{CustomSection, ExportIndex, Import, Module};
+pub use instance::{Caller, CallerTier, Extern, Func, HostFunc, Instance};
+pub use module::{CustomSection, ExportIndex, Import, Module, WeakModule};
 pub use types::{ExternType, FuncType, GlobalType, Limits, MemoryType, TableType, ValType};
 pub use vm::{Global, Memory, Table};

@@ -4,7 +4,7 @@
 //! bodies are translated for the interpreter lazily, on first call, and the translation is
 //! shared by every instance of the module.
 
-use crate::engine::Engine;
+use crate::engine::{CompiledFunction, Engine};
 use crate::error::{Error, Result};
 use crate::interp::FuncCode;
 use crate::types::{ExternType, FuncType, GlobalType, Limits, MemoryType, TableType, ValType};
@@ -181,7 +181,6 @@ impl<'a> IntoIterator for &'a ConstOps {
     }
 }
 
-
 impl ConstExpr {
     fn parse(expr: &wasmparser::ConstExpr<'_>) -> Result<ConstExpr> {
         use wasmparser::Operator as O;
@@ -349,7 +348,66 @@ pub(crate) struct ModuleInner {
     pub uses_simd: bool,
     /// Native code of every defined function (engine `jit`), registered for traps.
     pub native: OnceLock<crate::vm::native::Registered>,
+    /// Engine `tiered`: what has been compiled and which instances to publish into.
+    pub tiering: Option<TierState>,
     pub engine: Engine,
+}
+
+/// Where a function stands in engine `tiered`.
+pub(crate) mod tier {
+    /// Interpreted; not queued.
+    pub const COLD: u8 = 0;
+    /// Queued or compiling.
+    pub const QUEUED: u8 = 1;
+    /// Native code published.
+    pub const PUBLISHED: u8 = 2;
+    /// Could not be compiled; stays interpreted.
+    pub const FAILED: u8 = 3;
+}
+
+/// An OSR entry of one loop.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum OsrState {
+    /// Requested, not compiled yet.
+    Requested,
+    /// Entry address.
+    Ready(usize),
+    /// Could not be compiled.
+    Failed,
+}
+
+/// Tiering state of one defined function.
+#[derive(Default)]
+pub(crate) struct FuncTier {
+    /// One of the [`tier`] constants.
+    pub state: std::sync::atomic::AtomicU8,
+    /// Entry of the published code, 0 before.
+    pub entry: std::sync::atomic::AtomicUsize,
+    /// OSR entries by loop ordinal.
+    pub osr: Mutex<Vec<(u32, OsrState)>>,
+}
+
+/// Tiering state of a module (engine `tiered`).
+pub(crate) struct TierState {
+    /// Per defined function.
+    pub funcs: Box<[FuncTier]>,
+    /// Code compiled for this module, registered with the trap handler; freed with it.
+    pub code: Mutex<Vec<crate::vm::native::Registered>>,
+    /// Instances of this module, to publish code into. Held while an instance links its
+    /// slots, so publishing and instantiating never interleave.
+    pub live: Mutex<Vec<std::sync::Weak<crate::instance::InstanceInner>>>,
+}
+
+/// A module handle that does not keep the module alive (tiering jobs hold these, so a
+/// module dropped while its code compiles is simply not published into).
+#[derive(Clone)]
+pub struct WeakModule(std::sync::Weak<ModuleInner>);
+
+impl WeakModule {
+    /// The module, if it is still alive.
+    pub fn upgrade(&self) -> Option<Module> {
+        self.0.upgrade().map(Module)
+    }
 }
 
 /// A validated WebAssembly module, ready to be instantiated any number of times.
@@ -400,6 +458,18 @@ fn global_type(g: &wasmparser::GlobalType) -> Result<GlobalType> {
     })
 }
 
+fn no_tiering() -> Error {
+    Error::Unsupported("tiering: the module's engine is not `tiered`".into())
+}
+
+fn set_osr(slot: &FuncTier, ordinal: u32, state: OsrState) {
+    let mut osr = slot.osr.lock().unwrap_or_else(|e| e.into_inner());
+    match osr.iter_mut().find(|(k, _)| *k == ordinal) {
+        Some(e) => e.1 = state,
+        None => osr.push((ordinal, state)),
+    }
+}
+
 impl Module {
     /// Decodes and validates `bytes` (WebAssembly binary format).
     ///
@@ -434,6 +504,7 @@ impl Module {
             custom_sections: Vec::new(),
             uses_simd: false,
             native: OnceLock::new(),
+            tiering: None,
             engine: engine.clone(),
         };
         let mut parser = Parser::new(0);
@@ -542,6 +613,13 @@ impl Module {
                 t.params().contains(&ValType::V128) || t.results().contains(&ValType::V128)
             }) || m.globals.iter().any(|g| g.content == ValType::V128);
         m.type_ids = m.types.iter().map(|t| engine.intern_type(t)).collect();
+        if engine.kind() == crate::EngineKind::Tiered && !m.uses_simd {
+            m.tiering = Some(TierState {
+                funcs: (0..m.defined.len()).map(|_| FuncTier::default()).collect(),
+                code: Mutex::new(Vec::new()),
+                live: Mutex::new(Vec::new()),
+            });
+        }
         let module = Module(Arc::new(m));
         if let Some(backend) = engine.backend()
             && engine.kind() == crate::EngineKind::Jit
@@ -552,6 +630,86 @@ impl Module {
             let _ = module.0.native.set(registered);
         }
         Ok(module)
+    }
+
+    /// A handle that does not keep the module alive.
+    pub fn downgrade(&self) -> WeakModule {
+        WeakModule(Arc::downgrade(&self.0))
+    }
+
+    /// Engine `tiered`: installs `compiled` as the code of defined function `index` in
+    /// every instance of this module, now and later. Each slot gets its code pointer, then
+    /// its array trampoline, then loses the interpreter's cached entry, in that order
+    /// (`SeqCst`), so no call site keeps calling the interpreter (see RATIONALE.md).
+    ///
+    /// # Errors
+    ///
+    /// When the module is not tiered, `index` is not a defined function, or the
+    /// trampolines of its type cannot be built.
+    pub fn publish(&self, index: u32, compiled: CompiledFunction) -> Result<()> {
+        let m = &self.0;
+        let (tiering, slot) = self.tier_slot(index)?;
+        let backend = m.engine.backend().ok_or_else(no_tiering)?;
+        let ty = &m.types[m.funcs[index as usize] as usize];
+        let tramp = backend.trampolines(ty)?.array_call;
+        let registered = crate::vm::native::register(compiled.code, Some(self));
+        let mut live = tiering.live.lock().unwrap_or_else(|e| e.into_inner());
+        tiering
+            .code
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(registered);
+        slot.entry.store(compiled.entry, Ordering::SeqCst);
+        live.retain(|w| w.strong_count() > 0);
+        for inst in live.iter().filter_map(|w| w.upgrade()) {
+            let r = &inst.func_refs[(index - m.num_imported_funcs) as usize];
+            r.native_code
+                .store(compiled.entry as *mut u8, Ordering::SeqCst);
+            r.array_call.store(tramp as *mut u8, Ordering::SeqCst);
+            r.interp_code.store(std::ptr::null_mut(), Ordering::SeqCst);
+        }
+        slot.state.store(tier::PUBLISHED, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Engine `tiered`: installs an OSR entry for loop `ordinal` of defined function
+    /// `index` (see [`crate::NativeBackend::compile_function`]); frames of every instance
+    /// running that loop in the interpreter move into it at their next check.
+    ///
+    /// # Errors
+    ///
+    /// When the module is not tiered or `index` is not a defined function.
+    pub fn publish_osr(&self, index: u32, ordinal: u32, compiled: CompiledFunction) -> Result<()> {
+        let (tiering, slot) = self.tier_slot(index)?;
+        let registered = crate::vm::native::register(compiled.code, Some(self));
+        tiering
+            .code
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(registered);
+        set_osr(slot, ordinal, OsrState::Ready(compiled.entry));
+        Ok(())
+    }
+
+    /// Engine `tiered`: records that defined function `index` (or its loop `osr_loop`)
+    /// could not be compiled; it stays in the interpreter and is not requested again.
+    pub fn tier_failed(&self, index: u32, osr_loop: Option<u32>) {
+        if let Ok((_, slot)) = self.tier_slot(index) {
+            match osr_loop {
+                None => slot.state.store(tier::FAILED, Ordering::SeqCst),
+                Some(k) => set_osr(slot, k, OsrState::Failed),
+            }
+        }
+    }
+
+    fn tier_slot(&self, index: u32) -> Result<(&TierState, &FuncTier)> {
+        let m = &self.0;
+        let tiering = m.tiering.as_ref().ok_or_else(no_tiering)?;
+        let slot = index
+            .checked_sub(m.num_imported_funcs)
+            .and_then(|i| tiering.funcs.get(i as usize))
+            .ok_or_else(|| Error::Instantiate(format!("no defined function {index}")))?;
+        Ok((tiering, slot))
     }
 
     /// The module's name from the name section, if any.
@@ -998,4 +1156,3 @@ impl Names {
         Ok(())
     }
 }
-

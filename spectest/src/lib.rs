@@ -38,6 +38,10 @@ pub struct Options {
     pub wasm3: bool,
     /// Report every failure.
     pub verbose: bool,
+    /// Tiered engine: the tier-up threshold (`None`: the engine's default).
+    pub tier_threshold: Option<u32>,
+    /// Tiered engine: compile hot code synchronously.
+    pub tier_sync: bool,
 }
 
 /// Counts for one or more scripts.
@@ -51,6 +55,24 @@ pub struct Summary {
     pub skipped: usize,
     /// Failure descriptions.
     pub messages: Vec<String>,
+    /// Tiered engine: functions compiled to native code.
+    pub tiered_up: u64,
+    /// Tiered engine: OSR entries compiled.
+    pub osr_compiled: u64,
+    /// Tiered engine: frames moved into native code at a loop header.
+    pub osr_entries: u64,
+}
+
+impl Summary {
+    /// Adds `other`'s counts (not its messages).
+    pub fn add(&mut self, other: &Summary) {
+        self.passed += other.passed;
+        self.failed += other.failed;
+        self.skipped += other.skipped;
+        self.tiered_up += other.tiered_up;
+        self.osr_compiled += other.osr_compiled;
+        self.osr_entries += other.osr_entries;
+    }
 }
 
 #[derive(Clone)]
@@ -120,9 +142,13 @@ pub fn run_script(name: &str, text: &str, options: &Options) -> Summary {
         EngineChoice::Jit => EngineKind::Jit,
         EngineChoice::Tiered => EngineKind::Tiered,
     };
-    let config = RuntimeConfig::new()
+    let mut config = RuntimeConfig::new()
         .with_engine(engine)
-        .with_core_features(features);
+        .with_core_features(features)
+        .with_tier_sync(options.tier_sync);
+    if let Some(t) = options.tier_threshold {
+        config = config.with_tier_threshold(t);
+    }
     let runtime = match Runtime::with_config(config) {
         Ok(r) => r,
         Err(e) => return fail(e.to_string()),
@@ -156,6 +182,11 @@ pub fn run_script(name: &str, text: &str, options: &Options) -> Summary {
                 }
             }
         }
+    }
+    if let Some(stats) = runner.runtime.tiering_stats() {
+        runner.summary.tiered_up = stats.functions_compiled;
+        runner.summary.osr_compiled = stats.osr_compiled;
+        runner.summary.osr_entries = stats.osr_entries;
     }
     runner.summary
 }

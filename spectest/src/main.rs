@@ -84,6 +84,8 @@ fn real_main(args: Args) -> Result<ExitCode> {
         engine,
         wasm3: args.wasm3,
         verbose: args.verbose,
+        tier_threshold: args.tier_threshold,
+        tier_sync: args.tier_sync,
     };
     let results: Vec<(PathBuf, Summary)> = files
         .par_iter()
@@ -101,9 +103,13 @@ fn real_main(args: Args) -> Result<ExitCode> {
         for msg in &s.messages {
             eprintln!("{msg}");
         }
-        total.passed += s.passed;
-        total.failed += s.failed;
-        total.skipped += s.skipped;
+        total.add(s);
+    }
+    if engine == EngineChoice::Tiered {
+        println!(
+            "tiering: {} functions tiered up, {} OSR entries compiled, {} frames entered native code by OSR",
+            total.tiered_up, total.osr_compiled, total.osr_entries
+        );
     }
     println!(
         "{} passed, {} failed, {} skipped",

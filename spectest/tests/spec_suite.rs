@@ -26,21 +26,26 @@ fn wast_files() -> Vec<PathBuf> {
     files
 }
 
-fn run_suite(engine: EngineChoice) {
-    let options = Options {
+fn run_suite(engine: EngineChoice) -> Summary {
+    run_suite_with(Options {
         engine,
         wasm3: false,
         verbose: false,
-    };
+        tier_threshold: None,
+        tier_sync: false,
+    })
+}
+
+fn run_suite_with(options: Options) -> Summary {
+    let engine = options.engine;
     let results: Vec<(PathBuf, Summary)> = wast_files()
         .par_iter()
         .map(|f| (f.clone(), run_file(f, &options)))
         .collect();
     let mut failures = Vec::new();
-    let (mut passed, mut skipped) = (0, 0);
+    let mut total = Summary::default();
     for (path, s) in &results {
-        passed += s.passed;
-        skipped += s.skipped;
+        total.add(s);
         let name = path
             .file_name()
             .and_then(|n| n.to_str())
@@ -54,13 +59,43 @@ fn run_suite(engine: EngineChoice) {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
-    assert!(passed > 29_000, "only {passed} commands passed");
-    eprintln!("{engine:?}: {passed} passed, 0 failed, {skipped} skipped");
+    assert!(
+        total.passed > 29_000,
+        "only {} commands passed",
+        total.passed
+    );
+    eprintln!(
+        "{engine:?}: {} passed, 0 failed, {} skipped",
+        total.passed, total.skipped
+    );
+    total
 }
 
 #[test]
 fn wasm2_suite_interp() {
     run_suite(EngineChoice::Interp);
+}
+
+/// Threshold 1, synchronous: every function is compiled at its first call and every loop
+/// that can be entered gets an OSR entry at its first back-edge.
+#[test]
+fn wasm2_suite_tiered_threshold_1_sync() {
+    if !kiln::EngineKind::Tiered.is_available() {
+        eprintln!("tiered engine not available on this platform: skipped");
+        return;
+    }
+    let total = run_suite_with(Options {
+        engine: EngineChoice::Tiered,
+        wasm3: false,
+        verbose: false,
+        tier_threshold: Some(1),
+        tier_sync: true,
+    });
+    eprintln!(
+        "tiered: {} functions tiered up, {} OSR entries, {} OSR transfers",
+        total.tiered_up, total.osr_compiled, total.osr_entries
+    );
+    assert!(total.tiered_up > 1000, "only {} tier-ups", total.tiered_up);
 }
 
 #[test]

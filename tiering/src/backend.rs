@@ -230,6 +230,37 @@ impl NativeBackend for CraneliftBackend {
         Ok(t)
     }
 
+    fn compile_function(
+        &self,
+        module: &Module,
+        index: u32,
+        osr_loop: Option<u32>,
+    ) -> Result<kiln_runtime::CompiledFunction> {
+        if osr_loop.is_some() {
+            return Err(Error::Unsupported("OSR entries".into()));
+        }
+        if self.options.direct_calls {
+            return Err(Error::Unsupported(
+                "single functions with direct calls (engine jit compiles whole modules)".into(),
+            ));
+        }
+        let c = self.compile_one(
+            module,
+            index,
+            &mut FunctionBuilderContext::new(),
+            &mut Context::new(),
+        )?;
+        let mut builder = CodeBuilder::default();
+        let at = builder.push(Some(index), &c);
+        let memory = builder
+            .finish()
+            .map_err(|e| Error::Compile(format!("cannot map code memory: {e}")))?;
+        Ok(kiln_runtime::CompiledFunction {
+            entry: memory.address(at),
+            code: Arc::new(memory),
+        })
+    }
+
     fn needs_guarded_memory(&self) -> bool {
         self.options.bounds_checks == BoundsChecks::GuardPages
     }

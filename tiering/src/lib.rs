@@ -7,7 +7,9 @@
 
 pub mod backend;
 pub mod code_memory;
+pub mod policy;
 pub mod trampoline;
 pub mod translate;
 
 pub use backend::CraneliftBackend;
+pub use policy::Tiering;

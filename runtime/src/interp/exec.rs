@@ -29,7 +29,10 @@ use super::ir::{Op, Slot, for_each_op};
 use super::num;
 use super::{FuncCode, bump};
 use crate::error::{FrameInfo, Trap, TrapCode};
-use crate::instance::{Callee, Caller, InstanceInner, retain_in_global, retain_in_table};
+use crate::instance::{
+    Callee, Caller, CallerTier, InstanceInner, retain_in_global, retain_in_table,
+};
+use crate::module::{OsrState, tier};
 use crate::vm::{MemView, VMFuncRef};
 use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -105,7 +108,13 @@ pub(crate) fn invoke(f: &VMFuncRef, slots: &mut [u64]) -> Result<(), Trap> {
         return Err(Trap::new(TrapCode::StackExhausted));
     }
     let result = match inst.callee(f.index) {
-        Callee::Host(h) => (h.func)(&Caller { instance: None }, slots),
+        Callee::Host(h) => (h.func)(
+            &Caller {
+                instance: None,
+                tier: CallerTier::Host,
+            },
+            slots,
+        ),
         Callee::Wasm if !f.array_call.load(Ordering::Acquire).is_null() => {
             crate::vm::native::enter(f, f.vmctx, slots)
         }
@@ -126,7 +135,13 @@ pub(crate) fn call_for_native(
 ) -> Result<(), Trap> {
     let inst = instance_of_funcref(f as *const VMFuncRef as u64);
     match inst.callee(f.index) {
-        Callee::Host(h) => (h.func)(&Caller { instance: caller }, slots),
+        Callee::Host(h) => (h.func)(
+            &Caller {
+                instance: caller,
+                tier: CallerTier::Native,
+            },
+            slots,
+        ),
         Callee::Wasm if !f.array_call.load(Ordering::Acquire).is_null() => {
             let vmctx = caller.map_or(f.vmctx, |c| &*c.vmctx as *const _);
             crate::vm::native::enter(f, vmctx, slots)
@@ -163,6 +178,14 @@ fn run_outer(
     stacks.values[..p].copy_from_slice(&slots[..p]);
     stacks.values[p..code.local_slots as usize].fill(0);
     bump(&code.calls);
+    if code.heat() >= code.tier_at.load(Ordering::Relaxed) {
+        function_hot(inst, code);
+        // SAFETY: `funcs` holds live slots of the instance's function space.
+        let f = unsafe { &*inst.funcs[index as usize] };
+        if !f.array_call.load(Ordering::SeqCst).is_null() {
+            return crate::vm::native::enter(f, f.vmctx, slots);
+        }
+    }
     let depth_budget = config.max_call_depth.saturating_sub(OUTER_DEPTH.get());
     if depth_budget == 0 {
         return Err(Trap::new(TrapCode::StackExhausted));
@@ -189,6 +212,13 @@ fn trap_with_backtrace(
 /// The interpreter's frames, innermost (`current`) first.
 fn interp_backtrace(current: &FuncCode, inst: &InstanceInner, frames: &[Frame]) -> Vec<FrameInfo> {
     let mut bt = vec![frame_info(current, inst)];
+    bt.extend(callers_backtrace(frames));
+    bt
+}
+
+/// The suspended interpreter frames, innermost first.
+fn callers_backtrace(frames: &[Frame]) -> Vec<FrameInfo> {
+    let mut bt = Vec::with_capacity(frames.len());
     for f in frames.iter().rev() {
         // SAFETY: suspended frames point to code and instances that are alive for the whole
         // invocation (see `run`).
@@ -203,6 +233,129 @@ fn frame_info(code: &FuncCode, inst: &InstanceInner) -> FrameInfo {
         module: inst.instance_name(),
         func_index: code.func_index,
         func_name: inst.func_name(code.func_index),
+    }
+}
+
+/// Engine `tiered`: `code`'s function got hot on a call; asks the policy to compile it.
+#[cold]
+#[inline(never)]
+fn function_hot(inst: &InstanceInner, code: &FuncCode) {
+    code.tier_at.store(u32::MAX, Ordering::Relaxed);
+    request_function(inst, code.func_index);
+}
+
+/// Queues function `index` of `inst`'s module for compilation, once per module.
+fn request_function(inst: &InstanceInner, index: u32) {
+    let (Some(module), Some(policy)) = (inst.module.as_ref(), inst.engine.tier_policy()) else {
+        return;
+    };
+    let Some(tiering) = module.0.tiering.as_ref() else {
+        return;
+    };
+    let slot = &tiering.funcs[(index - module.0.num_imported_funcs) as usize];
+    if slot
+        .state
+        .compare_exchange(
+            tier::COLD,
+            tier::QUEUED,
+            Ordering::AcqRel,
+            Ordering::Relaxed,
+        )
+        .is_ok()
+    {
+        policy.function_hot(module, index);
+    }
+}
+
+/// Engine `tiered`: a back-edge (the branch at `ip`, `rel` instructions back) of a hot
+/// function. Requests the function's compilation and, at a loop header a frame can leave
+/// there, an OSR entry for the loop; once that entry exists the frame moves into it and
+/// this returns the function's final `Return`. Otherwise returns the branch target (null
+/// after recording a trap).
+#[cold]
+#[inline(never)]
+fn loop_hot(ip: *const Op, rel: i32, cx: &mut Ctx<'_>) -> *const Op {
+    let code = cx.code;
+    let inst = cx.inst;
+    // SAFETY: the translator only emits targets inside the function's code.
+    let target = unsafe { ip.offset(rel as isize) };
+    let heat = code.heat();
+    let interval = inst.engine.config().tier_threshold.clamp(16, 4096);
+    code.osr_at
+        .store(heat.saturating_add(interval), Ordering::Relaxed);
+    if code.tier_at.swap(u32::MAX, Ordering::Relaxed) != u32::MAX {
+        request_function(inst, code.func_index);
+    }
+    let (Some(module), Some(policy)) = (inst.module.as_ref(), inst.engine.tier_policy()) else {
+        code.osr_at.store(u32::MAX, Ordering::Relaxed);
+        return target;
+    };
+    let Some(tiering) = module.0.tiering.as_ref() else {
+        code.osr_at.store(u32::MAX, Ordering::Relaxed);
+        return target;
+    };
+    let at = (target as usize - code.ops.as_ptr() as usize) / std::mem::size_of::<Op>();
+    let Some(ordinal) = code.loop_at(at as u32) else {
+        return target;
+    };
+    let slot = &tiering.funcs[(code.func_index - module.0.num_imported_funcs) as usize];
+    let known = {
+        let mut osr = slot.osr.lock().unwrap_or_else(|e| e.into_inner());
+        match osr.iter().find(|(k, _)| *k == ordinal) {
+            Some(&(_, state)) => Some(state),
+            None => {
+                osr.push((ordinal, OsrState::Requested));
+                None
+            }
+        }
+    };
+    let state = match known {
+        Some(state) => state,
+        None => {
+            policy.loop_hot(module, code.func_index, ordinal);
+            let osr = slot.osr.lock().unwrap_or_else(|e| e.into_inner());
+            osr.iter()
+                .find(|(k, _)| *k == ordinal)
+                .map_or(OsrState::Failed, |&(_, s)| s)
+        }
+    };
+    match state {
+        OsrState::Ready(entry) => osr_enter(cx, entry).unwrap_or(target),
+        OsrState::Requested | OsrState::Failed => target,
+    }
+}
+
+/// Moves the current frame into the OSR entry at `entry`: the native code runs the rest
+/// of the function and leaves its results in the frame's first slots. Returns the final
+/// `Return` (or null after recording a trap); `None` when native code cannot be entered.
+fn osr_enter(cx: &mut Ctx<'_>, entry: usize) -> Option<*const Op> {
+    let code = cx.code;
+    let inst = cx.inst;
+    let tramp = inst.engine.osr_trampoline()?;
+    // SAFETY: `funcs` holds live slots of the instance's function space.
+    let fref = unsafe { &*inst.funcs[code.func_index as usize] };
+    // SAFETY: `values` holds the current frame at `fp`.
+    let frame = unsafe { cx.values.as_mut_ptr().add(cx.fp) };
+    let mut arg = [frame as u64];
+    let outer = OUTER_DEPTH.get();
+    // The native frame takes the place of the current one.
+    OUTER_DEPTH.set(outer + cx.frames.len());
+    // SAFETY: `tramp` is the engine's array trampoline of `(i64) -> ()`, the native type
+    // of every OSR entry; `entry` was published for this function by its module, which
+    // keeps it alive; `arg` holds the one slot the trampoline reads.
+    let r = unsafe { crate::vm::native::enter_code(tramp, entry, fref, &*inst.vmctx, &mut arg) };
+    OUTER_DEPTH.set(outer);
+    inst.engine.count_osr_entry();
+    match r {
+        Ok(()) => {
+            cx.mem = inst.mem0_view();
+            Some(code.ops[code.osr_exit()..].as_ptr())
+        }
+        Err(mut t) => {
+            t.extend_backtrace(callers_backtrace(cx.frames));
+            cx.trap = Some(t);
+            Some(std::ptr::null())
+        }
     }
 }
 
@@ -399,10 +552,19 @@ fn enter(ret: *const Op, cx: &mut Ctx<'_>, fref: &VMFuncRef, base: Slot) -> *con
                 Ok(c) => c,
                 Err(t) => return fail_host(cx, t),
             };
-            fref.interp_code.store(
-                callee as *const FuncCode as *mut FuncCode,
-                Ordering::Relaxed,
-            );
+            if callee.heat() >= callee.tier_at.load(Ordering::Relaxed) {
+                function_hot(callee_inst, callee);
+            }
+            // Caching the code, then looking for native code again (both `SeqCst`, as
+            // `Module::publish` stores the other way round) means a publication either
+            // is seen here or clears the cache after this store: never a stale entry.
+            fref.interp_code
+                .store(callee as *const FuncCode as *mut FuncCode, Ordering::SeqCst);
+            if !fref.array_call.load(Ordering::SeqCst).is_null() {
+                fref.interp_code
+                    .store(std::ptr::null_mut(), Ordering::SeqCst);
+                return call_native(ret, cx, fref, callee_inst, abs);
+            }
             if cx.frames.len() + 1 >= cx.max_depth {
                 return fail(cx, TrapCode::StackExhausted);
             }
@@ -443,6 +605,7 @@ fn enter(ret: *const Op, cx: &mut Ctx<'_>, fref: &VMFuncRef, base: Slot) -> *con
             let r = (h.func)(
                 &Caller {
                     instance: Some(cx.inst),
+                    tier: CallerTier::Interpreter,
                 },
                 &mut cx.values[abs..abs + n],
             );
@@ -514,6 +677,10 @@ unsafe fn call(
         // SAFETY: `interp_code` is only set (by `enter`) to the code of the slot's function,
         // owned by its module, which the slot's (live) instance keeps alive.
         let callee = unsafe { &*code };
+        if callee.heat() >= callee.tier_at.load(Ordering::Relaxed) {
+            function_hot(instance_of_funcref(fref as *const VMFuncRef as u64), callee);
+            return call_slow(ret, cx, fref, base);
+        }
         let abs = cx.fp + base as usize;
         if cx.frames.len() + 1 < cx.max_depth
             && cx.frames.len() < cx.frames.capacity()
@@ -649,6 +816,11 @@ mod handlers {
             bump(&cx.code.backedges);
             if cx.interrupt.load(Ordering::Relaxed) != 0 {
                 return trap(cx, TrapCode::Interrupted);
+            }
+            if cx.code.heat() >= cx.code.osr_at.load(Ordering::Relaxed) {
+                let next = super::loop_hot(ip, rel, cx);
+                // SAFETY: `loop_hot` returns null or an instruction of the current function.
+                return unsafe { super::resume(next, cx) };
             }
         }
         // SAFETY: the translator only emits targets inside the function's code.

@@ -33,9 +33,46 @@ pub struct FuncCode {
     pub calls: AtomicU32,
     /// Loop back-edges taken in the interpreter.
     pub backedges: AtomicU32,
+    /// Loop headers where a running frame may move to native code (engine `tiered` only),
+    /// sorted by position.
+    pub loops: Box<[LoopHeader]>,
+    /// Hotness (calls plus back-edges) at which a call asks the tiering policy to compile
+    /// this function; `u32::MAX` when there is nothing (more) to ask.
+    pub tier_at: AtomicU32,
+    /// Hotness at which a back-edge next checks for an OSR entry (`u32::MAX`: never).
+    pub osr_at: AtomicU32,
+}
+
+/// A loop header in the interpreter's code and the loop's ordinal in the Wasm body (the
+/// `osr_loop` of [`crate::NativeBackend::compile_function`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LoopHeader {
+    /// Index of the header's first instruction in [`FuncCode::ops`].
+    pub at: u32,
+    /// How many `loop` operators precede this one in the body.
+    pub ordinal: u32,
 }
 
 impl FuncCode {
+    /// The loop whose header is instruction `at`, if a frame can enter native code there.
+    pub fn loop_at(&self, at: u32) -> Option<u32> {
+        let i = self.loops.binary_search_by_key(&at, |l| l.at).ok()?;
+        Some(self.loops[i].ordinal)
+    }
+
+    /// Calls plus back-edges so far (wrapping).
+    #[inline(always)]
+    pub(crate) fn heat(&self) -> u32 {
+        self.calls
+            .load(Ordering::Relaxed)
+            .wrapping_add(self.backedges.load(Ordering::Relaxed))
+    }
+
+    /// Index of the final `Return`, where a frame whose rest ran natively continues.
+    pub fn osr_exit(&self) -> usize {
+        self.ops.len() - 1
+    }
+
     /// Interpreted calls and back-edges so far (approximate: counted without atomic
     /// read-modify-write, so racing threads may lose increments).
     pub fn hotness(&self) -> (u32, u32) {

@@ -6,8 +6,8 @@
 //! until something would overwrite that local or control flow merges. Results of an
 //! instruction followed by `local.set` are written straight into the local.
 
-use super::FuncCode;
 use super::ir::{Op, Slot};
+use super::{FuncCode, LoopHeader};
 use crate::error::{Error, Result};
 use crate::module::ModuleInner;
 use crate::types::ValType;
@@ -83,6 +83,7 @@ struct Scratch {
     ctrl: Vec<Ctrl>,
     locals: Vec<(ValType, Slot)>,
     consts: Vec<u64>,
+    loops: Vec<LoopHeader>,
 }
 
 thread_local! {
@@ -125,6 +126,13 @@ struct Translator<'m> {
     /// Index of the last instruction, when its result is the top entry and may be
     /// redirected into a local by a following `local.set`.
     last_result: Option<usize>,
+    /// `loop` operators seen so far, reachable or not (the ordinal the JIT's OSR entries use).
+    loops_seen: u32,
+    /// Headers of the loops a frame can leave for native code (engine `tiered`).
+    loops: Vec<LoopHeader>,
+    /// Engine `tiered`: loops keep their header (no rotation), so that every back-edge
+    /// arrives where the state is exactly the Wasm state at the `loop`.
+    osr_headers: bool,
 }
 
 fn unsupported(what: impl std::fmt::Display) -> Error {
@@ -145,6 +153,9 @@ pub(crate) fn translate(
         ctrl: scratch.ctrl,
         locals: scratch.locals,
         consts: scratch.consts,
+        loops: scratch.loops,
+        loops_seen: 0,
+        osr_headers: module.engine.kind() == crate::EngineKind::Tiered,
         loop_depth: 0,
         label_at: u32::MAX,
         local_slots: 0,
@@ -159,6 +170,7 @@ pub(crate) fn translate(
     t.ctrl.clear();
     t.locals.clear();
     t.consts.clear();
+    t.loops.clear();
     let r = t.run(func_index);
     SCRATCH.with(|c| {
         *c.borrow_mut() = Some(Scratch {
@@ -167,6 +179,7 @@ pub(crate) fn translate(
             ctrl: t.ctrl,
             locals: t.locals,
             consts: t.consts,
+            loops: t.loops,
         })
     });
     r.map_err(Box::new)
@@ -232,7 +245,26 @@ impl<'m> Translator<'m> {
             }
             op
         });
-        let ops: Box<[Op]> = prologue[..num_consts].iter().copied().chain(body).collect();
+        // A final `Return` (never reached by the translated code) is where a frame that
+        // finished in native code (OSR) continues, with its results in place.
+        let ops: Box<[Op]> = prologue[..num_consts]
+            .iter()
+            .copied()
+            .chain(body)
+            .chain(std::iter::once(Op::Return))
+            .collect();
+        let threshold = match &self.module.tiering {
+            Some(_) => self.module.engine.config().tier_threshold,
+            None => u32::MAX,
+        };
+        let loops: Box<[LoopHeader]> = self
+            .loops
+            .iter()
+            .map(|l| LoopHeader {
+                at: l.at + num_consts as u32,
+                ordinal: l.ordinal,
+            })
+            .collect();
         Ok(FuncCode {
             ops,
             frame_slots,
@@ -242,6 +274,9 @@ impl<'m> Translator<'m> {
             func_index,
             calls: AtomicU32::new(0),
             backedges: AtomicU32::new(0),
+            loops,
+            tier_at: AtomicU32::new(threshold),
+            osr_at: AtomicU32::new(threshold),
         })
     }
 
@@ -778,7 +813,7 @@ impl<'m> Translator<'m> {
     /// innermost loop if it comes first in the loop, after only a few plain instructions.
     fn note_exit_test(&mut self, at: usize, label: usize) {
         let Some(c) = self.ctrl.last() else { return };
-        if c.kind != Kind::Loop || c.exit_test.is_some() {
+        if c.kind != Kind::Loop || c.exit_test.is_some() || self.osr_headers {
             return;
         }
         let start = c.start as usize;
@@ -928,6 +963,7 @@ impl<'m> Translator<'m> {
         if self.unreachable {
             match op {
                 O::Block { .. } | O::Loop { .. } | O::If { .. } => {
+                    self.loops_seen += matches!(op, O::Loop { .. }) as u32;
                     self.dead_depth += 1;
                     return Ok(());
                 }
@@ -948,7 +984,17 @@ impl<'m> Translator<'m> {
             }
             O::Block { blockty } => self.push_ctrl(Kind::Block, blockty),
             O::Loop { blockty } => {
+                let ordinal = self.loops_seen;
+                self.loops_seen += 1;
+                // OSR needs the whole state in the locals: nothing on the operand stack.
+                let enterable = self.osr_headers
+                    && self.stack.is_empty()
+                    && matches!(blockty, BlockType::Empty | BlockType::Type(_));
                 self.push_ctrl(Kind::Loop, blockty);
+                let at = self.here();
+                if enterable && self.loops.last().is_none_or(|l| l.at != at) {
+                    self.loops.push(LoopHeader { at, ordinal });
+                }
                 self.label_at = self.here();
                 self.loop_depth += 1;
                 self.last_result = None;

@@ -178,13 +178,36 @@ pub(crate) fn enter(
     caller_vmctx: *const VMContext,
     values: &mut [u64],
 ) -> Result<(), Trap> {
+    use std::sync::atomic::Ordering;
+    let tramp = callee.array_call.load(Ordering::Acquire);
+    let code = callee.native_code.load(Ordering::Acquire);
+    debug_assert!(!tramp.is_null() && !code.is_null());
+    // SAFETY: a slot's array trampoline and code are published together for the slot's
+    // function type and live as long as its instance; callers pass `values` sized for
+    // the type.
+    unsafe { enter_code(tramp as usize, code as usize, callee, caller_vmctx, values) }
+}
+
+/// Runs native code `code` through array trampoline `tramp` for `callee` (its slot),
+/// with parameters and results in `values` (see [`super::abi`]). `enter` uses the slot's
+/// own code; OSR entries are entered with the trampoline of `(i64) -> ()`.
+///
+/// # Safety
+///
+/// `tramp` must be an array trampoline of the engine's backend for the native type of
+/// `code`, `code` compiled code for `callee`'s function (or an OSR entry of it), both kept
+/// alive for the call, and `values` must have the slots the trampoline reads and writes.
+#[doc(hidden)]
+pub unsafe fn enter_code(
+    tramp: usize,
+    code: usize,
+    callee: &VMFuncRef,
+    caller_vmctx: *const VMContext,
+    values: &mut [u64],
+) -> Result<(), Trap> {
     #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
     {
-        use std::sync::atomic::Ordering;
         sys::prepare_thread();
-        let tramp = callee.array_call.load(Ordering::Acquire);
-        let code = callee.native_code.load(Ordering::Acquire);
-        debug_assert!(!tramp.is_null() && !code.is_null());
         let max = inst_max_depth(callee);
         let depth = max
             .saturating_sub(crate::interp::outer_depth())
@@ -208,8 +231,8 @@ pub(crate) fn enter(
         let status = unsafe {
             sys::kiln_enter(
                 &mut act,
-                tramp as usize,
-                code as usize,
+                tramp,
+                code,
                 callee as *const VMFuncRef as usize,
                 caller_vmctx as usize,
                 values.as_mut_ptr() as usize,
@@ -233,7 +256,7 @@ pub(crate) fn enter(
     }
     #[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
     {
-        let _ = (callee, caller_vmctx, values);
+        let _ = (tramp, code, callee, caller_vmctx, values);
         Err(Trap::host("unsupported: native code on this platform"))
     }
 }

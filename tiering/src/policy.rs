@@ -1,0 +1,208 @@
+//! The tiering policy of engine `tiered`: hot functions and loops reported by the
+//! interpreter are compiled by the [`CraneliftBackend`] and published into the module.
+//!
+//! Requests go into a crossbeam channel drained by a rayon pool of
+//! [`Config::tier_workers`](kiln_runtime::Config::tier_workers) threads, so the thread
+//! that found the code hot never waits; with [`Config::tier_sync`](kiln_runtime::Config)
+//! the compilation runs on that thread instead, before it goes on (tests use this for
+//! deterministic tier-ups). Jobs hold [`WeakModule`]s: a module dropped while its code
+//! compiles is not published into, and the code is freed.
+
+use crate::backend::CraneliftBackend;
+use kiln_runtime::{Module, NativeBackend, TierPolicy, TierStats, WeakModule};
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// One compilation request.
+struct Job {
+    module: WeakModule,
+    index: u32,
+    /// `Some(k)`: an OSR entry for loop `k`.
+    osr_loop: Option<u32>,
+}
+
+#[derive(Default)]
+struct Counters {
+    queued: AtomicU64,
+    started: AtomicU64,
+    compiled: AtomicU64,
+    failed: AtomicU64,
+    osr_compiled: AtomicU64,
+    /// (total, max) compile time.
+    times: Mutex<(Duration, Duration)>,
+}
+
+/// Kiln's [`TierPolicy`]: compile hot functions and loops with Cranelift.
+///
+/// ```
+/// # if !kiln_runtime::vm::native::is_supported() { return; }
+/// use kiln_runtime::{Config, Engine};
+/// use kiln_tiering::{CraneliftBackend, Tiering};
+/// use std::sync::Arc;
+/// let config = Config::default().with_tier_threshold(10);
+/// let backend = Arc::new(CraneliftBackend::new(Default::default()).unwrap());
+/// let policy = Arc::new(Tiering::new(backend.clone(), &config));
+/// let engine = Engine::with_tiering(config, backend, policy);
+/// assert_eq!(engine.tier_stats().unwrap().functions_compiled, 0);
+/// ```
+pub struct Tiering {
+    worker: Arc<Worker>,
+    sync: bool,
+    queue: Option<crossbeam_channel::Sender<Job>>,
+}
+
+struct Worker {
+    backend: Arc<CraneliftBackend>,
+    counters: Counters,
+}
+
+impl Tiering {
+    /// A policy compiling with `backend`, with the threads and mode of `config`.
+    pub fn new(backend: Arc<CraneliftBackend>, config: &kiln_runtime::Config) -> Tiering {
+        let worker = Arc::new(Worker {
+            backend,
+            counters: Counters::default(),
+        });
+        if config.tier_sync {
+            return Tiering {
+                worker,
+                sync: true,
+                queue: None,
+            };
+        }
+        let (tx, rx) = crossbeam_channel::unbounded::<Job>();
+        let workers = config.tier_workers.max(1);
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(workers)
+            .thread_name(|i| format!("kiln-tier-{i}"))
+            .build();
+        match pool {
+            Ok(pool) => {
+                for _ in 0..workers {
+                    let rx = rx.clone();
+                    let worker = worker.clone();
+                    // Each task drains the queue until the policy (and its sender) is
+                    // dropped; then the pool's threads finish.
+                    pool.spawn(move || {
+                        for job in rx.iter() {
+                            worker.run(job);
+                        }
+                    });
+                }
+                Tiering {
+                    worker,
+                    sync: false,
+                    queue: Some(tx),
+                }
+            }
+            // No threads: compile on the caller's thread rather than never.
+            Err(_) => Tiering {
+                worker,
+                sync: true,
+                queue: None,
+            },
+        }
+    }
+
+    fn submit(&self, job: Job) {
+        self.worker.counters.queued.fetch_add(1, Ordering::Relaxed);
+        match (&self.queue, self.sync) {
+            (Some(tx), false) => {
+                if let Err(e) = tx.send(job) {
+                    self.worker.run(e.into_inner());
+                }
+            }
+            _ => self.worker.run(job),
+        }
+    }
+}
+
+impl Worker {
+    fn run(&self, job: Job) {
+        let c = &self.counters;
+        c.started.fetch_add(1, Ordering::Relaxed);
+        let Some(module) = job.module.upgrade() else {
+            // The module is gone: nothing to publish into.
+            c.failed.fetch_add(1, Ordering::Relaxed);
+            return;
+        };
+        let start = Instant::now();
+        let compiled = self
+            .backend
+            .compile_function(&module, job.index, job.osr_loop);
+        let elapsed = start.elapsed();
+        {
+            let mut t = c.times.lock().unwrap_or_else(|e| e.into_inner());
+            t.0 += elapsed;
+            t.1 = t.1.max(elapsed);
+        }
+        let published = compiled.and_then(|code| match job.osr_loop {
+            None => module.publish(job.index, code),
+            Some(k) => module.publish_osr(job.index, k, code),
+        });
+        match published {
+            Ok(()) => {
+                match job.osr_loop {
+                    None => c.compiled.fetch_add(1, Ordering::Relaxed),
+                    Some(_) => c.osr_compiled.fetch_add(1, Ordering::Relaxed),
+                };
+                tracing::debug!(
+                    target: "kiln::tier",
+                    module = module.name().unwrap_or(""),
+                    func = job.index,
+                    osr_loop = job.osr_loop,
+                    micros = elapsed.as_micros() as u64,
+                    "tier-up"
+                );
+            }
+            Err(e) => {
+                c.failed.fetch_add(1, Ordering::Relaxed);
+                module.tier_failed(job.index, job.osr_loop);
+                tracing::debug!(
+                    target: "kiln::tier",
+                    func = job.index,
+                    osr_loop = job.osr_loop,
+                    error = %e,
+                    "tier-up failed; staying in the interpreter"
+                );
+            }
+        }
+    }
+}
+
+impl TierPolicy for Tiering {
+    fn function_hot(&self, module: &Module, index: u32) {
+        self.submit(Job {
+            module: module.downgrade(),
+            index,
+            osr_loop: None,
+        });
+    }
+
+    fn loop_hot(&self, module: &Module, index: u32, ordinal: u32) {
+        self.submit(Job {
+            module: module.downgrade(),
+            index,
+            osr_loop: Some(ordinal),
+        });
+    }
+
+    fn stats(&self) -> TierStats {
+        let c = &self.worker.counters;
+        let (total, max) = *c.times.lock().unwrap_or_else(|e| e.into_inner());
+        let queued = c.queued.load(Ordering::Relaxed);
+        let osr_compiled = c.osr_compiled.load(Ordering::Relaxed);
+        TierStats {
+            functions_queued: queued,
+            functions_compiled: c.compiled.load(Ordering::Relaxed),
+            compile_failures: c.failed.load(Ordering::Relaxed),
+            osr_compiled,
+            total_compile_time: total,
+            max_compile_time: max,
+            queue_length: queued.saturating_sub(c.started.load(Ordering::Relaxed)),
+            ..TierStats::default()
+        }
+    }
+}
