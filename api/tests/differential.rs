@@ -420,10 +420,26 @@ fn engines() -> Vec<(String, Runtime)> {
     };
     let mut out = vec![("interp".to_string(), runtime(EngineKind::Interp))];
     for engine in [EngineKind::Jit, EngineKind::Tiered] {
-        if engine.is_available() {
-            out.push((engine.name().to_string(), runtime(engine)));
-        } else {
+        if !engine.is_available() {
             eprintln!("differential: engine `{}` is not built yet", engine.name());
+        } else if engine == EngineKind::Tiered {
+            // Tier-ups at different points: at the first call, at a random small
+            // threshold (synchronously, so a module's later exports run native), and in
+            // the background.
+            for (threshold, sync) in tier_thresholds() {
+                let config = RuntimeConfig::new()
+                    .with_engine(engine)
+                    .with_memory_limit_pages(MEMORY_LIMIT_PAGES)
+                    .with_tier_threshold(threshold)
+                    .with_tier_sync(sync);
+                let name = format!(
+                    "tiered (threshold {threshold}{})",
+                    if sync { ", sync" } else { "" }
+                );
+                out.push((name, Runtime::with_config(config).expect("tiered")));
+            }
+        } else {
+            out.push((engine.name().to_string(), runtime(engine)));
         }
     }
     if out.len() == 1 {
@@ -433,6 +449,35 @@ fn engines() -> Vec<(String, Runtime)> {
         ));
     }
     out
+}
+
+/// Thresholds of the tiered runtimes: 1 (sync), a random one in 2..=64 (sync) and a
+/// random one in 2..=256 (background). The randomness comes from `KILN_DIFF_TIER_SEED`
+/// (printed, so a failing run can be replayed) or the clock.
+fn tier_thresholds() -> [(u32, bool); 3] {
+    let seed = std::env::var("KILN_DIFF_TIER_SEED")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(1, |d| d.as_nanos() as u64)
+        });
+    eprintln!("differential: KILN_DIFF_TIER_SEED={seed}");
+    // splitmix64
+    let mut x = seed;
+    let mut next = move || {
+        x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = x;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    };
+    [
+        (1, true),
+        (2 + (next() % 63) as u32, true),
+        (2 + (next() % 255) as u32, false),
+    ]
 }
 
 /// Runs one seed on every engine, comparing as it goes; mismatches go to `stats`.

@@ -105,6 +105,26 @@ fn guest(rt: &kiln::Runtime) -> kiln::Module {
     instantiate(rt, GUEST)
 }
 
+/// Calls before measuring: enough for the tiered engine to queue every hot function.
+fn warm_up_calls(engine: kiln::EngineKind) -> usize {
+    match engine {
+        kiln::EngineKind::Tiered => 2 * kiln::RuntimeConfig::new().tier_threshold() as usize,
+        _ => 10,
+    }
+}
+
+/// Waits until the tiered engine's background compiler has nothing left to do.
+fn wait_for_tiering(rt: &kiln::Runtime) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while rt.tiering_stats().is_some_and(|s| s.queue_length > 0) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "tiering queue never drained"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+}
+
 #[test]
 fn the_counter_counts() {
     assert!(allocations(|| drop(std::hint::black_box(vec![1u8; 16]))) >= 1);
@@ -139,11 +159,13 @@ fn call_with_stack_allocates_nothing() {
         for (name, params, results) in cases {
             let f = m.exported_function(name).unwrap();
             let mut stack = [0u64; 4];
-            // Warm-up: translation, stack pools, thread-locals.
-            for _ in 0..10 {
+            // Warm-up: translation, stack pools, thread-locals, and in the tiered engine
+            // the tier-up (queueing a compilation allocates once).
+            for _ in 0..warm_up_calls(engine) {
                 stack[..params.len()].copy_from_slice(params);
                 f.call_with_stack(&mut stack).unwrap();
             }
+            wait_for_tiering(&rt);
             let n = allocations(|| {
                 for _ in 0..CALLS {
                     stack[..params.len()].copy_from_slice(params);
@@ -166,12 +188,13 @@ fn typed_calls_allocate_nothing() {
         let fib = f("fib").typed::<i32, i32>().unwrap();
         let swap = f("swap").typed::<(i64, f64), (f64, i64)>().unwrap();
         let via_host = f("via_host").typed::<i64, i64>().unwrap();
-        for _ in 0..10 {
+        for _ in 0..warm_up_calls(engine) {
             add.call((1, 2)).unwrap();
             fib.call(10).unwrap();
             swap.call((1, 2.0)).unwrap();
             via_host.call(1).unwrap();
         }
+        wait_for_tiering(&rt);
         let mut checksum = 0i64;
         let n = allocations(|| {
             for i in 0..CALLS as i32 {

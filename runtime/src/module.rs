@@ -702,6 +702,12 @@ impl Module {
         }
     }
 
+    /// Engine `tiered`: whether function `index` has published native code.
+    pub fn is_tiered_up(&self, index: u32) -> bool {
+        self.tier_slot(index)
+            .is_ok_and(|(_, slot)| slot.state.load(Ordering::SeqCst) == tier::PUBLISHED)
+    }
+
     fn tier_slot(&self, index: u32) -> Result<(&TierState, &FuncTier)> {
         let m = &self.0;
         let tiering = m.tiering.as_ref().ok_or_else(no_tiering)?;

@@ -14,9 +14,10 @@ use std::process::ExitCode;
 #[derive(Parser)]
 #[command(version, about = "Runs WebAssembly .wast spec scripts against Kiln")]
 struct Args {
-    /// Engine: interp, jit or tiered.
-    #[arg(long, default_value = "interp")]
-    engine: String,
+    /// Engine: interp, jit or tiered (default: tiered where this build has it, else
+    /// interp).
+    #[arg(long)]
+    engine: Option<String>,
     /// Hotness threshold for tier-up (tiered engine only).
     #[arg(long)]
     tier_threshold: Option<u32>,
@@ -66,11 +67,17 @@ fn main() -> ExitCode {
 }
 
 fn real_main(args: Args) -> Result<ExitCode> {
-    let engine = match args.engine.as_str() {
+    let default_engine = if kiln::EngineKind::Tiered.is_available() {
+        "tiered"
+    } else {
+        "interp"
+    };
+    let engine_name = args.engine.as_deref().unwrap_or(default_engine);
+    let engine = match engine_name {
         "interp" => EngineChoice::Interp,
         "jit" if kiln::EngineKind::Jit.is_available() => EngineChoice::Jit,
         "tiered" if kiln::EngineKind::Tiered.is_available() => EngineChoice::Tiered,
-        "jit" | "tiered" => bail!("engine `{}` is not built yet", args.engine),
+        "jit" | "tiered" => bail!("engine `{engine_name}` is not built yet"),
         other => bail!("unknown engine `{other}` (expected interp, jit or tiered)"),
     };
     if engine != EngineChoice::Tiered && (args.tier_threshold.is_some() || args.tier_sync) {

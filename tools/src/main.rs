@@ -77,9 +77,19 @@ Exit status: the guest's exit code (0-255; larger codes exit 1), 0 when it retur
 
 #[derive(Args, Debug)]
 struct RunArgs {
-    /// Execution engine.
-    #[arg(long, value_enum, default_value_t = EngineChoice::Interp, value_name = "ENGINE")]
+    /// Execution engine (default: tiered where this build has it, else interp).
+    #[arg(long, value_enum, default_value_t = EngineChoice::default_engine(), value_name = "ENGINE")]
     engine: EngineChoice,
+
+    /// Tiered engine: hotness (calls plus loop back-edges) at which a function is
+    /// compiled to native code.
+    #[arg(long, value_name = "N")]
+    tier_threshold: Option<u32>,
+
+    /// Tiered engine: compile hot code on the running thread instead of in the
+    /// background.
+    #[arg(long)]
+    tier_sync: bool,
 
     /// Call this exported function instead of running `_start`.
     #[arg(long, value_name = "NAME")]
@@ -149,6 +159,14 @@ enum EngineChoice {
 }
 
 impl EngineChoice {
+    fn default_engine() -> EngineChoice {
+        if kiln::EngineKind::Tiered.is_available() {
+            EngineChoice::Tiered
+        } else {
+            EngineChoice::Interp
+        }
+    }
+
     fn name(self) -> &'static str {
         match self {
             EngineChoice::Interp => "interp",
@@ -221,13 +239,7 @@ fn main() -> ExitCode {
         }
     };
     let (name, result) = match &cli.command {
-        Command::Run(args) => {
-            let result = run(args);
-            if args.stats {
-                print_stats(args.engine);
-            }
-            ("run", result)
-        }
+        Command::Run(args) => ("run", run(args)),
         Command::Compile(args) => ("compile", compile(&args.file)),
         Command::Inspect(args) => ("inspect", inspect(&args.file)),
     };
@@ -242,19 +254,44 @@ fn main() -> ExitCode {
     }
 }
 
-fn print_stats(engine: EngineChoice) {
-    // Only the interpreter exists: there is no tier-up to report on yet.
+/// `--stats`: what the tiered engine did, on stderr.
+fn print_stats(engine: EngineChoice, runtime: Option<&Runtime>) {
+    let Some(s) = runtime.and_then(Runtime::tiering_stats) else {
+        eprintln!(
+            "tiering statistics: not available ({} engine)",
+            match engine {
+                EngineChoice::Interp => "interpreter",
+                other => other.name(),
+            }
+        );
+        return;
+    };
     eprintln!(
-        "tiering statistics: not available ({} engine)",
-        match engine {
-            EngineChoice::Interp => "interpreter",
-            other => other.name(),
-        }
+        "tiering statistics: {} functions interpreted, {} jobs queued, {} functions compiled, \
+         {} OSR entries compiled, {} OSR transfers, {} failed, compile time {:.3} ms total, \
+         {:.3} ms max, queue length {}",
+        s.functions_interpreted,
+        s.functions_queued,
+        s.functions_compiled,
+        s.osr_compiled,
+        s.osr_entries,
+        s.compile_failures,
+        s.total_compile_time.as_secs_f64() * 1e3,
+        s.max_compile_time.as_secs_f64() * 1e3,
+        s.queue_length
     );
 }
 
-/// Loads and validates FILE in a runtime of `engine`.
-fn load(file: &Path, engine: EngineChoice) -> Result<(Runtime, CompiledModule), Failure> {
+/// Tier-up settings of `kiln run` (threshold, synchronous).
+type TierFlags = (Option<u32>, bool);
+
+/// Loads and validates FILE in a runtime of `engine` with the `tier` settings.
+fn load(
+    file: &Path,
+    engine: EngineChoice,
+    tier: TierFlags,
+) -> Result<(Runtime, CompiledModule), Failure> {
+    let (tier_threshold, tier_sync) = tier;
     let available = kiln::EngineKind::from_name(engine.name()).is_some_and(|k| k.is_available());
     if !available {
         return Err(Failure::Usage(format!(
@@ -262,10 +299,20 @@ fn load(file: &Path, engine: EngineChoice) -> Result<(Runtime, CompiledModule), 
             engine.name()
         )));
     }
+    if engine != EngineChoice::Tiered && (tier_threshold.is_some() || tier_sync) {
+        return Err(Failure::Usage(
+            "--tier-threshold and --tier-sync apply to the tiered engine only".into(),
+        ));
+    }
     let bytes = read_module(file)?;
     let engine = kiln::EngineKind::from_name(engine.name()).unwrap_or_default();
-    let runtime = Runtime::with_config(RuntimeConfig::new().with_engine(engine))
-        .map_err(|e| Failure::Usage(e.to_string()))?;
+    let mut config = RuntimeConfig::new()
+        .with_engine(engine)
+        .with_tier_sync(tier_sync);
+    if let Some(t) = tier_threshold {
+        config = config.with_tier_threshold(t);
+    }
+    let runtime = Runtime::with_config(config).map_err(|e| Failure::Usage(e.to_string()))?;
     let compiled = runtime
         .compile(&bytes)
         .map_err(|e| Failure::Load(format!("{}: {e}", file.display())))?;
@@ -310,9 +357,40 @@ fn wasi_config(args: &RunArgs, argv: Vec<String>) -> Result<ModuleConfig, Failur
 }
 
 fn run(args: &RunArgs) -> Result<(), Failure> {
+    let loaded = args.guest_args().and_then(|g| {
+        Ok((
+            g,
+            load(
+                args.file(),
+                args.engine,
+                (args.tier_threshold, args.tier_sync),
+            )?,
+        ))
+    });
+    match loaded {
+        Ok((guest_args, (runtime, compiled))) => {
+            let r = run_loaded(args, &runtime, &compiled, guest_args);
+            if args.stats {
+                print_stats(args.engine, Some(&runtime));
+            }
+            r
+        }
+        Err(e) => {
+            if args.stats {
+                print_stats(args.engine, None);
+            }
+            Err(e)
+        }
+    }
+}
+
+fn run_loaded(
+    args: &RunArgs,
+    runtime: &Runtime,
+    compiled: &CompiledModule,
+    guest_args: Vec<String>,
+) -> Result<(), Failure> {
     let file = args.file();
-    let guest_args = args.guest_args()?;
-    let (runtime, compiled) = load(file, args.engine)?;
     let module = compiled.inner();
 
     // The only host module Kiln offers is WASI.
@@ -427,7 +505,7 @@ fn invoke(
 
 /// `kiln compile FILE`: decode and validate, then report.
 fn compile(file: &Path) -> Result<(), Failure> {
-    let (_, compiled) = load(file, EngineChoice::Interp)?;
+    let (_, compiled) = load(file, EngineChoice::Interp, (None, false))?;
     let m = compiled.inner();
     println!(
         "{}: valid; {} functions ({} imported), {} bytes of code{}",
@@ -446,7 +524,7 @@ fn compile(file: &Path) -> Result<(), Failure> {
 
 /// `kiln inspect FILE`: the module's interface.
 fn inspect(file: &Path) -> Result<(), Failure> {
-    let (_, compiled) = load(file, EngineChoice::Interp)?;
+    let (_, compiled) = load(file, EngineChoice::Interp, (None, false))?;
     let m = compiled.inner();
     let mut out = String::new();
     let name = if compiled.name().is_empty() {
