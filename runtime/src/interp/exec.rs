@@ -677,7 +677,10 @@ unsafe fn call(
         // SAFETY: `interp_code` is only set (by `enter`) to the code of the slot's function,
         // owned by its module, which the slot's (live) instance keeps alive.
         let callee = unsafe { &*code };
-        if callee.heat() >= callee.tier_at.load(Ordering::Relaxed) {
+        let calls = callee.calls.load(Ordering::Relaxed).wrapping_add(1);
+        if calls.wrapping_add(callee.backedges.load(Ordering::Relaxed))
+            > callee.tier_at.load(Ordering::Relaxed)
+        {
             function_hot(instance_of_funcref(fref as *const VMFuncRef as u64), callee);
             return call_slow(ret, cx, fref, base);
         }
@@ -693,7 +696,7 @@ unsafe fn call(
                 ip: ret,
                 fp: cx.fp,
             });
-            bump(&callee.calls);
+            callee.calls.store(calls, Ordering::Relaxed);
             // SAFETY: `abs + frame_slots <= values.len()` was checked above and `slots` is
             // `values[fp..]`, so the callee frame and its locals are inside `values`.
             let callee_slots = unsafe {
