@@ -163,12 +163,38 @@ impl CraneliftBackend {
         fctx: &mut FunctionBuilderContext,
         ctx: &mut Context,
     ) -> Result<Compiled> {
-        let func = translate_function(module, index, &self.options, &*self.isa, fctx).map_err(
-            |e| match e {
-                crate::translate::TranslateError::Unsupported(m) => Error::Unsupported(m),
-                other => Error::Compile(other.to_string()),
-            },
-        )?;
+        self.compile_variant(module, index, None, fctx, ctx)
+    }
+
+    /// Translates and compiles defined function `index`, or with `osr_loop` its OSR entry
+    /// into that loop.
+    ///
+    /// # Errors
+    ///
+    /// Translation or code generation errors.
+    pub fn compile_variant(
+        &self,
+        module: &Module,
+        index: u32,
+        osr_loop: Option<u32>,
+        fctx: &mut FunctionBuilderContext,
+        ctx: &mut Context,
+    ) -> Result<Compiled> {
+        let translated = match osr_loop {
+            None => translate_function(module, index, &self.options, &*self.isa, fctx),
+            Some(k) => crate::translate::translate_osr_entry(
+                module,
+                index,
+                k,
+                &self.options,
+                &*self.isa,
+                fctx,
+            ),
+        };
+        let func = translated.map_err(|e| match e {
+            crate::translate::TranslateError::Unsupported(m) => Error::Unsupported(m),
+            other => Error::Compile(other.to_string()),
+        })?;
         compile_function(&*self.isa, ctx, func).map_err(|m| {
             if let Some(rest) = m.strip_prefix("unsupported: ") {
                 Error::Unsupported(rest.to_string())
@@ -236,17 +262,15 @@ impl NativeBackend for CraneliftBackend {
         index: u32,
         osr_loop: Option<u32>,
     ) -> Result<kiln_runtime::CompiledFunction> {
-        if osr_loop.is_some() {
-            return Err(Error::Unsupported("OSR entries".into()));
-        }
         if self.options.direct_calls {
             return Err(Error::Unsupported(
                 "single functions with direct calls (engine jit compiles whole modules)".into(),
             ));
         }
-        let c = self.compile_one(
+        let c = self.compile_variant(
             module,
             index,
+            osr_loop,
             &mut FunctionBuilderContext::new(),
             &mut Context::new(),
         )?;

@@ -24,7 +24,12 @@ fn slot_flags() -> MemFlagsData {
 }
 
 /// Loads a value of `ty` from the buffer slot at byte `offset`.
-fn load_slot(b: &mut FunctionBuilder<'_>, ty: ValType, base: ir::Value, offset: i32) -> ir::Value {
+pub(crate) fn load_slot(
+    b: &mut FunctionBuilder<'_>,
+    ty: ValType,
+    base: ir::Value,
+    offset: i32,
+) -> ir::Value {
     let flags = slot_flags();
     match ty {
         ValType::I32 => b.ins().load(types::I32, flags, base, offset),
@@ -34,7 +39,7 @@ fn load_slot(b: &mut FunctionBuilder<'_>, ty: ValType, base: ir::Value, offset: 
 }
 
 /// Stores `v` of `ty` into the slot at byte `offset`, zero-extending 32-bit values.
-fn store_slot(
+pub(crate) fn store_slot(
     b: &mut FunctionBuilder<'_>,
     ty: ValType,
     v: ir::Value,

@@ -116,11 +116,26 @@ struct FuncTranslator<'a, 'f> {
     builtin_sigs: Vec<(Builtin, SigRef)>,
     regions: Regions,
     args: Vec<BlockArg>,
+    /// Set when translating an on-stack-replacement entry (see `kiln_runtime::vm::abi`).
+    osr: Option<Osr>,
+    /// `loop` operators seen so far, reachable or not (OSR targets count this way).
+    loops_seen: u32,
+}
+
+/// State of an OSR entry's translation.
+struct Osr {
+    /// Ordinal of the loop to enter.
+    target: u32,
+    /// The interpreter frame's slots: locals in, results out.
+    frame: Value,
+    /// Jumps to the target loop's header once that exists (`None` after).
+    start: Option<Block>,
 }
 
 pub(super) fn translate(
     module: &Module,
     func_index: u32,
+    osr_loop: Option<u32>,
     opts: &TranslateOptions,
     isa: &dyn TargetIsa,
     fctx: &mut FunctionBuilderContext,
@@ -149,7 +164,10 @@ pub(super) fn translate(
     if ty.params().contains(&ValType::V128) || ty.results().contains(&ValType::V128) {
         return Err(simd("v128 in the function type"));
     }
-    let sig = native_signature(&ty, CallConv::Tail);
+    let sig = match osr_loop {
+        None => native_signature(&ty, CallConv::Tail),
+        Some(_) => native_signature(&FuncType::new([ValType::I64], []), CallConv::Tail),
+    };
     let mut func = ir::Function::with_name_signature(UserFuncName::user(0, func_index), sig);
     let result = {
         let mut b = FunctionBuilder::new(&mut func, fctx);
@@ -182,6 +200,12 @@ pub(super) fn translate(
             builtin_sigs: Vec::new(),
             regions,
             args: Vec::new(),
+            osr: osr_loop.map(|target| Osr {
+                target,
+                frame: Value::reserved_value(),
+                start: None,
+            }),
+            loops_seen: 0,
         };
         match t.run(entry) {
             Ok(()) => {
@@ -516,7 +540,14 @@ impl FuncTranslator<'_, '_> {
         args.push(if tail { self.depth } else { self.inner_depth });
         let params = self.pop_n(ft.params().len())?;
         args.extend_from_slice(&params);
-        if tail {
+        if tail && self.osr.is_some() {
+            // An OSR entry's signature is not the callee's: call, then return normally.
+            args[2] = self.inner_depth;
+            let call = self.b.ins().call_indirect(sig, code, &args);
+            let results = self.b.inst_results(call).to_vec();
+            self.emit_return(&results);
+            self.reachable = false;
+        } else if tail {
             self.b.ins().return_call_indirect(sig, code, &args);
             self.reachable = false;
         } else {
@@ -732,10 +763,25 @@ impl FuncTranslator<'_, '_> {
     }
 
     fn op_loop(&mut self, bt: BlockType) -> Result<()> {
+        let ordinal = self.loops_seen;
+        self.loops_seen += 1;
         let (params, results) = self.block_types(bt)?;
         let header = self.block_with_params(&params);
         let next = self.block_with_params(&results);
         self.jump_with_top(header, params.len())?;
+        if let Some(osr) = &mut self.osr
+            && osr.target == ordinal
+        {
+            if !self.stack.is_empty() || !params.is_empty() {
+                return Err(TranslateError::Unsupported(
+                    "OSR at a loop entered with operand values".into(),
+                ));
+            }
+            let start = osr.start.take().ok_or_else(|| invalid("OSR entry twice"))?;
+            self.b.switch_to_block(start);
+            self.b.ins().jump(header, &[]);
+            self.b.seal_block(start);
+        }
         let base = self.stack.len() - params.len();
         self.stack.truncate(base);
         self.b.switch_to_block(header);
@@ -856,7 +902,7 @@ impl FuncTranslator<'_, '_> {
         }
         if self.frames.is_empty() && self.reachable {
             let results = self.pop_n(frame.nresults)?;
-            self.b.ins().return_(&results);
+            self.emit_return(&results);
             self.reachable = false;
         }
         Ok(())
@@ -907,7 +953,7 @@ impl FuncTranslator<'_, '_> {
     fn op_return(&mut self) -> Result<()> {
         let n = self.ty.results().len();
         let results = self.top(n)?.to_vec();
-        self.b.ins().return_(&results);
+        self.emit_return(&results);
         self.reachable = false;
         Ok(())
     }
@@ -919,10 +965,15 @@ impl FuncTranslator<'_, '_> {
         self.b.switch_to_block(entry);
         self.b.seal_block(entry);
         let params = self.b.block_params(entry).to_vec();
-        let (callee, depth, wasm_params) = match params.as_slice() {
+        let (callee, depth, mut wasm_params) = match params.as_slice() {
             [callee, _caller_vmctx, depth, rest @ ..] => (*callee, *depth, rest.to_vec()),
             _ => return Err(invalid("native signature without context parameters")),
         };
+        if let Some(osr) = &mut self.osr {
+            osr.frame = wasm_params
+                .pop()
+                .ok_or_else(|| invalid("OSR entry without frame"))?;
+        }
         // The call budget: 0 means this frame is one too many.
         self.b.ins().trapz(depth, TrapCode::STACK_OVERFLOW);
         self.depth = depth;
@@ -930,10 +981,17 @@ impl FuncTranslator<'_, '_> {
         self.vmctx = self.load_const(types::I64, callee, VMFUNCREF_VMCTX);
 
         let ty = self.ty.clone();
-        for (&p, &t) in wasm_params.iter().zip(ty.params()) {
-            let var = self.b.declare_var(clif_type(t));
-            self.b.def_var(var, p);
-            self.locals.push(var);
+        if self.osr.is_none() {
+            for (&p, &t) in wasm_params.iter().zip(ty.params()) {
+                let var = self.b.declare_var(clif_type(t));
+                self.b.def_var(var, p);
+                self.locals.push(var);
+            }
+        } else {
+            for &t in ty.params() {
+                let var = self.b.declare_var(clif_type(t));
+                self.locals.push(var);
+            }
         }
 
         let body = wasmparser::FunctionBody::new(wasmparser::BinaryReader::new(
@@ -970,12 +1028,17 @@ impl FuncTranslator<'_, '_> {
             };
             for _ in 0..count {
                 let var = self.b.declare_var(ty);
-                self.b.def_var(var, zero);
+                if self.osr.is_none() {
+                    self.b.def_var(var, zero);
+                }
                 self.locals.push(var);
             }
         }
 
         self.interrupt_check();
+        if self.osr.is_some() {
+            self.enter_osr(&local_types(&ty, &body)?)?;
+        }
         let results: Vec<Type> = ty.results().iter().map(|&t| clif_type(t)).collect();
         let next = self.block_with_params(&results);
         self.push_frame(FrameKind::Block, next, 0, results.len());
@@ -995,13 +1058,58 @@ impl FuncTranslator<'_, '_> {
         if !self.frames.is_empty() {
             return Err(invalid("function body without its final end"));
         }
+        if let Some(osr) = &self.osr
+            && osr.start.is_some()
+        {
+            return Err(TranslateError::Unsupported(format!(
+                "OSR: loop {} is not a reachable loop of the function",
+                osr.target
+            )));
+        }
         Ok(())
+    }
+
+    /// OSR entry: the locals come from the interpreter frame (`types` are their Wasm
+    /// types), then control jumps to the target loop's header once it is translated. The
+    /// body from its start is translated in a block without predecessors, which Cranelift
+    /// drops.
+    fn enter_osr(&mut self, types: &[ValType]) -> Result<()> {
+        let frame = self.osr.as_ref().map(|o| o.frame).expect("OSR");
+        for (i, (&t, &var)) in types.iter().zip(&self.locals).enumerate() {
+            let offset = scaled(i as u32, 8).ok_or_else(|| invalid("too many locals"))?;
+            let v = crate::trampoline::load_slot(&mut self.b, t, frame, offset);
+            self.b.def_var(var, v);
+        }
+        let start = self.b.create_block();
+        self.b.ins().jump(start, &[]);
+        let dead = self.b.create_block();
+        self.b.seal_block(dead);
+        self.b.switch_to_block(dead);
+        if let Some(o) = self.osr.as_mut() {
+            o.start = Some(start);
+        }
+        Ok(())
+    }
+
+    /// Returns `results` from the function: as the native results, or (OSR entry) stored
+    /// into the interpreter frame's first slots.
+    fn emit_return(&mut self, results: &[Value]) {
+        let Some(frame) = self.osr.as_ref().map(|o| o.frame) else {
+            self.b.ins().return_(results);
+            return;
+        };
+        let ty = self.ty.clone();
+        for (i, (&v, &t)) in results.iter().zip(ty.results()).enumerate() {
+            crate::trampoline::store_slot(&mut self.b, t, v, frame, i as i32 * 8);
+        }
+        self.b.ins().return_(&[]);
     }
 
     /// An operator in unreachable code: only the nesting of control matters.
     fn skip(&mut self, op: &Operator<'_>) -> Result<()> {
         match op {
             Operator::Block { .. } | Operator::Loop { .. } | Operator::If { .. } => {
+                self.loops_seen += matches!(op, Operator::Loop { .. }) as u32;
                 self.unreachable_depth += 1;
             }
             Operator::Else if self.unreachable_depth == 0 => self.op_else()?,
@@ -1438,4 +1546,31 @@ impl FuncTranslator<'_, '_> {
         }
         Ok(())
     }
+}
+
+/// The Wasm types of all locals of a function of type `ty` with `body`: parameters first.
+fn local_types(ty: &FuncType, body: &wasmparser::FunctionBody<'_>) -> Result<Vec<ValType>> {
+    let mut out = ty.params().to_vec();
+    for local in body.get_locals_reader().map_err(read_err)? {
+        let (count, t) = local.map_err(read_err)?;
+        let t = match t {
+            wasmparser::ValType::I32 => ValType::I32,
+            wasmparser::ValType::I64 => ValType::I64,
+            wasmparser::ValType::F32 => ValType::F32,
+            wasmparser::ValType::F64 => ValType::F64,
+            wasmparser::ValType::V128 => return Err(simd("v128 local")),
+            wasmparser::ValType::Ref(r) if r == wasmparser::RefType::FUNCREF => ValType::FuncRef,
+            wasmparser::ValType::Ref(r) if r == wasmparser::RefType::EXTERNREF => {
+                ValType::ExternRef
+            }
+            wasmparser::ValType::Ref(r) => {
+                return Err(TranslateError::Unsupported(format!("reference type {r}")));
+            }
+        };
+        if out.len() as u64 + count as u64 > MAX_LOCALS {
+            return Err(invalid("too many locals"));
+        }
+        out.extend(std::iter::repeat_n(t, count as usize));
+    }
+    Ok(out)
 }

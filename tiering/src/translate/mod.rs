@@ -114,7 +114,28 @@ pub fn translate_function(
     isa: &dyn TargetIsa,
     fctx: &mut FunctionBuilderContext,
 ) -> Result<ir::Function, TranslateError> {
-    func::translate(module, func_index, opts, isa, fctx)
+    func::translate(module, func_index, None, opts, isa, fctx)
+}
+
+/// Translates an on-stack-replacement entry into loop `loop_ordinal` (counting the body's
+/// `loop` operators from 0, reachable or not) of defined function `func_index`: a
+/// Cranelift function of the native type `(i64) -> ()` that loads the locals from the
+/// interpreter frame at its parameter, continues at the loop header and stores the
+/// results into the frame (see `kiln_runtime::vm::abi`).
+///
+/// # Errors
+///
+/// As [`translate_function`], and [`TranslateError::Unsupported`] when the loop is
+/// entered with operand values or parameters, is unreachable, or does not exist.
+pub fn translate_osr_entry(
+    module: &Module,
+    func_index: u32,
+    loop_ordinal: u32,
+    opts: &TranslateOptions,
+    isa: &dyn TargetIsa,
+    fctx: &mut FunctionBuilderContext,
+) -> Result<ir::Function, TranslateError> {
+    func::translate(module, func_index, Some(loop_ordinal), opts, isa, fctx)
 }
 
 #[cfg(test)]
