@@ -181,7 +181,6 @@ impl<'a> IntoIterator for &'a ConstOps {
     }
 }
 
-
 impl ConstExpr {
     fn parse(expr: &wasmparser::ConstExpr<'_>) -> Result<ConstExpr> {
         use wasmparser::Operator as O;
@@ -998,4 +997,3 @@ impl Names {
         Ok(())
     }
 }
-

@@ -49,7 +49,10 @@ fn large_modules_validate_in_parallel() {
     let engine = Engine::default();
     let n = 12_000;
     let bytes = many(n, None, None);
-    assert!(bytes.len() > 256 * 1024, "large enough for parallel validation");
+    assert!(
+        bytes.len() > 256 * 1024,
+        "large enough for parallel validation"
+    );
     let module = Module::new(&engine, &bytes).expect("valid");
     assert!(!module.uses_simd());
     assert_eq!(run2(&module, 5, 7777), 5 * 3 + 7777);
