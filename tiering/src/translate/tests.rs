@@ -247,7 +247,7 @@ fn memory_tables_globals_calls() {
 
 #[test]
 fn guard_pages_and_explicit_checks_differ() {
-    let wat = r#"(module (memory 1) (func (param i32) (result i32) local.get 0 i32.load))"#;
+    let wat = r#"(module (memory 1) (func (param i32) (result i32) (loop) local.get 0 i32.load))"#;
     let guard = compile_with(wat, &TranslateOptions::default());
     let explicit = compile_with(
         wat,
@@ -261,6 +261,25 @@ fn guard_pages_and_explicit_checks_differ() {
     assert!(explicit[0].contains("trapnz"), "{}", explicit[0]);
     assert!(!explicit[0].contains("user6"), "{}", explicit[0]);
     assert!(guard[0].contains("user6"), "{}", guard[0]);
+}
+
+/// The interrupt flag is polled at loop headers and before calls (once per block), not
+/// at function entry.
+#[test]
+fn interrupt_polls_at_loops_and_calls_only() {
+    let wat = r#"(module
+      (func $leaf (param i32) (result i32) (i32.add (local.get 0) (i32.const 1)))
+      (func (param i32) (result i32)
+        (call $leaf (call $leaf (local.get 0))))
+      (func (param i32) (result i32)
+        (if (result i32) (local.get 0)
+          (then (call $leaf (local.get 0)))
+          (else (call $leaf (i32.const 0))))))"#;
+    let clif = compile(wat);
+    let polls = |text: &str| text.matches("user6").count();
+    assert_eq!(polls(&clif[0]), 0, "{}", clif[0]);
+    assert_eq!(polls(&clif[1]), 1, "{}", clif[1]);
+    assert_eq!(polls(&clif[2]), 2, "{}", clif[2]);
 }
 
 #[test]
