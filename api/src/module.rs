@@ -71,7 +71,7 @@ impl ModuleInner {
     }
 
     /// Closes with `code`; returns false if it was already closed. Running calls stop at
-    /// their next loop back-edge or function entry when interruption is enabled.
+    /// their next loop back-edge or call when interruption is enabled.
     pub(crate) fn close_with(&self, code: u32) -> bool {
         if self
             .state

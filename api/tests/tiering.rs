@@ -177,7 +177,7 @@ fn no_stale_call_site_after_publication() {
             let direct = m.exported_function("direct").unwrap();
             let indirect = m.exported_function("indirect").unwrap();
             let looped = m.exported_function("looped").unwrap();
-            let mut round = |k: u64| {
+            let round = |k: u64| {
                 assert_eq!(f.call(&[k]).unwrap()[0], k + 1);
                 assert_eq!(direct.call(&[k]).unwrap()[0], k + 1);
                 assert_eq!(indirect.call(&[k]).unwrap()[0], k + 1);

@@ -4,7 +4,9 @@
 
 use crate::code_memory::CodeBuilder;
 use crate::trampoline;
-use crate::translate::{BoundsChecks, TranslateOptions, translate_function};
+use crate::translate::{
+    BODY_NAMESPACE, BoundsChecks, TranslateOptions, entry_stub, translate_body, translate_function,
+};
 use cranelift_codegen::binemit::Reloc;
 use cranelift_codegen::control::ControlPlane;
 use cranelift_codegen::isa::{OwnedTargetIsa, TargetIsa};
@@ -73,7 +75,7 @@ pub fn compile_function(
             (
                 Reloc::X86CallPCRel4 | Reloc::X86PCRel4,
                 FinalizedRelocTarget::ExternalName(ir::ExternalName::User(name)),
-            ) => names[*name].index,
+            ) => &names[*name],
             (kind, target) => {
                 return Err(format!(
                     "unsupported: code with relocation {kind:?} to {target:?}"
@@ -82,7 +84,8 @@ pub fn compile_function(
         };
         calls.push(DirectCall {
             offset: r.offset,
-            target,
+            target: target.index,
+            body: target.namespace == BODY_NAMESPACE,
             addend: r.addend,
         });
     }
@@ -100,6 +103,9 @@ pub struct DirectCall {
     pub offset: u32,
     /// Wasm index of the called function.
     pub target: u32,
+    /// Whether the call enters the function's body (`u1:target`) rather than its public
+    /// entry (`u0:target`).
+    pub body: bool,
     /// Added to the target address (Cranelift's convention for PC-relative fields).
     pub addend: i64,
 }
@@ -151,7 +157,9 @@ impl CraneliftBackend {
         &self.options
     }
 
-    /// Translates and compiles defined function `index` of `module`.
+    /// Translates and compiles defined function `index` of `module`: its public entry
+    /// and, with direct calls, its body (the entry is then an
+    /// [`entry_stub`](crate::translate::entry_stub)).
     ///
     /// # Errors
     ///
@@ -162,8 +170,41 @@ impl CraneliftBackend {
         index: u32,
         fctx: &mut FunctionBuilderContext,
         ctx: &mut Context,
-    ) -> Result<Compiled> {
-        self.compile_variant(module, index, None, fctx, ctx)
+    ) -> Result<CompiledFunction> {
+        let translate = if self.options.direct_calls {
+            translate_body
+        } else {
+            translate_function
+        };
+        let func =
+            translate(module, index, &self.options, &*self.isa, fctx).map_err(|e| match e {
+                crate::translate::TranslateError::Unsupported(m) => Error::Unsupported(m),
+                other => Error::Compile(other.to_string()),
+            })?;
+        let compile = |ctx: &mut Context, func| {
+            compile_function(&*self.isa, ctx, func).map_err(|m| {
+                if let Some(rest) = m.strip_prefix("unsupported: ") {
+                    Error::Unsupported(rest.to_string())
+                } else {
+                    Error::Compile(format!("function {index}: {m}"))
+                }
+            })
+        };
+        let code = compile(ctx, func)?;
+        if !self.options.direct_calls {
+            return Ok(CompiledFunction {
+                entry: code,
+                body: None,
+            });
+        }
+        let ty = module
+            .func_type(index)
+            .ok_or_else(|| Error::Compile(format!("no function {index}")))?;
+        let stub = entry_stub(ty, index, &*self.isa, fctx);
+        Ok(CompiledFunction {
+            entry: compile(ctx, stub)?,
+            body: Some(code),
+        })
     }
 
     /// Translates and compiles defined function `index`, or with `osr_loop` its OSR entry
@@ -205,10 +246,18 @@ impl CraneliftBackend {
     }
 }
 
+/// The code of one Wasm function.
+pub struct CompiledFunction {
+    /// The public entry ([`native_signature`](crate::translate::native_signature)).
+    pub entry: Compiled,
+    /// The body that direct calls enter, when the entry is a stub.
+    pub body: Option<Compiled>,
+}
+
 impl NativeBackend for CraneliftBackend {
     fn compile_module(&self, module: &Module) -> Result<Arc<dyn NativeCode>> {
         let first = module.num_imported_funcs();
-        let compiled: Vec<(u32, Compiled)> = (first..module.num_funcs())
+        let compiled: Vec<(u32, CompiledFunction)> = (first..module.num_funcs())
             .into_par_iter()
             .map_init(
                 || (FunctionBuilderContext::new(), Context::new()),
@@ -217,7 +266,10 @@ impl NativeBackend for CraneliftBackend {
             .collect::<Result<_>>()?;
         let mut builder = CodeBuilder::default();
         for (index, c) in &compiled {
-            builder.push(Some(*index), c);
+            builder.push(Some(*index), &c.entry);
+            if let Some(body) = &c.body {
+                builder.push_body(*index, body);
+            }
         }
         let memory = builder
             .finish()

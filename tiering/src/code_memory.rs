@@ -14,9 +14,12 @@ pub struct CodeBuilder {
     bytes: Vec<u8>,
     functions: Vec<(Range<usize>, u32)>,
     entries: Vec<(u32, usize)>,
+    /// Offsets of function bodies (engine `jit`), which only direct calls enter.
+    bodies: Vec<(u32, usize)>,
     traps: Vec<(usize, NativeTrap)>,
-    /// Direct calls: site of the 32-bit displacement, target function, addend.
-    calls: Vec<(usize, u32, i64)>,
+    /// Direct calls: site of the 32-bit displacement, target function, whether to its
+    /// body, addend.
+    calls: Vec<(usize, u32, bool, i64)>,
 }
 
 /// Alignment of every function's entry.
@@ -26,15 +29,32 @@ impl CodeBuilder {
     /// Appends one function's code; `index` is its Wasm function index (`None` for
     /// trampolines). Returns its offset in the block.
     pub fn push(&mut self, index: Option<u32>, compiled: &crate::backend::Compiled) -> usize {
+        let start = self.append(compiled);
+        if let Some(index) = index {
+            self.functions
+                .push((start..start + compiled.code.len(), index));
+            self.entries.push((index, start));
+        }
+        start
+    }
+
+    /// Appends the body of function `index` (see
+    /// [`translate_body`](crate::translate::translate_body)); its public entry is pushed
+    /// separately. Returns its offset in the block.
+    pub fn push_body(&mut self, index: u32, compiled: &crate::backend::Compiled) -> usize {
+        let start = self.append(compiled);
+        self.functions
+            .push((start..start + compiled.code.len(), index));
+        self.bodies.push((index, start));
+        start
+    }
+
+    fn append(&mut self, compiled: &crate::backend::Compiled) -> usize {
         let (code, traps) = (&compiled.code[..], &compiled.traps[..]);
         let start = self.bytes.len().next_multiple_of(FUNCTION_ALIGN);
         // Padding is `int3`, so a stray jump into it faults.
         self.bytes.resize(start, 0xcc);
         self.bytes.extend_from_slice(code);
-        if let Some(index) = index {
-            self.functions.push((start..start + code.len(), index));
-            self.entries.push((index, start));
-        }
         self.traps.extend(
             traps
                 .iter()
@@ -44,7 +64,7 @@ impl CodeBuilder {
             compiled
                 .calls
                 .iter()
-                .map(|c| (start + c.offset as usize, c.target, c.addend)),
+                .map(|c| (start + c.offset as usize, c.target, c.body, c.addend)),
         );
         start
     }
@@ -66,13 +86,15 @@ impl CodeBuilder {
     /// When the mapping or the protection change fails.
     pub fn finish(mut self) -> std::io::Result<CodeMemory> {
         self.entries.sort_unstable();
-        for &(site, target, addend) in &self.calls {
-            let Ok(i) = self.entries.binary_search_by_key(&target, |e| e.0) else {
+        self.bodies.sort_unstable();
+        for &(site, target, body, addend) in &self.calls {
+            let targets = if body { &self.bodies } else { &self.entries };
+            let Ok(i) = targets.binary_search_by_key(&target, |e| e.0) else {
                 return Err(std::io::Error::other(format!(
                     "direct call to function {target}, which is not in this code"
                 )));
             };
-            let disp = self.entries[i].1 as i64 + addend - site as i64;
+            let disp = targets[i].1 as i64 + addend - site as i64;
             let disp = i32::try_from(disp)
                 .map_err(|_| std::io::Error::other("direct call out of 32-bit range"))?;
             self.bytes[site..site + 4].copy_from_slice(&disp.to_le_bytes());

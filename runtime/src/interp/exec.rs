@@ -977,7 +977,10 @@ mod handlers {
                 unsafe {
                     let $x = get(s, a) as $t;
                     let $y = get(s, b) as $t;
-                    if $e { branch(ip, s, cx, target) } else { next(ip, s, cx) }
+                    // `BrF32NotLt` and co. are negated on purpose: true when unordered.
+                    #[allow(clippy::neg_cmp_op_on_partial_ord)]
+                    let taken = $e;
+                    if taken { branch(ip, s, cx, target) } else { next(ip, s, cx) }
                 }
             });
         )*};

@@ -18,15 +18,42 @@
 //! where `i32`/`i64`/`f32`/`f64` map to the Cranelift types of the same name, references
 //! (funcref, externref) to `i64` (0 = null; a funcref is the address of its [`VMFuncRef`](super::VMFuncRef)),
 //! and `v128` to `i8x16`. A function finds its own context with one load:
-//! `vmctx = load.i64 [callee + VMFUNCREF_VMCTX]`. `caller_vmctx` is the context of the Wasm
+//! `vmctx = load.i64 [callee + VMFUNCREF_VMCTX]` (in engine `jit`, its entry stub does; see
+//! below). `caller_vmctx` is the context of the Wasm
 //! code making the call (host functions see it as their caller); code calling from the host
 //! passes the callee's own context.
 //!
-//! Every call site goes through an indirection slot: `callee = load [vmctx.funcs + 8 * i]`
+//! Call sites go through an indirection slot: `callee = load [vmctx.funcs + 8 * i]`
 //! (or a table element for `call_indirect`), then `code = load [callee +
 //! VMFUNCREF_NATIVE_CODE]` and an indirect call. In engines with native code that pointer
 //! is never null: it is compiled code, or an *adapter* (see below) for host functions and
 //! functions still in the interpreter.
+//!
+//! # Function bodies and direct calls (engine `jit`)
+//!
+//! Where code never changes tier (engine `jit`), a defined function is compiled twice over:
+//! a *body* with the internal signature
+//!
+//! ```text
+//! (vmctx: i64 /* *const VMContext, the function's own */, depth: i32, params...) -> results...
+//! ```
+//!
+//! and a public *entry stub* with the native signature above, which is what its
+//! `VMFuncRef` points to: it loads `vmctx` from `callee + VMFUNCREF_VMCTX` and tail-calls
+//! the body (a `jmp`, so it leaves no frame). A call to a defined function of the same
+//! module (`call`, `return_call`) is a `call rel32` / `jmp rel32` straight to the body,
+//! passing the caller's own `vmctx` (both share the instance): no slot load, no `VMFuncRef`
+//! load, no context load. Imports and `call_indirect` go through slots. Bodies are
+//! registered as code of their function (traps, backtraces) like entries.
+//!
+//! # Interruption
+//!
+//! With interrupt checks on, native code polls `*vmctx.interrupt` (an `AtomicU32` shared by
+//! the instances the flag was given to) at every loop header and before calls (once per
+//! basic block), and traps with [`TRAP_INTERRUPTED`] when it is non-zero. Functions do not
+//! poll at entry: an unbounded execution either loops or calls without end, so it polls
+//! again and again; between two polls runs only straight-line code and calls of functions
+//! that neither loop nor call.
 //!
 //! # Traps
 //!

@@ -1,6 +1,9 @@
 //! The translation of one function body: value stack, control frames, operators.
 
-use super::{BoundsChecks, TranslateError, TranslateOptions, clif_type, native_signature};
+use super::{
+    BODY_NAMESPACE, BoundsChecks, TranslateError, TranslateOptions, body_signature, clif_type,
+    native_signature,
+};
 use cranelift_codegen::entity::packed_option::ReservedValue;
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::immediates::{Ieee32, Ieee64};
@@ -112,7 +115,15 @@ struct FuncTranslator<'a, 'f> {
     /// This frame's call budget (`depth`, see the ABI) and the one its callees get.
     depth: Value,
     inner_depth: Value,
+    /// Whether this is the body of an engine-`jit` function (see [`body_signature`]):
+    /// `vmctx` comes in as the first parameter.
+    is_body: bool,
+    /// The block in which the interrupt flag was last polled (a call polls unless its
+    /// block already did).
+    polled: Option<Block>,
     sigs: Vec<Option<SigRef>>,
+    /// Signatures of function bodies (direct calls), by type index.
+    body_sigs: Vec<Option<SigRef>>,
     builtin_sigs: Vec<(Builtin, SigRef)>,
     regions: Regions,
     args: Vec<BlockArg>,
@@ -139,6 +150,7 @@ pub(super) fn translate(
     opts: &TranslateOptions,
     isa: &dyn TargetIsa,
     fctx: &mut FunctionBuilderContext,
+    is_body: bool,
 ) -> Result<ir::Function> {
     if isa.pointer_type() != types::I64 {
         return Err(TranslateError::Unsupported(
@@ -164,11 +176,23 @@ pub(super) fn translate(
     if ty.params().contains(&ValType::V128) || ty.results().contains(&ValType::V128) {
         return Err(simd("v128 in the function type"));
     }
-    let sig = match osr_loop {
-        None => native_signature(&ty, CallConv::Tail),
-        Some(_) => native_signature(&FuncType::new([ValType::I64], []), CallConv::Tail),
+    let (name, sig) = if osr_loop.is_some() {
+        (
+            UserFuncName::user(0, func_index),
+            native_signature(&FuncType::new([ValType::I64], []), CallConv::Tail),
+        )
+    } else if is_body {
+        (
+            UserFuncName::user(BODY_NAMESPACE, func_index),
+            body_signature(&ty, CallConv::Tail),
+        )
+    } else {
+        (
+            UserFuncName::user(0, func_index),
+            native_signature(&ty, CallConv::Tail),
+        )
     };
-    let mut func = ir::Function::with_name_signature(UserFuncName::user(0, func_index), sig);
+    let mut func = ir::Function::with_name_signature(name, sig);
     let result = {
         let mut b = FunctionBuilder::new(&mut func, fctx);
         let regions = Regions {
@@ -196,7 +220,10 @@ pub(super) fn translate(
             vmctx,
             depth: Value::reserved_value(),
             inner_depth: Value::reserved_value(),
+            is_body,
+            polled: None,
             sigs: vec![None; module.types().len()],
+            body_sigs: vec![None; module.types().len()],
             builtin_sigs: Vec::new(),
             regions,
             args: Vec::new(),
@@ -363,6 +390,20 @@ impl FuncTranslator<'_, '_> {
         Ok(s)
     }
 
+    /// The [`body_signature`] of type `type_index` (for direct calls).
+    fn body_sig_ref(&mut self, type_index: u32) -> Result<SigRef> {
+        if let Some(Some(s)) = self.body_sigs.get(type_index as usize) {
+            return Ok(*s);
+        }
+        let ft = self.func_type(type_index)?;
+        if ft.params().contains(&ValType::V128) || ft.results().contains(&ValType::V128) {
+            return Err(simd("call with v128 in the signature"));
+        }
+        let s = self.b.import_signature(body_signature(&ft, CallConv::Tail));
+        self.body_sigs[type_index as usize] = Some(s);
+        Ok(s)
+    }
+
     // ----- VM context access ---------------------------------------------------------------
 
     fn vm_flags(&self) -> MemFlagsData {
@@ -443,6 +484,19 @@ impl FuncTranslator<'_, '_> {
             .ins()
             .atomic_load(types::I32, MemFlagsData::trusted(), flag_ptr);
         self.b.ins().trapnz(flag, user_trap(abi::TRAP_INTERRUPTED));
+    }
+
+    /// Polls the interrupt flag before a call, unless the current block already did.
+    ///
+    /// Functions do not poll at entry: every unbounded execution either runs a loop (polled
+    /// at its header) or makes calls without end, and a call polls first; between two polls
+    /// run at most straight-line code and calls of functions that neither loop nor call.
+    fn poll_before_call(&mut self) {
+        let block = self.b.current_block();
+        if block.is_some() && block != self.polled {
+            self.interrupt_check();
+            self.polled = block;
+        }
     }
 
     /// The index value (`i32`) of a table access, checked against the current length
@@ -563,41 +617,52 @@ impl FuncTranslator<'_, '_> {
             .module
             .func_type_index(function_index)
             .ok_or_else(|| invalid(format!("no function {function_index}")))?;
-        let callee = self.func_ref(function_index)?;
-        if self.opts.direct_calls && !tail && function_index >= self.module.num_imported_funcs() {
-            return self.call_direct(type_index, function_index, callee);
+        self.poll_before_call();
+        if self.opts.direct_calls && function_index >= self.module.num_imported_funcs() {
+            return self.call_direct(type_index, function_index, tail);
         }
+        let callee = self.func_ref(function_index)?;
         self.call_through(type_index, callee, tail)
     }
 
-    /// A `call rel32` to a function of the same module (engine `jit`, where code never
-    /// moves between tiers): the code block resolves the relocation when it is laid out.
-    fn call_direct(&mut self, type_index: u32, function_index: u32, callee: Value) -> Result<()> {
-        let sig = self.sig_ref(type_index)?;
+    /// A `call rel32` (or `jmp rel32` for a tail call) to the body of a function of the
+    /// same module (engine `jit`, where code never moves between tiers), passing this
+    /// instance's `vmctx`: the code block resolves the relocation when it is laid out.
+    fn call_direct(&mut self, type_index: u32, function_index: u32, tail: bool) -> Result<()> {
+        let sig = self.body_sig_ref(type_index)?;
         let ft = self.func_type(type_index)?;
         let name = self
             .b
             .func
-            .declare_imported_user_function(ir::UserExternalName::new(0, function_index));
+            .declare_imported_user_function(ir::UserExternalName::new(
+                BODY_NAMESPACE,
+                function_index,
+            ));
         let func = self.b.import_function(ir::ExtFuncData {
             name: ir::ExternalName::user(name),
             signature: sig,
             colocated: true,
             patchable: false,
         });
-        let mut args = Vec::with_capacity(ft.params().len() + 3);
-        args.push(callee);
+        let mut args = Vec::with_capacity(ft.params().len() + 2);
         args.push(self.vmctx);
-        args.push(self.inner_depth);
+        // A tail call replaces this frame, so the callee inherits its budget.
+        args.push(if tail { self.depth } else { self.inner_depth });
         let params = self.pop_n(ft.params().len())?;
         args.extend_from_slice(&params);
-        let call = self.b.ins().call(func, &args);
-        let results = self.b.inst_results(call);
-        self.stack.extend_from_slice(results);
+        if tail {
+            self.b.ins().return_call(func, &args);
+            self.reachable = false;
+        } else {
+            let call = self.b.ins().call(func, &args);
+            let results = self.b.inst_results(call);
+            self.stack.extend_from_slice(results);
+        }
         Ok(())
     }
 
     fn call_indirect(&mut self, type_index: u32, table: u32, tail: bool) -> Result<()> {
+        self.poll_before_call();
         let index = self.pop()?;
         let addr = self.table_elem_addr(table, index, abi::TRAP_UNDEFINED_ELEMENT)?;
         let flags = self.table_flags();
@@ -788,6 +853,7 @@ impl FuncTranslator<'_, '_> {
         let header_params = self.b.block_params(header);
         self.stack.extend_from_slice(header_params);
         self.interrupt_check();
+        self.polled = Some(header);
         self.push_frame(
             FrameKind::Loop { header },
             next,
@@ -965,8 +1031,15 @@ impl FuncTranslator<'_, '_> {
         self.b.switch_to_block(entry);
         self.b.seal_block(entry);
         let params = self.b.block_params(entry).to_vec();
-        let (callee, depth, mut wasm_params) = match params.as_slice() {
-            [callee, _caller_vmctx, depth, rest @ ..] => (*callee, *depth, rest.to_vec()),
+        let (depth, mut wasm_params) = match (self.is_body, params.as_slice()) {
+            (true, [vmctx, depth, rest @ ..]) => {
+                self.vmctx = *vmctx;
+                (*depth, rest.to_vec())
+            }
+            (false, [callee, _caller_vmctx, depth, rest @ ..]) => {
+                self.vmctx = self.load_const(types::I64, *callee, VMFUNCREF_VMCTX);
+                (*depth, rest.to_vec())
+            }
             _ => return Err(invalid("native signature without context parameters")),
         };
         if let Some(osr) = &mut self.osr {
@@ -978,7 +1051,6 @@ impl FuncTranslator<'_, '_> {
         self.b.ins().trapz(depth, TrapCode::STACK_OVERFLOW);
         self.depth = depth;
         self.inner_depth = self.b.ins().iadd_imm_s(depth, -1);
-        self.vmctx = self.load_const(types::I64, callee, VMFUNCREF_VMCTX);
 
         let ty = self.ty.clone();
         if self.osr.is_none() {
@@ -1035,7 +1107,6 @@ impl FuncTranslator<'_, '_> {
             }
         }
 
-        self.interrupt_check();
         if self.osr.is_some() {
             self.enter_osr(&local_types(&ty, &body)?)?;
         }

@@ -14,14 +14,18 @@
 //!
 //! Memory accesses either rely on guard pages (the 8 GiB reservation; an access that
 //! faults carries `HEAP_OUT_OF_BOUNDS`) or compare against the current length
-//! ([`BoundsChecks`]). Calls always go through the callee's `VMFuncRef` slot, so the
-//! runtime can swap code pointers at any time.
+//! ([`BoundsChecks`]). Calls go through the callee's `VMFuncRef` slot, so the runtime can
+//! swap code pointers at any time, except with [`TranslateOptions::direct_calls`] (engine
+//! `jit`), where calls within the module enter the callee's body directly.
 
 mod func;
 
 pub(crate) use func::user_trap;
 
-use cranelift_codegen::ir::{self, AbiParam, Signature, types};
+use cranelift_codegen::ir::{
+    self, AbiParam, ExtFuncData, ExternalName, InstBuilder, MemFlagsData, Signature,
+    UserExternalName, UserFuncName, types,
+};
 use cranelift_codegen::isa::{CallConv, TargetIsa};
 use cranelift_frontend::FunctionBuilderContext;
 use kiln_runtime::{FuncType, Module, ValType};
@@ -42,11 +46,13 @@ pub enum BoundsChecks {
 pub struct TranslateOptions {
     /// Bounds strategy for linear memory accesses.
     pub bounds_checks: BoundsChecks,
-    /// Poll the interrupt flag at function entry and at every loop header.
+    /// Poll the interrupt flag at every loop header and before calls (once per block; not
+    /// at function entry, see `kiln_runtime::vm::abi`).
     pub interrupt_checks: bool,
-    /// Call functions of the same module directly (`call rel32`, resolved when the
-    /// module's code is laid out) instead of through their slots. Only for code that is
-    /// never replaced: engine `jit`.
+    /// Call functions of the same module directly (`call rel32` to their bodies, see
+    /// [`translate_body`], resolved when the module's code is laid out) instead of through
+    /// their slots. Only for code that is never replaced: engine `jit`, which compiles
+    /// every defined function as a body plus an [`entry_stub`].
     pub direct_calls: bool,
 }
 
@@ -98,6 +104,70 @@ pub fn native_signature(ty: &FuncType, call_conv: CallConv) -> Signature {
     sig
 }
 
+/// Namespace of the Cranelift names of function bodies (`u1:index`); public entries are
+/// `u0:index`.
+pub const BODY_NAMESPACE: u32 = 1;
+
+/// The signature of a function *body* in engine `jit`:
+/// `(vmctx: i64, depth: i32, params...) -> results` in `call_conv`.
+///
+/// Direct calls between functions of one module (which share the instance) enter the body
+/// and pass their own `vmctx`, so the callee does not load it from its `VMFuncRef`, and
+/// the caller does not load the callee's `VMFuncRef` either. Everything else (slots,
+/// tables, exports, the host) enters through the [`entry_stub`].
+pub fn body_signature(ty: &FuncType, call_conv: CallConv) -> Signature {
+    let mut sig = Signature::new(call_conv);
+    sig.params.push(AbiParam::new(types::I64));
+    sig.params.push(AbiParam::new(types::I32));
+    sig.params
+        .extend(ty.params().iter().map(|&t| AbiParam::new(clif_type(t))));
+    sig.returns
+        .extend(ty.results().iter().map(|&t| AbiParam::new(clif_type(t))));
+    sig
+}
+
+/// The public entry `u0:func_index` of a function compiled as a body (`u1:func_index`):
+/// it has the [`native_signature`] of `ty`, loads `vmctx` from the callee's `VMFuncRef`
+/// and tail-calls the body, so it leaves no frame behind.
+pub fn entry_stub(
+    ty: &FuncType,
+    func_index: u32,
+    isa: &dyn TargetIsa,
+    fctx: &mut FunctionBuilderContext,
+) -> ir::Function {
+    let sig = native_signature(ty, CallConv::Tail);
+    let mut func = ir::Function::with_name_signature(UserFuncName::user(0, func_index), sig);
+    let mut b = cranelift_frontend::FunctionBuilder::new(&mut func, fctx);
+    let body_sig = b.import_signature(body_signature(ty, CallConv::Tail));
+    let name = b
+        .func
+        .declare_imported_user_function(UserExternalName::new(BODY_NAMESPACE, func_index));
+    let body = b.import_function(ExtFuncData {
+        name: ExternalName::user(name),
+        signature: body_sig,
+        colocated: true,
+        patchable: false,
+    });
+    let entry = b.create_block();
+    b.append_block_params_for_function_params(entry);
+    b.switch_to_block(entry);
+    b.seal_block(entry);
+    let params = b.block_params(entry).to_vec();
+    let flags = MemFlagsData::trusted().with_readonly().with_can_move();
+    let vmctx = b.ins().load(
+        types::I64,
+        flags,
+        params[0],
+        kiln_runtime::vm::VMFUNCREF_VMCTX as i32,
+    );
+    let mut args = Vec::with_capacity(params.len() - 1);
+    args.push(vmctx);
+    args.extend_from_slice(&params[2..]);
+    b.ins().return_call(body, &args);
+    b.finalize(isa.frontend_config());
+    func
+}
+
 /// Translates defined function `func_index` (index space with imports first) of `module`
 /// into a Cranelift function named `u0:func_index` with the [`native_signature`] of its
 /// type in the `tail` calling convention.
@@ -114,7 +184,23 @@ pub fn translate_function(
     isa: &dyn TargetIsa,
     fctx: &mut FunctionBuilderContext,
 ) -> Result<ir::Function, TranslateError> {
-    func::translate(module, func_index, None, opts, isa, fctx)
+    func::translate(module, func_index, None, opts, isa, fctx, false)
+}
+
+/// Like [`translate_function`], the body `u1:func_index` with the [`body_signature`] (engine
+/// `jit`; see [`entry_stub`]).
+///
+/// # Errors
+///
+/// As [`translate_function`].
+pub fn translate_body(
+    module: &Module,
+    func_index: u32,
+    opts: &TranslateOptions,
+    isa: &dyn TargetIsa,
+    fctx: &mut FunctionBuilderContext,
+) -> Result<ir::Function, TranslateError> {
+    func::translate(module, func_index, None, opts, isa, fctx, true)
 }
 
 /// Translates an on-stack-replacement entry into loop `loop_ordinal` (counting the body's
@@ -135,7 +221,15 @@ pub fn translate_osr_entry(
     isa: &dyn TargetIsa,
     fctx: &mut FunctionBuilderContext,
 ) -> Result<ir::Function, TranslateError> {
-    func::translate(module, func_index, Some(loop_ordinal), opts, isa, fctx)
+    func::translate(
+        module,
+        func_index,
+        Some(loop_ordinal),
+        opts,
+        isa,
+        fctx,
+        false,
+    )
 }
 
 #[cfg(test)]

@@ -247,7 +247,7 @@ fn memory_tables_globals_calls() {
 
 #[test]
 fn guard_pages_and_explicit_checks_differ() {
-    let wat = r#"(module (memory 1) (func (param i32) (result i32) local.get 0 i32.load))"#;
+    let wat = r#"(module (memory 1) (func (param i32) (result i32) (loop) local.get 0 i32.load))"#;
     let guard = compile_with(wat, &TranslateOptions::default());
     let explicit = compile_with(
         wat,
@@ -261,6 +261,25 @@ fn guard_pages_and_explicit_checks_differ() {
     assert!(explicit[0].contains("trapnz"), "{}", explicit[0]);
     assert!(!explicit[0].contains("user6"), "{}", explicit[0]);
     assert!(guard[0].contains("user6"), "{}", guard[0]);
+}
+
+/// The interrupt flag is polled at loop headers and before calls (once per block), not
+/// at function entry.
+#[test]
+fn interrupt_polls_at_loops_and_calls_only() {
+    let wat = r#"(module
+      (func $leaf (param i32) (result i32) (i32.add (local.get 0) (i32.const 1)))
+      (func (param i32) (result i32)
+        (call $leaf (call $leaf (local.get 0))))
+      (func (param i32) (result i32)
+        (if (result i32) (local.get 0)
+          (then (call $leaf (local.get 0)))
+          (else (call $leaf (i32.const 0))))))"#;
+    let clif = compile(wat);
+    let polls = |text: &str| text.matches("user6").count();
+    assert_eq!(polls(&clif[0]), 0, "{}", clif[0]);
+    assert_eq!(polls(&clif[1]), 1, "{}", clif[1]);
+    assert_eq!(polls(&clif[2]), 2, "{}", clif[2]);
 }
 
 #[test]
@@ -301,4 +320,75 @@ fn imports_and_bad_indices_are_errors() {
         ));
     }
     translate_function(&module, 1, &opts, &*isa, &mut fctx).unwrap();
+}
+
+/// A body takes `vmctx` where the public entry takes `callee` and `caller_vmctx`; the
+/// rest (depth, parameters, results, convention) is the same.
+#[test]
+fn body_signature_is_the_native_one_without_callee() {
+    let ty = FuncType::new(
+        [ValType::F32, ValType::ExternRef],
+        [ValType::I64, ValType::F64],
+    );
+    let native = native_signature(&ty, CallConv::Tail);
+    let body = body_signature(&ty, CallConv::Tail);
+    assert_eq!(body.call_conv, native.call_conv);
+    assert_eq!(body.params[0].value_type, types::I64, "vmctx");
+    assert_eq!(body.params[1..], native.params[2..]);
+    assert_eq!(body.returns, native.returns);
+}
+
+/// Wasm functions may return more values than the `tail` convention has registers for;
+/// Cranelift then needs `enable_multi_ret_implicit_sret` (a return area the caller
+/// allocates), which the engine's ISA must set.
+#[test]
+fn many_results_need_an_implicit_return_area() {
+    let results = "i64 f64 ".repeat(20);
+    let values = "(i64.const 1) (f64.const 2) ".repeat(20);
+    let wat = format!(
+        r#"(module
+          (func $many (result {results}) {values})
+          (func (result i64) (call $many) (drop) {drops}))"#,
+        drops = "(drop) (drop) ".repeat(19)
+    );
+    let bytes = wat::parse_str(&wat).unwrap();
+    let module = kiln_runtime::Module::new(&Engine::default(), &bytes).unwrap();
+    let mut fctx = FunctionBuilderContext::new();
+    let compile_all = |sret: bool, fctx: &mut FunctionBuilderContext| -> Result<(), String> {
+        let mut flags = settings::builder();
+        flags.set("opt_level", "speed").unwrap();
+        flags.set("enable_verifier", "true").unwrap();
+        // Tail calls (the entry stub) need frame pointers.
+        flags.set("preserve_frame_pointers", "true").unwrap();
+        flags
+            .set(
+                "enable_multi_ret_implicit_sret",
+                if sret { "true" } else { "false" },
+            )
+            .unwrap();
+        let isa = cranelift_native::builder()
+            .unwrap()
+            .finish(settings::Flags::new(flags))
+            .unwrap();
+        let jit = TranslateOptions {
+            direct_calls: true,
+            ..TranslateOptions::default()
+        };
+        for i in 0..2 {
+            let func =
+                translate_function(&module, i, &TranslateOptions::default(), &*isa, fctx).unwrap();
+            // Engine jit: the body, and the entry stub that tail-calls it.
+            let body = translate_body(&module, i, &jit, &*isa, fctx).unwrap();
+            let stub = entry_stub(module.func_type(i).unwrap(), i, &*isa, fctx);
+            for func in [func, body, stub] {
+                let mut ctx = Context::for_function(func);
+                ctx.compile(&*isa, &mut ControlPlane::default())
+                    .map_err(|e| format!("{:?}", e.inner))?;
+            }
+        }
+        Ok(())
+    };
+    compile_all(true, &mut fctx).unwrap();
+    let err = compile_all(false, &mut fctx).unwrap_err();
+    assert!(err.contains("Too many return values"), "{err}");
 }
