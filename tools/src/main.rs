@@ -406,7 +406,7 @@ fn run_loaded(
             kiln::wasi::MODULE_NAME
         )));
     }
-    kiln::wasi::instantiate(&runtime)?;
+    kiln::wasi::instantiate(runtime)?;
 
     let Some(name) = &args.invoke else {
         // A WASI command: `_start` runs as part of instantiation.
@@ -421,13 +421,13 @@ fn run_loaded(
         let mut argv = vec![utf8(&args.file_and_args[0], "FILE")?];
         argv.extend(guest_args);
         let config = wasi_config(args, argv)?;
-        return match runtime.instantiate(&compiled, config) {
+        return match runtime.instantiate(compiled, config) {
             Ok(_) => Ok(()),
             Err(Error::Exit(e)) if e.exit_code() == 0 => Ok(()),
             Err(e) => Err(e.into()),
         };
     };
-    invoke(args, &runtime, &compiled, name, &guest_args)
+    invoke(args, runtime, compiled, name, &guest_args)
 }
 
 fn invoke(
