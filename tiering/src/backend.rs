@@ -159,7 +159,7 @@ impl CraneliftBackend {
 
     /// Translates and compiles defined function `index` of `module`: its public entry
     /// and, with direct calls, its body (the entry is then an
-    /// [`entry_stub`](crate::translate::entry_stub)).
+    /// [`crate::translate::entry_stub`]).
     ///
     /// # Errors
     ///
