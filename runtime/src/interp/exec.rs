@@ -283,21 +283,43 @@ fn loop_hot(ip: *const Op, rel: i32, cx: &mut Ctx<'_>) -> *const Op {
     let interval = inst.engine.config().tier_threshold.clamp(16, 4096);
     code.osr_at
         .store(heat.saturating_add(interval), Ordering::Relaxed);
-    if code.tier_at.swap(u32::MAX, Ordering::Relaxed) != u32::MAX {
+    // The running frame needs the OSR entry; later calls need the function: ask for the
+    // entry first, so a single compiler thread builds it first.
+    let request_function_after = code.tier_at.swap(u32::MAX, Ordering::Relaxed) != u32::MAX;
+    let state = osr_state(inst, code, target, request_function_after);
+    match state {
+        Some(OsrState::Ready(entry)) => osr_enter(cx, entry).unwrap_or(target),
+        _ => target,
+    }
+}
+
+/// The OSR entry of the loop at `target` (requesting it once); then, if asked, requests
+/// the function itself.
+fn osr_state(
+    inst: &InstanceInner,
+    code: &FuncCode,
+    target: *const Op,
+    request_function_after: bool,
+) -> Option<OsrState> {
+    let state = osr_entry_of(inst, code, target);
+    if request_function_after {
         request_function(inst, code.func_index);
     }
+    state
+}
+
+/// Looks up (and requests once) the OSR entry of the loop whose header is `target`.
+fn osr_entry_of(inst: &InstanceInner, code: &FuncCode, target: *const Op) -> Option<OsrState> {
     let (Some(module), Some(policy)) = (inst.module.as_ref(), inst.engine.tier_policy()) else {
         code.osr_at.store(u32::MAX, Ordering::Relaxed);
-        return target;
+        return None;
     };
     let Some(tiering) = module.0.tiering.as_ref() else {
         code.osr_at.store(u32::MAX, Ordering::Relaxed);
-        return target;
+        return None;
     };
     let at = (target as usize - code.ops.as_ptr() as usize) / std::mem::size_of::<Op>();
-    let Some(ordinal) = code.loop_at(at as u32) else {
-        return target;
-    };
+    let ordinal = code.loop_at(at as u32)?;
     let slot = &tiering.funcs[(code.func_index - module.0.num_imported_funcs) as usize];
     let known = {
         let mut osr = slot.osr.lock().unwrap_or_else(|e| e.into_inner());
@@ -309,7 +331,7 @@ fn loop_hot(ip: *const Op, rel: i32, cx: &mut Ctx<'_>) -> *const Op {
             }
         }
     };
-    let state = match known {
+    Some(match known {
         Some(state) => state,
         None => {
             policy.loop_hot(module, code.func_index, ordinal);
@@ -318,11 +340,7 @@ fn loop_hot(ip: *const Op, rel: i32, cx: &mut Ctx<'_>) -> *const Op {
                 .find(|(k, _)| *k == ordinal)
                 .map_or(OsrState::Failed, |&(_, s)| s)
         }
-    };
-    match state {
-        OsrState::Ready(entry) => osr_enter(cx, entry).unwrap_or(target),
-        OsrState::Requested | OsrState::Failed => target,
-    }
+    })
 }
 
 /// Moves the current frame into the OSR entry at `entry`: the native code runs the rest
