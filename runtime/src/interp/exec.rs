@@ -279,10 +279,10 @@ fn loop_hot(ip: *const Op, rel: i32, cx: &mut Ctx<'_>) -> *const Op {
     let inst = cx.inst;
     // SAFETY: the translator only emits targets inside the function's code.
     let target = unsafe { ip.offset(rel as isize) };
-    let heat = code.heat();
+    let backedges = code.backedges.load(Ordering::Relaxed);
     let interval = inst.engine.config().tier_threshold.clamp(16, 4096);
     code.osr_at
-        .store(heat.saturating_add(interval), Ordering::Relaxed);
+        .store(backedges.saturating_add(interval), Ordering::Relaxed);
     // The running frame needs the OSR entry; later calls need the function: ask for the
     // entry first, so a single compiler thread builds it first.
     let request_function_after = code.tier_at.swap(u32::MAX, Ordering::Relaxed) != u32::MAX;
@@ -834,11 +834,14 @@ mod handlers {
     unsafe fn branch(ip: *const Op, s: *mut u64, cx: &mut Ctx<'_>, target: u32) -> Exit {
         let rel = target as i32;
         if rel <= 0 {
-            bump(&cx.code.backedges);
+            let backedges = cx.code.backedges.load(Ordering::Relaxed).wrapping_add(1);
+            cx.code.backedges.store(backedges, Ordering::Relaxed);
             if cx.interrupt.load(Ordering::Relaxed) != 0 {
                 return trap(cx, TrapCode::Interrupted);
             }
-            if cx.code.heat() >= cx.code.osr_at.load(Ordering::Relaxed) {
+            // Back-edges alone decide when a loop checks in (one load and compare here);
+            // the check itself weighs the function's whole hotness.
+            if backedges >= cx.code.osr_at.load(Ordering::Relaxed) {
                 let next = super::loop_hot(ip, rel, cx);
                 // SAFETY: `loop_hot` returns null or an instruction of the current function.
                 return unsafe { super::resume(next, cx) };

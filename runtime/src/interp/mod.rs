@@ -39,7 +39,9 @@ pub struct FuncCode {
     /// Hotness (calls plus back-edges) at which a call asks the tiering policy to compile
     /// this function; `u32::MAX` when there is nothing (more) to ask.
     pub tier_at: AtomicU32,
-    /// Hotness at which a back-edge next checks for an OSR entry (`u32::MAX`: never).
+    /// Back-edge count at which a back-edge next checks in with the tiering policy (it
+    /// then requests the function and, at an enterable loop header, an OSR entry);
+    /// `u32::MAX`: never.
     pub osr_at: AtomicU32,
 }
 
