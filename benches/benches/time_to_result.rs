@@ -144,7 +144,7 @@ fn bench(c: &mut Criterion) {
                 kernel.name
             );
             sizes_json.push(format!(
-                "{{\"kernel\":\"{}\",\"size\":\"{}\",\"arg\":{},\"reps\":{},\"checksum\":{}}}",
+                "{{\"kernel\":\"{}\",\"size\":\"{}\",\"arg\":{},\"reps\":{},\"checksum\":\"{}\"}}",
                 kernel.name,
                 label(target),
                 w.arg,

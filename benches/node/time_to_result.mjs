@@ -30,7 +30,8 @@ if (process.argv[2] === "--one") {
 
 const [wasmDir, sizesPath, repsArg] = process.argv.slice(2);
 const REPS = Number(repsArg ?? 5);
-const sizes = JSON.parse(readFileSync(sizesPath, "utf8"));
+// Checksums are 64-bit: keep them as strings (JSON numbers would lose precision).
+const sizes = JSON.parse(readFileSync(sizesPath, "utf8").replace(/"checksum":(-?\d+)/g, '"checksum":"$1"'));
 const modes = {
   default: [],
   liftoff: ["--liftoff", "--no-wasm-tier-up"],
