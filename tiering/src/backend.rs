@@ -171,7 +171,34 @@ impl CraneliftBackend {
         fctx: &mut FunctionBuilderContext,
         ctx: &mut Context,
     ) -> Result<CompiledFunction> {
-        let translate = if self.options.direct_calls {
+        self.compile_entry(module, index, self.options.direct_calls, fctx, ctx)
+    }
+
+    /// Translates and compiles defined function `index` as a body plus entry stub (the
+    /// body calls itself directly; other calls follow the options).
+    ///
+    /// # Errors
+    ///
+    /// Translation or code generation errors.
+    pub fn compile_body_and_stub(
+        &self,
+        module: &Module,
+        index: u32,
+        fctx: &mut FunctionBuilderContext,
+        ctx: &mut Context,
+    ) -> Result<CompiledFunction> {
+        self.compile_entry(module, index, true, fctx, ctx)
+    }
+
+    fn compile_entry(
+        &self,
+        module: &Module,
+        index: u32,
+        with_body: bool,
+        fctx: &mut FunctionBuilderContext,
+        ctx: &mut Context,
+    ) -> Result<CompiledFunction> {
+        let translate = if with_body {
             translate_body
         } else {
             translate_function
@@ -191,7 +218,7 @@ impl CraneliftBackend {
             })
         };
         let code = compile(ctx, func)?;
-        if !self.options.direct_calls {
+        if !with_body {
             return Ok(CompiledFunction {
                 entry: code,
                 body: None,
@@ -319,15 +346,24 @@ impl NativeBackend for CraneliftBackend {
                 "single functions with direct calls (engine jit compiles whole modules)".into(),
             ));
         }
-        let c = self.compile_variant(
-            module,
-            index,
-            osr_loop,
-            &mut FunctionBuilderContext::new(),
-            &mut Context::new(),
-        )?;
+        let mut fctx = FunctionBuilderContext::new();
+        let mut ctx = Context::new();
         let mut builder = CodeBuilder::default();
-        let at = builder.push(Some(index), &c);
+        let at = match osr_loop {
+            Some(_) => {
+                let c = self.compile_variant(module, index, osr_loop, &mut fctx, &mut ctx)?;
+                builder.push(Some(index), &c)
+            }
+            // A body and its entry stub, so that recursion is a direct call.
+            None => {
+                let c = self.compile_body_and_stub(module, index, &mut fctx, &mut ctx)?;
+                let at = builder.push(Some(index), &c.entry);
+                if let Some(body) = &c.body {
+                    builder.push_body(index, body);
+                }
+                at
+            }
+        };
         let memory = builder
             .finish()
             .map_err(|e| Error::Compile(format!("cannot map code memory: {e}")))?;

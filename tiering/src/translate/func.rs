@@ -131,6 +131,8 @@ struct FuncTranslator<'a, 'f> {
     osr: Option<Osr>,
     /// `loop` operators seen so far, reachable or not (OSR targets count this way).
     loops_seen: u32,
+    /// Index of the function being translated.
+    func_index: u32,
 }
 
 /// State of an OSR entry's translation.
@@ -233,6 +235,7 @@ pub(super) fn translate(
                 start: None,
             }),
             loops_seen: 0,
+            func_index,
         };
         match t.run(entry) {
             Ok(()) => {
@@ -618,7 +621,12 @@ impl FuncTranslator<'_, '_> {
             .func_type_index(function_index)
             .ok_or_else(|| invalid(format!("no function {function_index}")))?;
         self.poll_before_call();
-        if self.opts.direct_calls && function_index >= self.module.num_imported_funcs() {
+        // A body calls itself directly in every engine: its code never changes once it
+        // runs (tiered code is published once), only other functions' code does.
+        let self_call = self.is_body && function_index == self.func_index;
+        if (self.opts.direct_calls || self_call)
+            && function_index >= self.module.num_imported_funcs()
+        {
             return self.call_direct(type_index, function_index, tail);
         }
         let callee = self.func_ref(function_index)?;
