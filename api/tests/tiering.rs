@@ -87,6 +87,31 @@ fn osr_moves_a_running_loop_into_native_code() {
     }
 }
 
+/// A loop that gets hot compiles only its OSR entry: the function itself is compiled when
+/// it is called again, so a function that runs once costs the compiler one job.
+#[test]
+fn a_hot_loop_compiles_its_function_only_when_called_again() {
+    let Some(rt) = tiered(100, true) else { return };
+    let seen = probe_module(&rt);
+    let m = rt.instantiate_bytes(&wat(LOOP_WITH_PROBE)).unwrap();
+    let run = m.exported_function("run").unwrap();
+    assert_eq!(run.call(&[1000]).unwrap()[0] as u32, sum_of_squares(1000));
+    let stats = rt.tiering_stats().unwrap();
+    assert_eq!((stats.osr_compiled, stats.osr_entries), (1, 1), "{stats:?}");
+    assert_eq!(stats.functions_compiled, 0, "{stats:?}");
+    seen.lock().unwrap().clear();
+    assert_eq!(run.call(&[10]).unwrap()[0] as u32, sum_of_squares(10));
+    let stats = rt.tiering_stats().unwrap();
+    assert_eq!(stats.functions_compiled, 1, "{stats:?}");
+    assert_eq!(stats.osr_entries, 1, "{stats:?}");
+    assert!(
+        seen.lock()
+            .unwrap()
+            .iter()
+            .all(|t| *t == CallerTier::Native)
+    );
+}
+
 /// Threshold 1, synchronous: the first call compiles the function and runs natively.
 #[test]
 fn threshold_one_sync_runs_native_from_the_first_call() {

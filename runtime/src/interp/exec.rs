@@ -268,9 +268,9 @@ fn request_function(inst: &InstanceInner, index: u32) {
 }
 
 /// Engine `tiered`: a back-edge (the branch at `ip`, `rel` instructions back) of a hot
-/// function. Requests the function's compilation and, at a loop header a frame can leave
-/// there, an OSR entry for the loop; once that entry exists the frame moves into it and
-/// this returns the function's final `Return`. Otherwise returns the branch target (null
+/// function. At a loop header a frame can leave, requests an OSR entry for the loop; once
+/// that entry exists the frame moves into it and this returns the function's final
+/// `Return`. Elsewhere it requests the function. Otherwise returns the branch target (null
 /// after recording a trap).
 #[cold]
 #[inline(never)]
@@ -283,29 +283,21 @@ fn loop_hot(ip: *const Op, rel: i32, cx: &mut Ctx<'_>) -> *const Op {
     let interval = inst.engine.config().tier_threshold.clamp(16, 4096);
     code.osr_at
         .store(backedges.saturating_add(interval), Ordering::Relaxed);
-    // The running frame needs the OSR entry; later calls need the function: ask for the
-    // entry first, so a single compiler thread builds it first.
-    let request_function_after = code.tier_at.swap(u32::MAX, Ordering::Relaxed) != u32::MAX;
-    let state = osr_state(inst, code, target, request_function_after);
-    match state {
+    // The running frame needs only the OSR entry. The function itself is requested by its
+    // next call (its hotness is past `tier_at`), so a function that runs once, like a
+    // `_start` or a script's main loop, does not make the compiler thread build code no
+    // call will use, in front of the functions that are called.
+    match osr_entry_of(inst, code, target) {
         Some(OsrState::Ready(entry)) => osr_enter(cx, entry).unwrap_or(target),
-        _ => target,
+        Some(_) => target,
+        None => {
+            // Not an enterable header: only later calls can run native code.
+            if code.tier_at.swap(u32::MAX, Ordering::Relaxed) != u32::MAX {
+                request_function(inst, code.func_index);
+            }
+            target
+        }
     }
-}
-
-/// The OSR entry of the loop at `target` (requesting it once); then, if asked, requests
-/// the function itself.
-fn osr_state(
-    inst: &InstanceInner,
-    code: &FuncCode,
-    target: *const Op,
-    request_function_after: bool,
-) -> Option<OsrState> {
-    let state = osr_entry_of(inst, code, target);
-    if request_function_after {
-        request_function(inst, code.func_index);
-    }
-    state
 }
 
 /// Looks up (and requests once) the OSR entry of the loop whose header is `target`.
