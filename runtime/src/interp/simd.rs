@@ -661,7 +661,10 @@ mod tests {
 
     #[test]
     fn saturation_and_narrowing() {
-        assert_eq!(i8x16(i8x16_add_sat_s(i8x16_splat(100), i8x16_splat(100)))[3], 127);
+        assert_eq!(
+            i8x16(i8x16_add_sat_s(i8x16_splat(100), i8x16_splat(100)))[3],
+            127
+        );
         assert_eq!(u8x16(i8x16_sub_sat_u(i8x16_splat(1), i8x16_splat(2)))[3], 0);
         let a = from_i16x8([300, -300, 5, -5, 127, 128, -128, -129]);
         assert_eq!(
@@ -674,7 +677,10 @@ mod tests {
         );
         let m = i16x8_splat(0x8000);
         assert_eq!(i16x8(i16x8_q15mulr_sat_s(m, m))[0], i16::MAX);
-        assert_eq!(u8x16(i8x16_avgr_u(i8x16_splat(255), i8x16_splat(254)))[0], 255);
+        assert_eq!(
+            u8x16(i8x16_avgr_u(i8x16_splat(255), i8x16_splat(254)))[0],
+            255
+        );
     }
 
     #[test]
@@ -709,7 +715,10 @@ mod tests {
         assert_eq!(pmin[1].to_bits(), 0);
         assert!(pmin[2].is_nan());
         assert_eq!(pmin[3], 1.0);
-        let pmax = f64x2(f64x2_pmax(from_f64x2([1.0, f64::NAN]), from_f64x2([f64::NAN, 2.0])));
+        let pmax = f64x2(f64x2_pmax(
+            from_f64x2([1.0, f64::NAN]),
+            from_f64x2([f64::NAN, 2.0]),
+        ));
         assert_eq!(pmax[0], 1.0);
         assert!(pmax[1].is_nan());
     }
@@ -741,8 +750,14 @@ mod tests {
         assert_eq!(i32x4(i32x4_dot_i16x8_s(m, m))[0], i32::MIN);
         assert_eq!(i32x4(i32x4_extmul_high_i16x8_s(m, m))[3], 1 << 30);
         assert_eq!(u32x4(i32x4_extmul_low_i16x8_u(m, m))[0], 1 << 30);
-        assert_eq!(i64x2(load32x2_s(0xffff_ffff_0000_0001u64.to_le_bytes())), [1, -1]);
-        assert_eq!(i16x8(load8x8_s([0x80, 1, 2, 3, 4, 5, 6, 0xff]))[..2], [-128, 1]);
+        assert_eq!(
+            i64x2(load32x2_s(0xffff_ffff_0000_0001u64.to_le_bytes())),
+            [1, -1]
+        );
+        assert_eq!(
+            i16x8(load8x8_s([0x80, 1, 2, 3, 4, 5, 6, 0xff]))[..2],
+            [-128, 1]
+        );
     }
 
     #[test]
@@ -752,7 +767,9 @@ mod tests {
         let rev = from_u8x16(std::array::from_fn(|i| 31 - i as u8));
         assert_eq!(u8x16(i8x16_shuffle(a, b, rev))[0], 31);
         assert_eq!(u8x16(i8x16_shuffle(a, b, rev))[15], 16);
-        let idx = from_u8x16(std::array::from_fn(|i| if i == 0 { 200 } else { 15 - i as u8 }));
+        let idx = from_u8x16(std::array::from_fn(
+            |i| if i == 0 { 200 } else { 15 - i as u8 },
+        ));
         let s = u8x16(i8x16_swizzle(a, idx));
         assert_eq!(s[0], 0);
         assert_eq!(s[1], 14);
