@@ -2022,9 +2022,17 @@ mod handlers {
     ///
     /// As for [`get`], for both slots.
     #[inline(always)]
-    unsafe fn get2(s: *mut u64, i: Slot) -> u128 {
-        // SAFETY: the caller's guarantee.
-        unsafe { get(s, i) as u128 | (get(s, i + 1) as u128) << 64 }
+    unsafe fn get2(s: *mut u64, i: Slot) -> simd::V128 {
+        if cfg!(target_endian = "little") {
+            // One 16-byte load, which LLVM keeps in a vector register for the lane code.
+            // SAFETY: the caller's guarantee: slots `i` and `i + 1` are adjacent `u64`s of
+            // the frame, low half first, which on a little-endian host are the vector's
+            // bytes in order.
+            unsafe { std::ptr::read_unaligned(s.add(i as usize) as *const simd::V128) }
+        } else {
+            // SAFETY: the caller's guarantee.
+            unsafe { (get(s, i) as u128 | (get(s, i + 1) as u128) << 64).to_le_bytes() }
+        }
     }
 
     /// Writes a v128 to slots `i` and `i + 1`.
@@ -2033,11 +2041,17 @@ mod handlers {
     ///
     /// As for [`get`], for both slots.
     #[inline(always)]
-    unsafe fn set2(s: *mut u64, i: Slot, v: u128) {
-        // SAFETY: the caller's guarantee.
-        unsafe {
-            set(s, i, v as u64);
-            set(s, i + 1, (v >> 64) as u64);
+    unsafe fn set2(s: *mut u64, i: Slot, v: simd::V128) {
+        if cfg!(target_endian = "little") {
+            // SAFETY: as in `get2`.
+            unsafe { std::ptr::write_unaligned(s.add(i as usize) as *mut simd::V128, v) }
+        } else {
+            let v = u128::from_le_bytes(v);
+            // SAFETY: the caller's guarantee.
+            unsafe {
+                set(s, i, v as u64);
+                set(s, i + 1, (v >> 64) as u64);
+            }
         }
     }
 
@@ -2208,7 +2222,7 @@ mod handlers {
         V128Const { d, k } | ip,
         s,
         cx | {
-            let v = cx.code.v128_consts[k as usize];
+            let v = cx.code.v128_consts[k as usize].to_le_bytes();
             // SAFETY: `d` is a v128 slot operand.
             unsafe {
                 set2(s, d, v);
@@ -2226,7 +2240,7 @@ mod handlers {
                 let Op::Imm { a: k, .. } = *ip.add(1) else {
                     std::hint::unreachable_unchecked()
                 };
-                let lanes = cx.code.v128_consts[k as usize];
+                let lanes = cx.code.v128_consts[k as usize].to_le_bytes();
                 let r = simd::i8x16_shuffle(get2(s, a), get2(s, b), lanes);
                 set2(s, d, r);
                 dispatch(ip.add(2), s, cx)
@@ -2255,7 +2269,7 @@ mod handlers {
         cx | {
             // SAFETY: `v` is a v128 slot operand, `a` a scalar one.
             unsafe {
-                let bytes = get2(s, v).to_le_bytes();
+                let bytes = get2(s, v);
                 match cx.mem.store::<16>(get(s, a) as u32, off, bytes) {
                     Ok(()) => next(ip, s, cx),
                     Err(c) => trap(cx, c),
@@ -2265,7 +2279,7 @@ mod handlers {
     );
 
     v_loads! {
-        V128Load => 16, |b| u128::from_le_bytes(b);
+        V128Load => 16, |b| b;
         V128Load8x8S => 8, |b| simd::load8x8_s(b);
         V128Load8x8U => 8, |b| simd::load8x8_u(b);
         V128Load16x4S => 8, |b| simd::load16x4_s(b);
@@ -2276,8 +2290,8 @@ mod handlers {
         V128Load16Splat => 2, |b| simd::i16x8_splat(u16::from_le_bytes(b) as u64);
         V128Load32Splat => 4, |b| simd::i32x4_splat(u32::from_le_bytes(b) as u64);
         V128Load64Splat => 8, |b| simd::i64x2_splat(u64::from_le_bytes(b));
-        V128Load32Zero => 4, |b| u32::from_le_bytes(b) as u128;
-        V128Load64Zero => 8, |b| u64::from_le_bytes(b) as u128;
+        V128Load32Zero => 4, |b| simd::load32_zero(b);
+        V128Load64Zero => 8, |b| simd::load64_zero(b);
     }
 
     v_load_lanes! {

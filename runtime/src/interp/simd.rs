@@ -1,9 +1,11 @@
 //! Lane semantics of the 128-bit SIMD instructions (Wasm 2.0), for the interpreter.
 //!
-//! A `v128` is a `u128` whose low 64 bits are the first frame slot (lane 0 is the least
-//! significant lane, as in Wasm's little-endian lane order). Every function views it as an
-//! array of lanes, works lane by lane with plain loops, and packs the lanes back; on
-//! little-endian hosts the views are free and LLVM vectorises most of the loops.
+//! A `v128` is its 16 bytes in Wasm's (little-endian) order: lane 0 comes first, and bytes
+//! 0..8 are the first of its two frame slots. Every function views the bytes as an array of
+//! lanes (little-endian lane values, so the views are free on little-endian hosts), works
+//! lane by lane with plain loops and packs the lanes back; LLVM turns most of them into
+//! vector instructions. (A `u128` in the signatures defeats that: the lanes get repacked
+//! with shifts.)
 //!
 //! Float arithmetic uses the host's operators (NaN results may be any NaN the host makes,
 //! which the spec accepts); `min`/`max`/`pmin`/`pmax`, rounding and conversions follow the
@@ -12,7 +14,7 @@
 use super::num;
 
 /// A 128-bit vector.
-pub type V128 = u128;
+pub type V128 = [u8; 16];
 
 macro_rules! lanes {
     ($($to:ident / $from:ident: $t:ty, $n:literal;)*) => {$(
@@ -20,10 +22,9 @@ macro_rules! lanes {
         #[inline(always)]
         pub fn $to(v: V128) -> [$t; $n] {
             const W: usize = 16 / $n;
-            let b = v.to_le_bytes();
             std::array::from_fn(|i| {
                 let mut x = [0u8; W];
-                x.copy_from_slice(&b[i * W..i * W + W]);
+                x.copy_from_slice(&v[i * W..i * W + W]);
                 <$t>::from_le_bytes(x)
             })
         }
@@ -36,7 +37,7 @@ macro_rules! lanes {
             for i in 0..$n {
                 b[i * W..i * W + W].copy_from_slice(&l[i].to_le_bytes());
             }
-            V128::from_le_bytes(b)
+            b
         }
     )*};
 }
@@ -114,43 +115,55 @@ macro_rules! shifts {
 /// `v128.not`.
 #[inline]
 pub fn v128_not(a: V128) -> V128 {
-    !a
+    a.map(|x| !x)
 }
 
 /// `v128.and`.
 #[inline]
 pub fn v128_and(a: V128, b: V128) -> V128 {
-    a & b
+    std::array::from_fn(|i| {
+        let (x, y) = (a[i], b[i]);
+        x & y
+    })
 }
 
 /// `v128.andnot`.
 #[inline]
 pub fn v128_andnot(a: V128, b: V128) -> V128 {
-    a & !b
+    std::array::from_fn(|i| {
+        let (x, y) = (a[i], b[i]);
+        x & !y
+    })
 }
 
 /// `v128.or`.
 #[inline]
 pub fn v128_or(a: V128, b: V128) -> V128 {
-    a | b
+    std::array::from_fn(|i| {
+        let (x, y) = (a[i], b[i]);
+        x | y
+    })
 }
 
 /// `v128.xor`.
 #[inline]
 pub fn v128_xor(a: V128, b: V128) -> V128 {
-    a ^ b
+    std::array::from_fn(|i| {
+        let (x, y) = (a[i], b[i]);
+        x ^ y
+    })
 }
 
 /// `v128.bitselect`: bits of `a` where `c` is set, of `b` elsewhere.
 #[inline]
 pub fn v128_bitselect(a: V128, b: V128, c: V128) -> V128 {
-    (a & c) | (b & !c)
+    std::array::from_fn(|i| (a[i] & c[i]) | (b[i] & !c[i]))
 }
 
 /// `v128.any_true`.
 #[inline]
 pub fn v128_any_true(a: V128) -> u32 {
-    (a != 0) as u32
+    (u128::from_ne_bytes(a) != 0) as u32
 }
 
 macro_rules! all_true_bitmask {
@@ -625,6 +638,22 @@ pub fn load32x2_s(b: [u8; 8]) -> V128 {
     from_i64x2([x as i32 as i64, (x >> 32) as i32 as i64])
 }
 
+/// `v128.load32_zero`.
+#[inline]
+pub fn load32_zero(b: [u8; 4]) -> V128 {
+    let mut v = [0; 16];
+    v[..4].copy_from_slice(&b);
+    v
+}
+
+/// `v128.load64_zero`.
+#[inline]
+pub fn load64_zero(b: [u8; 8]) -> V128 {
+    let mut v = [0; 16];
+    v[..8].copy_from_slice(&b);
+    v
+}
+
 /// `v128.load32x2_u`.
 #[inline]
 pub fn load32x2_u(b: [u8; 8]) -> V128 {
@@ -643,7 +672,7 @@ mod tests {
     #[test]
     fn lane_order_is_little_endian() {
         let v = from_u8x16(std::array::from_fn(|i| i as u8));
-        assert_eq!(v as u64, 0x0706_0504_0302_0100);
+        assert_eq!(u64x2(v)[0], 0x0706_0504_0302_0100);
         assert_eq!(u32x4(v)[1], 0x0706_0504);
         assert_eq!(i8x16_extract_lane_u(v, 15), 15);
         assert_eq!(i64x2_extract_lane(v, 1), 0x0f0e_0d0c_0b0a_0908);
@@ -668,11 +697,11 @@ mod tests {
         assert_eq!(u8x16(i8x16_sub_sat_u(i8x16_splat(1), i8x16_splat(2)))[3], 0);
         let a = from_i16x8([300, -300, 5, -5, 127, 128, -128, -129]);
         assert_eq!(
-            i8x16(i8x16_narrow_i16x8_s(a, 0))[..8],
+            i8x16(i8x16_narrow_i16x8_s(a, [0; 16]))[..8],
             [127, -128, 5, -5, 127, 127, -128, -128]
         );
         assert_eq!(
-            u8x16(i8x16_narrow_i16x8_u(a, 0))[..8],
+            u8x16(i8x16_narrow_i16x8_u(a, [0; 16]))[..8],
             [255, 0, 5, 0, 127, 128, 0, 0]
         );
         let m = i16x8_splat(0x8000);
@@ -692,7 +721,8 @@ mod tests {
         assert_eq!(i32x4_bitmask(a), 0b1010);
         assert_eq!(i32x4_all_true(a), 1);
         assert_eq!(i32x4_all_true(b), 0);
-        assert_eq!(v128_any_true(0), 0);
+        assert_eq!(v128_any_true([0; 16]), 0);
+        assert_eq!(v128_any_true(i64x2_replace_lane([0; 16], 1 << 63, 1)), 1);
         let n = f32v([f32::NAN, 1.0, -0.0, 2.0]);
         let m = f32v([f32::NAN, 1.0, 0.0, 1.0]);
         assert_eq!(i32x4(f32x4_eq(n, m)), [0, -1, -1, 0]);
@@ -773,7 +803,13 @@ mod tests {
         let s = u8x16(i8x16_swizzle(a, idx));
         assert_eq!(s[0], 0);
         assert_eq!(s[1], 14);
-        assert_eq!(v128_bitselect(u128::MAX, 0, 0xff), 0xff);
-        assert_eq!(i8x16_replace_lane(0, 0x1ff, 2), 0xff_0000);
+        let mask = i64x2_splat(0xff);
+        assert_eq!(
+            u64x2(v128_bitselect([0xff; 16], [0; 16], mask)),
+            [0xff, 0xff]
+        );
+        assert_eq!(u32x4(i8x16_replace_lane([0; 16], 0x1ff, 2))[0], 0xff_0000);
+        assert_eq!(u64x2(v128_andnot([0xff; 16], mask))[1], !0xff);
+        assert_eq!(u32x4(load32_zero([1, 0, 0, 0])), [1, 0, 0, 0]);
     }
 }
