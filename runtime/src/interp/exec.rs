@@ -27,6 +27,7 @@
 
 use super::ir::{Op, Slot, for_each_op};
 use super::num;
+use super::simd;
 use super::{FuncCode, bump};
 use crate::error::{FrameInfo, Trap, TrapCode};
 use crate::instance::{
@@ -2002,6 +2003,527 @@ mod handlers {
         I64Store8 => 1, u8;
         I64Store16 => 2, u16;
         I64Store32 => 4, u32;
+    }
+
+    // 128-bit SIMD: handlers read both slots of each v128 operand, call the lane semantics
+    // in `simd` and write both slots of the result (after reading every operand).
+
+    /// Reads the v128 in slots `i` (low half) and `i + 1`.
+    ///
+    /// # Safety
+    ///
+    /// As for [`get`], for both slots.
+    #[inline(always)]
+    unsafe fn get2(s: *mut u64, i: Slot) -> simd::V128 {
+        if cfg!(target_endian = "little") {
+            // One 16-byte load, which LLVM keeps in a vector register for the lane code.
+            // SAFETY: the caller's guarantee: slots `i` and `i + 1` are adjacent `u64`s of
+            // the frame, low half first, which on a little-endian host are the vector's
+            // bytes in order.
+            unsafe { std::ptr::read_unaligned(s.add(i as usize) as *const simd::V128) }
+        } else {
+            // SAFETY: the caller's guarantee.
+            unsafe { (get(s, i) as u128 | (get(s, i + 1) as u128) << 64).to_le_bytes() }
+        }
+    }
+
+    /// Writes a v128 to slots `i` and `i + 1`.
+    ///
+    /// # Safety
+    ///
+    /// As for [`get`], for both slots.
+    #[inline(always)]
+    unsafe fn set2(s: *mut u64, i: Slot, v: simd::V128) {
+        if cfg!(target_endian = "little") {
+            // SAFETY: as in `get2`.
+            unsafe { std::ptr::write_unaligned(s.add(i as usize) as *mut simd::V128, v) }
+        } else {
+            let v = u128::from_le_bytes(v);
+            // SAFETY: the caller's guarantee.
+            unsafe {
+                set(s, i, v as u64);
+                set(s, i + 1, (v >> 64) as u64);
+            }
+        }
+    }
+
+    /// `d = f(a)`, v128 to v128.
+    macro_rules! v_unops {
+        ($($name:ident => $f:path;)*) => {$(
+            handler!($name { d, a } |ip, s, cx| {
+                // SAFETY: `d` and `a` are v128 slot operands (see `get2`).
+                unsafe {
+                    let r = $f(get2(s, a));
+                    set2(s, d, r);
+                    next(ip, s, cx)
+                }
+            });
+        )*};
+    }
+
+    /// `d = f(a)`, scalar to v128.
+    macro_rules! v_splats {
+        ($($name:ident => $f:path;)*) => {$(
+            handler!($name { d, a } |ip, s, cx| {
+                // SAFETY: `d` is a v128 slot operand, `a` a scalar one (see `get`).
+                unsafe {
+                    let r = $f(get(s, a));
+                    set2(s, d, r);
+                    next(ip, s, cx)
+                }
+            });
+        )*};
+    }
+
+    /// `d = f(a)`, v128 to i32.
+    macro_rules! v_tests {
+        ($($name:ident => $f:path;)*) => {$(
+            handler!($name { d, a } |ip, s, cx| {
+                // SAFETY: `a` is a v128 slot operand, `d` a scalar one (see `get`).
+                unsafe {
+                    let r = $f(get2(s, a));
+                    set(s, d, r as u64);
+                    next(ip, s, cx)
+                }
+            });
+        )*};
+    }
+
+    /// `d = f(a, b)`, both v128.
+    macro_rules! v_binops {
+        ($($name:ident => $f:path;)*) => {$(
+            handler!($name { d, a, b } |ip, s, cx| {
+                // SAFETY: `d`, `a` and `b` are v128 slot operands (see `get2`).
+                unsafe {
+                    let r = $f(get2(s, a), get2(s, b));
+                    set2(s, d, r);
+                    next(ip, s, cx)
+                }
+            });
+        )*};
+    }
+
+    /// `d = f(a, b)`, `b` the i32 shift count.
+    macro_rules! v_shifts {
+        ($($name:ident => $f:path;)*) => {$(
+            handler!($name { d, a, b } |ip, s, cx| {
+                // SAFETY: `d` and `a` are v128 slot operands, `b` a scalar one (see `get`).
+                unsafe {
+                    let r = $f(get2(s, a), get(s, b) as u32);
+                    set2(s, d, r);
+                    next(ip, s, cx)
+                }
+            });
+        )*};
+    }
+
+    /// `d = f(a, lane)`, a scalar lane value.
+    macro_rules! v_extracts {
+        ($($name:ident => $f:path;)*) => {$(
+            handler!($name { d, a, lane } |ip, s, cx| {
+                // SAFETY: `a` is a v128 slot operand, `d` a scalar one (see `get`).
+                unsafe {
+                    let r = $f(get2(s, a), lane);
+                    set(s, d, r);
+                    next(ip, s, cx)
+                }
+            });
+        )*};
+    }
+
+    /// `d = f(a, b, lane)`, lane in the following `Imm`.
+    macro_rules! v_replaces {
+        ($($name:ident => $f:path;)*) => {$(
+            handler!($name { d, a, b } |ip, s, cx| {
+                // SAFETY: `d` and `a` are v128 slot operands, `b` a scalar one (see `get`);
+                // the translator emits the `Imm` right after, so `ip + 2` is in the code.
+                unsafe {
+                    let Op::Imm { a: lane, .. } = *ip.add(1) else {
+                        std::hint::unreachable_unchecked()
+                    };
+                    let r = $f(get2(s, a), get(s, b), lane);
+                    set2(s, d, r);
+                    dispatch(ip.add(2), s, cx)
+                }
+            });
+        )*};
+    }
+
+    /// v128 loads of memory 0: `$n` bytes, bounds-checked like the scalar loads.
+    macro_rules! v_loads {
+        ($($name:ident => $n:literal, |$b:ident| $e:expr;)*) => {$(
+            handler!($name { d, a, off } |ip, s, cx| {
+                // SAFETY: `d` is a v128 slot operand, `a` a scalar one (see `get`).
+                unsafe {
+                    match cx.mem.load::<$n>(get(s, a) as u32, off) {
+                        Ok($b) => {
+                            set2(s, d, $e);
+                            next(ip, s, cx)
+                        }
+                        Err(c) => trap(cx, c),
+                    }
+                }
+            });
+        )*};
+    }
+
+    /// `d = v` with lane (`Imm.b`) loaded from `a + off` (`Imm.a`).
+    macro_rules! v_load_lanes {
+        ($($name:ident => $n:literal, $f:path, |$b:ident| $e:expr;)*) => {$(
+            handler!($name { d, a, v } |ip, s, cx| {
+                // SAFETY: `d` and `v` are v128 slot operands, `a` a scalar one (see `get`);
+                // the translator emits the `Imm` right after, so `ip + 2` is in the code.
+                unsafe {
+                    let Op::Imm { a: off, b: lane } = *ip.add(1) else {
+                        std::hint::unreachable_unchecked()
+                    };
+                    match cx.mem.load::<$n>(get(s, a) as u32, off) {
+                        Ok($b) => {
+                            let r = $f(get2(s, v), $e, lane);
+                            set2(s, d, r);
+                            dispatch(ip.add(2), s, cx)
+                        }
+                        Err(c) => trap(cx, c),
+                    }
+                }
+            });
+        )*};
+    }
+
+    /// Stores lane `Imm.a` of `v` at `a + off`.
+    macro_rules! v_store_lanes {
+        ($($name:ident => $n:literal, $f:path, $t:ty;)*) => {$(
+            handler!($name { a, v, off } |ip, s, cx| {
+                // SAFETY: `v` is a v128 slot operand, `a` a scalar one (see `get`); the
+                // translator emits the `Imm` right after, so `ip + 2` is in the code.
+                unsafe {
+                    let Op::Imm { a: lane, .. } = *ip.add(1) else {
+                        std::hint::unreachable_unchecked()
+                    };
+                    let bytes = ($f(get2(s, v), lane) as $t).to_le_bytes();
+                    match cx.mem.store::<$n>(get(s, a) as u32, off, bytes) {
+                        Ok(()) => dispatch(ip.add(2), s, cx),
+                        Err(c) => trap(cx, c),
+                    }
+                }
+            });
+        )*};
+    }
+
+    handler!(
+        V128Const { d, k } | ip,
+        s,
+        cx | {
+            let v = cx.code.v128_consts[k as usize].to_le_bytes();
+            // SAFETY: `d` is a v128 slot operand.
+            unsafe {
+                set2(s, d, v);
+                next(ip, s, cx)
+            }
+        }
+    );
+    handler!(
+        I8x16Shuffle { d, a, b } | ip,
+        s,
+        cx | {
+            // SAFETY: `d`, `a` and `b` are v128 slot operands; the translator emits the `Imm`
+            // (the index of the lanes in the constant pool) right after.
+            unsafe {
+                let Op::Imm { a: k, .. } = *ip.add(1) else {
+                    std::hint::unreachable_unchecked()
+                };
+                let lanes = cx.code.v128_consts[k as usize].to_le_bytes();
+                let r = simd::i8x16_shuffle(get2(s, a), get2(s, b), lanes);
+                set2(s, d, r);
+                dispatch(ip.add(2), s, cx)
+            }
+        }
+    );
+    handler!(
+        V128Bitselect { d, a, b } | ip,
+        s,
+        cx | {
+            // SAFETY: `d`, `a`, `b` and the `Ext`'s `c` are v128 slot operands; the translator
+            // emits the `Ext` right after.
+            unsafe {
+                let Op::Ext { c } = *ip.add(1) else {
+                    std::hint::unreachable_unchecked()
+                };
+                let r = simd::v128_bitselect(get2(s, a), get2(s, b), get2(s, c));
+                set2(s, d, r);
+                dispatch(ip.add(2), s, cx)
+            }
+        }
+    );
+    handler!(
+        V128Store { a, v, off } | ip,
+        s,
+        cx | {
+            // SAFETY: `v` is a v128 slot operand, `a` a scalar one.
+            unsafe {
+                let bytes = get2(s, v);
+                match cx.mem.store::<16>(get(s, a) as u32, off, bytes) {
+                    Ok(()) => next(ip, s, cx),
+                    Err(c) => trap(cx, c),
+                }
+            }
+        }
+    );
+
+    v_loads! {
+        V128Load => 16, |b| b;
+        V128Load8x8S => 8, |b| simd::load8x8_s(b);
+        V128Load8x8U => 8, |b| simd::load8x8_u(b);
+        V128Load16x4S => 8, |b| simd::load16x4_s(b);
+        V128Load16x4U => 8, |b| simd::load16x4_u(b);
+        V128Load32x2S => 8, |b| simd::load32x2_s(b);
+        V128Load32x2U => 8, |b| simd::load32x2_u(b);
+        V128Load8Splat => 1, |b| simd::i8x16_splat(b[0] as u64);
+        V128Load16Splat => 2, |b| simd::i16x8_splat(u16::from_le_bytes(b) as u64);
+        V128Load32Splat => 4, |b| simd::i32x4_splat(u32::from_le_bytes(b) as u64);
+        V128Load64Splat => 8, |b| simd::i64x2_splat(u64::from_le_bytes(b));
+        V128Load32Zero => 4, |b| simd::load32_zero(b);
+        V128Load64Zero => 8, |b| simd::load64_zero(b);
+    }
+
+    v_load_lanes! {
+        V128Load8Lane => 1, simd::i8x16_replace_lane, |b| b[0] as u64;
+        V128Load16Lane => 2, simd::i16x8_replace_lane, |b| u16::from_le_bytes(b) as u64;
+        V128Load32Lane => 4, simd::i32x4_replace_lane, |b| u32::from_le_bytes(b) as u64;
+        V128Load64Lane => 8, simd::i64x2_replace_lane, |b| u64::from_le_bytes(b);
+    }
+
+    v_store_lanes! {
+        V128Store8Lane => 1, simd::i8x16_extract_lane_u, u8;
+        V128Store16Lane => 2, simd::i16x8_extract_lane_u, u16;
+        V128Store32Lane => 4, simd::i32x4_extract_lane, u32;
+        V128Store64Lane => 8, simd::i64x2_extract_lane, u64;
+    }
+
+    v_extracts! {
+        I8x16ExtractLaneS => simd::i8x16_extract_lane_s;
+        I8x16ExtractLaneU => simd::i8x16_extract_lane_u;
+        I16x8ExtractLaneS => simd::i16x8_extract_lane_s;
+        I16x8ExtractLaneU => simd::i16x8_extract_lane_u;
+        I32x4ExtractLane => simd::i32x4_extract_lane;
+        I64x2ExtractLane => simd::i64x2_extract_lane;
+    }
+
+    v_replaces! {
+        I8x16ReplaceLane => simd::i8x16_replace_lane;
+        I16x8ReplaceLane => simd::i16x8_replace_lane;
+        I32x4ReplaceLane => simd::i32x4_replace_lane;
+        I64x2ReplaceLane => simd::i64x2_replace_lane;
+    }
+
+    v_splats! {
+        I8x16Splat => simd::i8x16_splat;
+        I16x8Splat => simd::i16x8_splat;
+        I32x4Splat => simd::i32x4_splat;
+        I64x2Splat => simd::i64x2_splat;
+    }
+
+    v_tests! {
+        V128AnyTrue => simd::v128_any_true;
+        I8x16AllTrue => simd::i8x16_all_true;
+        I8x16Bitmask => simd::i8x16_bitmask;
+        I16x8AllTrue => simd::i16x8_all_true;
+        I16x8Bitmask => simd::i16x8_bitmask;
+        I32x4AllTrue => simd::i32x4_all_true;
+        I32x4Bitmask => simd::i32x4_bitmask;
+        I64x2AllTrue => simd::i64x2_all_true;
+        I64x2Bitmask => simd::i64x2_bitmask;
+    }
+
+    v_shifts! {
+        I8x16Shl => simd::i8x16_shl;
+        I8x16ShrS => simd::i8x16_shr_s;
+        I8x16ShrU => simd::i8x16_shr_u;
+        I16x8Shl => simd::i16x8_shl;
+        I16x8ShrS => simd::i16x8_shr_s;
+        I16x8ShrU => simd::i16x8_shr_u;
+        I32x4Shl => simd::i32x4_shl;
+        I32x4ShrS => simd::i32x4_shr_s;
+        I32x4ShrU => simd::i32x4_shr_u;
+        I64x2Shl => simd::i64x2_shl;
+        I64x2ShrS => simd::i64x2_shr_s;
+        I64x2ShrU => simd::i64x2_shr_u;
+    }
+
+    v_unops! {
+        V128Not => simd::v128_not;
+        I8x16Abs => simd::i8x16_abs;
+        I8x16Neg => simd::i8x16_neg;
+        I8x16Popcnt => simd::i8x16_popcnt;
+        I16x8ExtAddPairwiseI8x16S => simd::i16x8_extadd_pairwise_i8x16_s;
+        I16x8ExtAddPairwiseI8x16U => simd::i16x8_extadd_pairwise_i8x16_u;
+        I16x8Abs => simd::i16x8_abs;
+        I16x8Neg => simd::i16x8_neg;
+        I16x8ExtendLowI8x16S => simd::i16x8_extend_low_i8x16_s;
+        I16x8ExtendHighI8x16S => simd::i16x8_extend_high_i8x16_s;
+        I16x8ExtendLowI8x16U => simd::i16x8_extend_low_i8x16_u;
+        I16x8ExtendHighI8x16U => simd::i16x8_extend_high_i8x16_u;
+        I32x4ExtAddPairwiseI16x8S => simd::i32x4_extadd_pairwise_i16x8_s;
+        I32x4ExtAddPairwiseI16x8U => simd::i32x4_extadd_pairwise_i16x8_u;
+        I32x4Abs => simd::i32x4_abs;
+        I32x4Neg => simd::i32x4_neg;
+        I32x4ExtendLowI16x8S => simd::i32x4_extend_low_i16x8_s;
+        I32x4ExtendHighI16x8S => simd::i32x4_extend_high_i16x8_s;
+        I32x4ExtendLowI16x8U => simd::i32x4_extend_low_i16x8_u;
+        I32x4ExtendHighI16x8U => simd::i32x4_extend_high_i16x8_u;
+        I64x2Abs => simd::i64x2_abs;
+        I64x2Neg => simd::i64x2_neg;
+        I64x2ExtendLowI32x4S => simd::i64x2_extend_low_i32x4_s;
+        I64x2ExtendHighI32x4S => simd::i64x2_extend_high_i32x4_s;
+        I64x2ExtendLowI32x4U => simd::i64x2_extend_low_i32x4_u;
+        I64x2ExtendHighI32x4U => simd::i64x2_extend_high_i32x4_u;
+        F32x4Ceil => simd::f32x4_ceil;
+        F32x4Floor => simd::f32x4_floor;
+        F32x4Trunc => simd::f32x4_trunc;
+        F32x4Nearest => simd::f32x4_nearest;
+        F32x4Abs => simd::f32x4_abs;
+        F32x4Neg => simd::f32x4_neg;
+        F32x4Sqrt => simd::f32x4_sqrt;
+        F64x2Ceil => simd::f64x2_ceil;
+        F64x2Floor => simd::f64x2_floor;
+        F64x2Trunc => simd::f64x2_trunc;
+        F64x2Nearest => simd::f64x2_nearest;
+        F64x2Abs => simd::f64x2_abs;
+        F64x2Neg => simd::f64x2_neg;
+        F64x2Sqrt => simd::f64x2_sqrt;
+        I32x4TruncSatF32x4S => simd::i32x4_trunc_sat_f32x4_s;
+        I32x4TruncSatF32x4U => simd::i32x4_trunc_sat_f32x4_u;
+        F32x4ConvertI32x4S => simd::f32x4_convert_i32x4_s;
+        F32x4ConvertI32x4U => simd::f32x4_convert_i32x4_u;
+        I32x4TruncSatF64x2SZero => simd::i32x4_trunc_sat_f64x2_s_zero;
+        I32x4TruncSatF64x2UZero => simd::i32x4_trunc_sat_f64x2_u_zero;
+        F64x2ConvertLowI32x4S => simd::f64x2_convert_low_i32x4_s;
+        F64x2ConvertLowI32x4U => simd::f64x2_convert_low_i32x4_u;
+        F32x4DemoteF64x2Zero => simd::f32x4_demote_f64x2_zero;
+        F64x2PromoteLowF32x4 => simd::f64x2_promote_low_f32x4;
+    }
+
+    v_binops! {
+        I8x16Swizzle => simd::i8x16_swizzle;
+        I8x16Eq => simd::i8x16_eq;
+        I8x16Ne => simd::i8x16_ne;
+        I8x16LtS => simd::i8x16_lt_s;
+        I8x16LtU => simd::i8x16_lt_u;
+        I8x16GtS => simd::i8x16_gt_s;
+        I8x16GtU => simd::i8x16_gt_u;
+        I8x16LeS => simd::i8x16_le_s;
+        I8x16LeU => simd::i8x16_le_u;
+        I8x16GeS => simd::i8x16_ge_s;
+        I8x16GeU => simd::i8x16_ge_u;
+        I16x8Eq => simd::i16x8_eq;
+        I16x8Ne => simd::i16x8_ne;
+        I16x8LtS => simd::i16x8_lt_s;
+        I16x8LtU => simd::i16x8_lt_u;
+        I16x8GtS => simd::i16x8_gt_s;
+        I16x8GtU => simd::i16x8_gt_u;
+        I16x8LeS => simd::i16x8_le_s;
+        I16x8LeU => simd::i16x8_le_u;
+        I16x8GeS => simd::i16x8_ge_s;
+        I16x8GeU => simd::i16x8_ge_u;
+        I32x4Eq => simd::i32x4_eq;
+        I32x4Ne => simd::i32x4_ne;
+        I32x4LtS => simd::i32x4_lt_s;
+        I32x4LtU => simd::i32x4_lt_u;
+        I32x4GtS => simd::i32x4_gt_s;
+        I32x4GtU => simd::i32x4_gt_u;
+        I32x4LeS => simd::i32x4_le_s;
+        I32x4LeU => simd::i32x4_le_u;
+        I32x4GeS => simd::i32x4_ge_s;
+        I32x4GeU => simd::i32x4_ge_u;
+        I64x2Eq => simd::i64x2_eq;
+        I64x2Ne => simd::i64x2_ne;
+        I64x2LtS => simd::i64x2_lt_s;
+        I64x2GtS => simd::i64x2_gt_s;
+        I64x2LeS => simd::i64x2_le_s;
+        I64x2GeS => simd::i64x2_ge_s;
+        F32x4Eq => simd::f32x4_eq;
+        F32x4Ne => simd::f32x4_ne;
+        F32x4Lt => simd::f32x4_lt;
+        F32x4Gt => simd::f32x4_gt;
+        F32x4Le => simd::f32x4_le;
+        F32x4Ge => simd::f32x4_ge;
+        F64x2Eq => simd::f64x2_eq;
+        F64x2Ne => simd::f64x2_ne;
+        F64x2Lt => simd::f64x2_lt;
+        F64x2Gt => simd::f64x2_gt;
+        F64x2Le => simd::f64x2_le;
+        F64x2Ge => simd::f64x2_ge;
+        V128And => simd::v128_and;
+        V128AndNot => simd::v128_andnot;
+        V128Or => simd::v128_or;
+        V128Xor => simd::v128_xor;
+        I8x16NarrowI16x8S => simd::i8x16_narrow_i16x8_s;
+        I8x16NarrowI16x8U => simd::i8x16_narrow_i16x8_u;
+        I8x16Add => simd::i8x16_add;
+        I8x16AddSatS => simd::i8x16_add_sat_s;
+        I8x16AddSatU => simd::i8x16_add_sat_u;
+        I8x16Sub => simd::i8x16_sub;
+        I8x16SubSatS => simd::i8x16_sub_sat_s;
+        I8x16SubSatU => simd::i8x16_sub_sat_u;
+        I8x16MinS => simd::i8x16_min_s;
+        I8x16MinU => simd::i8x16_min_u;
+        I8x16MaxS => simd::i8x16_max_s;
+        I8x16MaxU => simd::i8x16_max_u;
+        I8x16AvgrU => simd::i8x16_avgr_u;
+        I16x8Q15MulrSatS => simd::i16x8_q15mulr_sat_s;
+        I16x8NarrowI32x4S => simd::i16x8_narrow_i32x4_s;
+        I16x8NarrowI32x4U => simd::i16x8_narrow_i32x4_u;
+        I16x8Add => simd::i16x8_add;
+        I16x8AddSatS => simd::i16x8_add_sat_s;
+        I16x8AddSatU => simd::i16x8_add_sat_u;
+        I16x8Sub => simd::i16x8_sub;
+        I16x8SubSatS => simd::i16x8_sub_sat_s;
+        I16x8SubSatU => simd::i16x8_sub_sat_u;
+        I16x8Mul => simd::i16x8_mul;
+        I16x8MinS => simd::i16x8_min_s;
+        I16x8MinU => simd::i16x8_min_u;
+        I16x8MaxS => simd::i16x8_max_s;
+        I16x8MaxU => simd::i16x8_max_u;
+        I16x8AvgrU => simd::i16x8_avgr_u;
+        I16x8ExtMulLowI8x16S => simd::i16x8_extmul_low_i8x16_s;
+        I16x8ExtMulHighI8x16S => simd::i16x8_extmul_high_i8x16_s;
+        I16x8ExtMulLowI8x16U => simd::i16x8_extmul_low_i8x16_u;
+        I16x8ExtMulHighI8x16U => simd::i16x8_extmul_high_i8x16_u;
+        I32x4Add => simd::i32x4_add;
+        I32x4Sub => simd::i32x4_sub;
+        I32x4Mul => simd::i32x4_mul;
+        I32x4MinS => simd::i32x4_min_s;
+        I32x4MinU => simd::i32x4_min_u;
+        I32x4MaxS => simd::i32x4_max_s;
+        I32x4MaxU => simd::i32x4_max_u;
+        I32x4DotI16x8S => simd::i32x4_dot_i16x8_s;
+        I32x4ExtMulLowI16x8S => simd::i32x4_extmul_low_i16x8_s;
+        I32x4ExtMulHighI16x8S => simd::i32x4_extmul_high_i16x8_s;
+        I32x4ExtMulLowI16x8U => simd::i32x4_extmul_low_i16x8_u;
+        I32x4ExtMulHighI16x8U => simd::i32x4_extmul_high_i16x8_u;
+        I64x2Add => simd::i64x2_add;
+        I64x2Sub => simd::i64x2_sub;
+        I64x2Mul => simd::i64x2_mul;
+        I64x2ExtMulLowI32x4S => simd::i64x2_extmul_low_i32x4_s;
+        I64x2ExtMulHighI32x4S => simd::i64x2_extmul_high_i32x4_s;
+        I64x2ExtMulLowI32x4U => simd::i64x2_extmul_low_i32x4_u;
+        I64x2ExtMulHighI32x4U => simd::i64x2_extmul_high_i32x4_u;
+        F32x4Add => simd::f32x4_add;
+        F32x4Sub => simd::f32x4_sub;
+        F32x4Mul => simd::f32x4_mul;
+        F32x4Div => simd::f32x4_div;
+        F32x4Min => simd::f32x4_min;
+        F32x4Max => simd::f32x4_max;
+        F32x4PMin => simd::f32x4_pmin;
+        F32x4PMax => simd::f32x4_pmax;
+        F64x2Add => simd::f64x2_add;
+        F64x2Sub => simd::f64x2_sub;
+        F64x2Mul => simd::f64x2_mul;
+        F64x2Div => simd::f64x2_div;
+        F64x2Min => simd::f64x2_min;
+        F64x2Max => simd::f64x2_max;
+        F64x2PMin => simd::f64x2_pmin;
+        F64x2PMax => simd::f64x2_pmax;
     }
 }
 

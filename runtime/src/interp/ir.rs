@@ -35,6 +35,12 @@ macro_rules! define_ops {
         branch_cmp { $($bc:ident),* $(,)? }
         branch_cmp_imm { $($bci:ident),* $(,)? }
         result_first { $( $rf:ident { $($rff:ident : $rft:ident),* } ),* $(,)? }
+        v_unary { $($vu:ident),* $(,)? }
+        v_binary { $($vb:ident),* $(,)? }
+        v_load { $($vl:ident),* $(,)? }
+        v_store { $($vs:ident),* $(,)? }
+        v_lane { $($vx:ident),* $(,)? }
+        v_other { $( $(#[$vm:meta])* $vo:ident { $($vof:ident : $voft:ident),* } ),* $(,)? }
         other { $( $(#[$m:meta])* $other:ident $({ $($f:ident : $t:ident),* })? ),* $(,)? }
     ) => {
         /// One interpreter instruction (16 bytes). `repr(u16)`: the first two bytes are the
@@ -52,6 +58,12 @@ macro_rules! define_ops {
             $( $bc { a: Slot, b: Slot, target: u32 }, )*
             $( $bci { a: Slot, imm: u32, target: u32 }, )*
             $( $rf { d: Slot, $($rff: $rft),* }, )*
+            $( $vu { d: Slot, a: Slot }, )*
+            $( $vb { d: Slot, a: Slot, b: Slot }, )*
+            $( $vl { d: Slot, a: Slot, off: u32 }, )*
+            $( $vs { a: Slot, v: Slot, off: u32 }, )*
+            $( $vx { d: Slot, a: Slot, lane: u32 }, )*
+            $( $(#[$vm])* $vo { $($vof: $voft),* }, )*
             $( $(#[$m])* $other $({ $($f: $t),* })?, )*
         }
 
@@ -83,6 +95,14 @@ macro_rules! define_ops {
                         g(d);
                         $( slot_operand!($rft, $rff, g); )*
                     } )*
+                    $( Op::$vu { d, a } => { g(d); g(a); } )*
+                    $( Op::$vb { d, a, b } => { g(d); g(a); g(b); } )*
+                    $( Op::$vl { d, a, .. } => { g(d); g(a); } )*
+                    $( Op::$vs { a, v, .. } => { g(a); g(v); } )*
+                    $( Op::$vx { d, a, .. } => { g(d); g(a); } )*
+                    $( Op::$vo { $($vof),* } => {
+                        $( slot_operand!($voft, $vof, g); )*
+                    } )*
                     $( Op::$other $({ $($f),* })? => {
                         $($( slot_operand!($t, $f, g); )*)?
                     } )*
@@ -110,6 +130,7 @@ macro_rules! define_ops {
             ($dollar m:ident) => {
                 $dollar m! {
                     $($un,)* $($bin,)* $($ld,)* $($st,)* $($bi,)* $($bc,)* $($bci,)* $($rf,)*
+                    $($vu,)* $($vb,)* $($vl,)* $($vs,)* $($vx,)* $($vo,)*
                     $($other,)*
                 }
             };
@@ -229,6 +250,100 @@ define_ops! {
         I64OrShrUImm { a: Slot, b: Slot },
         I64OrMulImm { a: Slot, b: Slot },
         I64OrAndImm { a: Slot, b: Slot },
+    }
+    // 128-bit SIMD. A `v128` operand or result names two slots (low half first). The
+    // instructions never write their result before reading every operand, so a result may
+    // overlap its operands. Float lane extraction, replacement and splats share the integer
+    // instructions of their width (the slot bits are the same).
+    v_unary {
+        // Scalar operand.
+        I8x16Splat, I16x8Splat, I32x4Splat, I64x2Splat,
+        // i32 result.
+        V128AnyTrue, I8x16AllTrue, I8x16Bitmask, I16x8AllTrue, I16x8Bitmask,
+        I32x4AllTrue, I32x4Bitmask, I64x2AllTrue, I64x2Bitmask,
+        // v128 operand and result.
+        V128Not,
+        I8x16Abs, I8x16Neg, I8x16Popcnt,
+        I16x8ExtAddPairwiseI8x16S, I16x8ExtAddPairwiseI8x16U, I16x8Abs, I16x8Neg,
+        I16x8ExtendLowI8x16S, I16x8ExtendHighI8x16S, I16x8ExtendLowI8x16U, I16x8ExtendHighI8x16U,
+        I32x4ExtAddPairwiseI16x8S, I32x4ExtAddPairwiseI16x8U, I32x4Abs, I32x4Neg,
+        I32x4ExtendLowI16x8S, I32x4ExtendHighI16x8S, I32x4ExtendLowI16x8U, I32x4ExtendHighI16x8U,
+        I64x2Abs, I64x2Neg,
+        I64x2ExtendLowI32x4S, I64x2ExtendHighI32x4S, I64x2ExtendLowI32x4U, I64x2ExtendHighI32x4U,
+        F32x4Ceil, F32x4Floor, F32x4Trunc, F32x4Nearest, F32x4Abs, F32x4Neg, F32x4Sqrt,
+        F64x2Ceil, F64x2Floor, F64x2Trunc, F64x2Nearest, F64x2Abs, F64x2Neg, F64x2Sqrt,
+        I32x4TruncSatF32x4S, I32x4TruncSatF32x4U, F32x4ConvertI32x4S, F32x4ConvertI32x4U,
+        I32x4TruncSatF64x2SZero, I32x4TruncSatF64x2UZero, F64x2ConvertLowI32x4S,
+        F64x2ConvertLowI32x4U, F32x4DemoteF64x2Zero, F64x2PromoteLowF32x4,
+    }
+    v_binary {
+        // Shifts: `b` is the i32 count.
+        I8x16Shl, I8x16ShrS, I8x16ShrU, I16x8Shl, I16x8ShrS, I16x8ShrU,
+        I32x4Shl, I32x4ShrS, I32x4ShrU, I64x2Shl, I64x2ShrS, I64x2ShrU,
+        // Two v128 operands.
+        I8x16Swizzle,
+        I8x16Eq, I8x16Ne, I8x16LtS, I8x16LtU, I8x16GtS, I8x16GtU, I8x16LeS, I8x16LeU,
+        I8x16GeS, I8x16GeU,
+        I16x8Eq, I16x8Ne, I16x8LtS, I16x8LtU, I16x8GtS, I16x8GtU, I16x8LeS, I16x8LeU,
+        I16x8GeS, I16x8GeU,
+        I32x4Eq, I32x4Ne, I32x4LtS, I32x4LtU, I32x4GtS, I32x4GtU, I32x4LeS, I32x4LeU,
+        I32x4GeS, I32x4GeU,
+        I64x2Eq, I64x2Ne, I64x2LtS, I64x2GtS, I64x2LeS, I64x2GeS,
+        F32x4Eq, F32x4Ne, F32x4Lt, F32x4Gt, F32x4Le, F32x4Ge,
+        F64x2Eq, F64x2Ne, F64x2Lt, F64x2Gt, F64x2Le, F64x2Ge,
+        V128And, V128AndNot, V128Or, V128Xor,
+        I8x16NarrowI16x8S, I8x16NarrowI16x8U, I8x16Add, I8x16AddSatS, I8x16AddSatU, I8x16Sub,
+        I8x16SubSatS, I8x16SubSatU, I8x16MinS, I8x16MinU, I8x16MaxS, I8x16MaxU, I8x16AvgrU,
+        I16x8Q15MulrSatS, I16x8NarrowI32x4S, I16x8NarrowI32x4U, I16x8Add, I16x8AddSatS,
+        I16x8AddSatU, I16x8Sub, I16x8SubSatS, I16x8SubSatU, I16x8Mul, I16x8MinS, I16x8MinU,
+        I16x8MaxS, I16x8MaxU, I16x8AvgrU,
+        I16x8ExtMulLowI8x16S, I16x8ExtMulHighI8x16S, I16x8ExtMulLowI8x16U, I16x8ExtMulHighI8x16U,
+        I32x4Add, I32x4Sub, I32x4Mul, I32x4MinS, I32x4MinU, I32x4MaxS, I32x4MaxU,
+        I32x4DotI16x8S,
+        I32x4ExtMulLowI16x8S, I32x4ExtMulHighI16x8S, I32x4ExtMulLowI16x8U,
+        I32x4ExtMulHighI16x8U,
+        I64x2Add, I64x2Sub, I64x2Mul,
+        I64x2ExtMulLowI32x4S, I64x2ExtMulHighI32x4S, I64x2ExtMulLowI32x4U,
+        I64x2ExtMulHighI32x4U,
+        F32x4Add, F32x4Sub, F32x4Mul, F32x4Div, F32x4Min, F32x4Max, F32x4PMin, F32x4PMax,
+        F64x2Add, F64x2Sub, F64x2Mul, F64x2Div, F64x2Min, F64x2Max, F64x2PMin, F64x2PMax,
+    }
+    v_load {
+        V128Load, V128Load8x8S, V128Load8x8U, V128Load16x4S, V128Load16x4U, V128Load32x2S,
+        V128Load32x2U, V128Load8Splat, V128Load16Splat, V128Load32Splat, V128Load64Splat,
+        V128Load32Zero, V128Load64Zero,
+    }
+    v_store {
+        V128Store,
+    }
+    v_lane {
+        // Scalar result.
+        I8x16ExtractLaneS, I8x16ExtractLaneU, I16x8ExtractLaneS, I16x8ExtractLaneU,
+        I32x4ExtractLane, I64x2ExtractLane,
+    }
+    v_other {
+        /// `d = ` the function's 128-bit constant number `k` (`FuncCode::v128_consts`).
+        V128Const { d: Slot, k: u32 },
+        /// `d = shuffle(a, b)`; the following `Imm` names the constant holding the lanes.
+        I8x16Shuffle { d: Slot, a: Slot, b: Slot },
+        /// `d = bitselect(a, b, c)`, `c` in the following `Ext`.
+        V128Bitselect { d: Slot, a: Slot, b: Slot },
+        /// `d = a` with a lane replaced by the scalar `b`; lane in the following `Imm`.
+        I8x16ReplaceLane { d: Slot, a: Slot, b: Slot },
+        I16x8ReplaceLane { d: Slot, a: Slot, b: Slot },
+        I32x4ReplaceLane { d: Slot, a: Slot, b: Slot },
+        I64x2ReplaceLane { d: Slot, a: Slot, b: Slot },
+        /// `d = v` with a lane loaded from address `a`; offset and lane in the following
+        /// `Imm`.
+        V128Load8Lane { d: Slot, a: Slot, v: Slot },
+        V128Load16Lane { d: Slot, a: Slot, v: Slot },
+        V128Load32Lane { d: Slot, a: Slot, v: Slot },
+        V128Load64Lane { d: Slot, a: Slot, v: Slot },
+        /// Stores a lane of `v` at address `a`; lane in the following `Imm`.
+        V128Store8Lane { a: Slot, v: Slot, off: u32 },
+        V128Store16Lane { a: Slot, v: Slot, off: u32 },
+        V128Store32Lane { a: Slot, v: Slot, off: u32 },
+        V128Store64Lane { a: Slot, v: Slot, off: u32 },
     }
     other {
         /// Traps with "unreachable".

@@ -5,6 +5,7 @@
 mod exec;
 pub mod ir;
 pub mod num;
+pub mod simd;
 mod translate;
 
 pub(crate) use exec::{
@@ -19,6 +20,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 pub struct FuncCode {
     /// The instructions.
     pub ops: Box<[ir::Op]>,
+    /// 128-bit immediates (`v128.const` values and `i8x16.shuffle` lane indices), which do
+    /// not fit in an instruction.
+    pub v128_consts: Box<[u128]>,
     /// Slots the frame needs: parameters, locals and the deepest operand stack.
     pub frame_slots: u32,
     /// Slots taken by parameters.

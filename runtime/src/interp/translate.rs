@@ -112,6 +112,8 @@ struct Translator<'m> {
     locals: Vec<(ValType, Slot)>,
     /// Values of the constants hoisted out of loops, by virtual slot `CONST_BASE + k`.
     consts: Vec<u64>,
+    /// 128-bit immediates (see `FuncCode::v128_consts`).
+    v128: Vec<u128>,
     /// Loops enclosing the current instruction.
     loop_depth: u32,
     /// The last instruction index some branch jumps to: the instruction before it may not
@@ -153,6 +155,7 @@ pub(crate) fn translate(
         ctrl: scratch.ctrl,
         locals: scratch.locals,
         consts: scratch.consts,
+        v128: Vec::new(),
         loops: scratch.loops,
         loops_seen: 0,
         osr_headers: module.engine.kind() == crate::EngineKind::Tiered,
@@ -267,6 +270,7 @@ impl<'m> Translator<'m> {
             .collect();
         Ok(FuncCode {
             ops,
+            v128_consts: std::mem::take(&mut self.v128).into_boxed_slice(),
             frame_slots,
             param_slots,
             local_slots: self.local_slots,
@@ -1505,8 +1509,228 @@ impl<'m> Translator<'m> {
             O::F64Min => self.binary(ValType::F64, |d, a, b| Op::F64Min { d, a, b })?,
             O::F64Max => self.binary(ValType::F64, |d, a, b| Op::F64Max { d, a, b })?,
             O::F64Copysign => self.binary(ValType::F64, |d, a, b| Op::F64Copysign { d, a, b })?,
-            other => return Err(unsupported(format_args!("operator {other:?}"))),
+            other => return self.simd(other),
         }
         Ok(())
+    }
+
+    /// Index of a 128-bit immediate in the function's pool (shared when repeated).
+    fn v128_const(&mut self, v: u128) -> u32 {
+        match self.v128.iter().position(|&c| c == v) {
+            Some(k) => k as u32,
+            None => {
+                self.v128.push(v);
+                (self.v128.len() - 1) as u32
+            }
+        }
+    }
+
+    fn v_unary(&mut self, ty: ValType, f: impl FnOnce(Slot, Slot) -> Op) -> Result<()> {
+        let a = self.pop();
+        let d = self.push(ty);
+        self.emit(f(d, a.src));
+        Ok(())
+    }
+
+    fn v_binary(&mut self, f: impl FnOnce(Slot, Slot, Slot) -> Op) -> Result<()> {
+        let b = self.pop();
+        let a = self.pop();
+        let d = self.push(ValType::V128);
+        self.emit(f(d, a.src, b.src));
+        Ok(())
+    }
+
+    /// An instruction with operands `a` and `b` and a v128 result, then `Imm { a: imm }`.
+    fn v_binary_imm(&mut self, imm: u32, f: impl FnOnce(Slot, Slot, Slot) -> Op) -> Result<()> {
+        self.v_binary(f)?;
+        self.emit(Op::Imm { a: imm, b: 0 });
+        Ok(())
+    }
+
+    fn memory0(memarg: &wasmparser::MemArg) -> Result<u32> {
+        if memarg.target != wasmparser::MemArgTarget::Memory(0) {
+            return Err(unsupported("multiple memories"));
+        }
+        Ok(memarg.offset as u32)
+    }
+
+    /// `v128.loadN_lane`: address and vector operands, offset and lane in an `Imm`.
+    fn v_load_lane(
+        &mut self,
+        memarg: wasmparser::MemArg,
+        lane: u8,
+        f: impl FnOnce(Slot, Slot, Slot) -> Op,
+    ) -> Result<()> {
+        let off = Self::memory0(&memarg)?;
+        let v = self.pop();
+        let a = self.pop();
+        let d = self.push(ValType::V128);
+        self.emit(f(d, a.src, v.src));
+        self.emit(Op::Imm {
+            a: off,
+            b: lane as u32,
+        });
+        Ok(())
+    }
+
+    /// `v128.storeN_lane`: lane in an `Imm`.
+    fn v_store_lane(
+        &mut self,
+        memarg: wasmparser::MemArg,
+        lane: u8,
+        f: impl FnOnce(Slot, Slot, u32) -> Op,
+    ) -> Result<()> {
+        let off = Self::memory0(&memarg)?;
+        let v = self.pop();
+        let a = self.pop();
+        self.emit(f(a.src, v.src, off));
+        self.emit(Op::Imm {
+            a: lane as u32,
+            b: 0,
+        });
+        Ok(())
+    }
+
+    /// The 128-bit SIMD operators (and the error for anything else).
+    fn simd(&mut self, op: O<'_>) -> Result<()> {
+        macro_rules! simd {
+            (
+                v_unary { $($vu:ident),* $(,)? }
+                to_i32 { $($ti:ident),* $(,)? }
+                splat { $($sf:ident => $st:ident),* $(,)? }
+                v_binary { $($vb:ident),* $(,)? }
+                extract { $($xf:ident => $xt:ident: $xty:ident),* $(,)? }
+                replace { $($rf:ident => $rt:ident),* $(,)? }
+                load { $($lf:ident),* $(,)? }
+                load_lane { $($llf:ident),* $(,)? }
+                store_lane { $($slf:ident),* $(,)? }
+            ) => {
+                match op {
+                    $( O::$vu => self.v_unary(ValType::V128, |d, a| Op::$vu { d, a }), )*
+                    $( O::$ti => self.v_unary(ValType::I32, |d, a| Op::$ti { d, a }), )*
+                    $( O::$sf => self.v_unary(ValType::V128, |d, a| Op::$st { d, a }), )*
+                    $( O::$vb => self.v_binary(|d, a, b| Op::$vb { d, a, b }), )*
+                    $( O::$xf { lane } => self.v_unary(ValType::$xty, |d, a| Op::$xt {
+                        d,
+                        a,
+                        lane: lane as u32,
+                    }), )*
+                    $( O::$rf { lane } => {
+                        self.v_binary_imm(lane as u32, |d, a, b| Op::$rt { d, a, b })
+                    } )*
+                    $( O::$lf { memarg } => {
+                        self.load(ValType::V128, memarg, |d, a, off| Op::$lf { d, a, off })
+                    } )*
+                    $( O::$llf { memarg, lane } => {
+                        self.v_load_lane(memarg, lane, |d, a, v| Op::$llf { d, a, v })
+                    } )*
+                    $( O::$slf { memarg, lane } => {
+                        self.v_store_lane(memarg, lane, |a, v, off| Op::$slf { a, v, off })
+                    } )*
+                    O::V128Store { memarg } => {
+                        self.store(memarg, |a, v, off| Op::V128Store { a, v, off })
+                    }
+                    O::V128Const { value } => {
+                        let k = self.v128_const(u128::from_le_bytes(*value.bytes()));
+                        let d = self.push(ValType::V128);
+                        self.emit(Op::V128Const { d, k });
+                        Ok(())
+                    }
+                    O::I8x16Shuffle { lanes } => {
+                        let k = self.v128_const(u128::from_le_bytes(lanes));
+                        self.v_binary_imm(k, |d, a, b| Op::I8x16Shuffle { d, a, b })
+                    }
+                    O::V128Bitselect => {
+                        let c = self.pop();
+                        self.v_binary(|d, a, b| Op::V128Bitselect { d, a, b })?;
+                        self.emit(Op::Ext { c: c.src });
+                        Ok(())
+                    }
+                    other => Err(unsupported(format_args!("operator {other:?}"))),
+                }
+            };
+        }
+        simd! {
+            v_unary {
+                V128Not,
+                I8x16Abs, I8x16Neg, I8x16Popcnt,
+                I16x8ExtAddPairwiseI8x16S, I16x8ExtAddPairwiseI8x16U, I16x8Abs, I16x8Neg,
+                I16x8ExtendLowI8x16S, I16x8ExtendHighI8x16S, I16x8ExtendLowI8x16U,
+                I16x8ExtendHighI8x16U,
+                I32x4ExtAddPairwiseI16x8S, I32x4ExtAddPairwiseI16x8U, I32x4Abs, I32x4Neg,
+                I32x4ExtendLowI16x8S, I32x4ExtendHighI16x8S, I32x4ExtendLowI16x8U,
+                I32x4ExtendHighI16x8U,
+                I64x2Abs, I64x2Neg,
+                I64x2ExtendLowI32x4S, I64x2ExtendHighI32x4S, I64x2ExtendLowI32x4U,
+                I64x2ExtendHighI32x4U,
+                F32x4Ceil, F32x4Floor, F32x4Trunc, F32x4Nearest, F32x4Abs, F32x4Neg, F32x4Sqrt,
+                F64x2Ceil, F64x2Floor, F64x2Trunc, F64x2Nearest, F64x2Abs, F64x2Neg, F64x2Sqrt,
+                I32x4TruncSatF32x4S, I32x4TruncSatF32x4U, F32x4ConvertI32x4S, F32x4ConvertI32x4U,
+                I32x4TruncSatF64x2SZero, I32x4TruncSatF64x2UZero, F64x2ConvertLowI32x4S,
+                F64x2ConvertLowI32x4U, F32x4DemoteF64x2Zero, F64x2PromoteLowF32x4,
+            }
+            to_i32 {
+                V128AnyTrue, I8x16AllTrue, I8x16Bitmask, I16x8AllTrue, I16x8Bitmask,
+                I32x4AllTrue, I32x4Bitmask, I64x2AllTrue, I64x2Bitmask,
+            }
+            splat {
+                I8x16Splat => I8x16Splat, I16x8Splat => I16x8Splat, I32x4Splat => I32x4Splat,
+                I64x2Splat => I64x2Splat, F32x4Splat => I32x4Splat, F64x2Splat => I64x2Splat,
+            }
+            v_binary {
+                I8x16Shl, I8x16ShrS, I8x16ShrU, I16x8Shl, I16x8ShrS, I16x8ShrU,
+                I32x4Shl, I32x4ShrS, I32x4ShrU, I64x2Shl, I64x2ShrS, I64x2ShrU,
+                I8x16Swizzle,
+                I8x16Eq, I8x16Ne, I8x16LtS, I8x16LtU, I8x16GtS, I8x16GtU, I8x16LeS, I8x16LeU,
+                I8x16GeS, I8x16GeU,
+                I16x8Eq, I16x8Ne, I16x8LtS, I16x8LtU, I16x8GtS, I16x8GtU, I16x8LeS, I16x8LeU,
+                I16x8GeS, I16x8GeU,
+                I32x4Eq, I32x4Ne, I32x4LtS, I32x4LtU, I32x4GtS, I32x4GtU, I32x4LeS, I32x4LeU,
+                I32x4GeS, I32x4GeU,
+                I64x2Eq, I64x2Ne, I64x2LtS, I64x2GtS, I64x2LeS, I64x2GeS,
+                F32x4Eq, F32x4Ne, F32x4Lt, F32x4Gt, F32x4Le, F32x4Ge,
+                F64x2Eq, F64x2Ne, F64x2Lt, F64x2Gt, F64x2Le, F64x2Ge,
+                V128And, V128AndNot, V128Or, V128Xor,
+                I8x16NarrowI16x8S, I8x16NarrowI16x8U, I8x16Add, I8x16AddSatS, I8x16AddSatU,
+                I8x16Sub, I8x16SubSatS, I8x16SubSatU, I8x16MinS, I8x16MinU, I8x16MaxS,
+                I8x16MaxU, I8x16AvgrU,
+                I16x8Q15MulrSatS, I16x8NarrowI32x4S, I16x8NarrowI32x4U, I16x8Add, I16x8AddSatS,
+                I16x8AddSatU, I16x8Sub, I16x8SubSatS, I16x8SubSatU, I16x8Mul, I16x8MinS,
+                I16x8MinU, I16x8MaxS, I16x8MaxU, I16x8AvgrU,
+                I16x8ExtMulLowI8x16S, I16x8ExtMulHighI8x16S, I16x8ExtMulLowI8x16U,
+                I16x8ExtMulHighI8x16U,
+                I32x4Add, I32x4Sub, I32x4Mul, I32x4MinS, I32x4MinU, I32x4MaxS, I32x4MaxU,
+                I32x4DotI16x8S,
+                I32x4ExtMulLowI16x8S, I32x4ExtMulHighI16x8S, I32x4ExtMulLowI16x8U,
+                I32x4ExtMulHighI16x8U,
+                I64x2Add, I64x2Sub, I64x2Mul,
+                I64x2ExtMulLowI32x4S, I64x2ExtMulHighI32x4S, I64x2ExtMulLowI32x4U,
+                I64x2ExtMulHighI32x4U,
+                F32x4Add, F32x4Sub, F32x4Mul, F32x4Div, F32x4Min, F32x4Max, F32x4PMin, F32x4PMax,
+                F64x2Add, F64x2Sub, F64x2Mul, F64x2Div, F64x2Min, F64x2Max, F64x2PMin, F64x2PMax,
+            }
+            extract {
+                I8x16ExtractLaneS => I8x16ExtractLaneS: I32,
+                I8x16ExtractLaneU => I8x16ExtractLaneU: I32,
+                I16x8ExtractLaneS => I16x8ExtractLaneS: I32,
+                I16x8ExtractLaneU => I16x8ExtractLaneU: I32,
+                I32x4ExtractLane => I32x4ExtractLane: I32,
+                I64x2ExtractLane => I64x2ExtractLane: I64,
+                F32x4ExtractLane => I32x4ExtractLane: F32,
+                F64x2ExtractLane => I64x2ExtractLane: F64,
+            }
+            replace {
+                I8x16ReplaceLane => I8x16ReplaceLane, I16x8ReplaceLane => I16x8ReplaceLane,
+                I32x4ReplaceLane => I32x4ReplaceLane, I64x2ReplaceLane => I64x2ReplaceLane,
+                F32x4ReplaceLane => I32x4ReplaceLane, F64x2ReplaceLane => I64x2ReplaceLane,
+            }
+            load {
+                V128Load, V128Load8x8S, V128Load8x8U, V128Load16x4S, V128Load16x4U,
+                V128Load32x2S, V128Load32x2U, V128Load8Splat, V128Load16Splat, V128Load32Splat,
+                V128Load64Splat, V128Load32Zero, V128Load64Zero,
+            }
+            load_lane { V128Load8Lane, V128Load16Lane, V128Load32Lane, V128Load64Lane }
+            store_lane { V128Store8Lane, V128Store16Lane, V128Store32Lane, V128Store64Lane }
+        }
     }
 }
