@@ -623,7 +623,6 @@ impl Module {
         let module = Module(Arc::new(m));
         if let Some(backend) = engine.backend()
             && engine.kind() == crate::EngineKind::Jit
-            && !module.0.uses_simd
         {
             let code = backend.compile_module(&module)?;
             let registered = crate::vm::native::register(code, Some(&module));

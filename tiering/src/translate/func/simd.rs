@@ -20,9 +20,14 @@ fn cast_flags() -> MemFlagsData {
 impl FuncTranslator<'_, '_> {
     /// The constant v128 with little-endian `bits`.
     pub(super) fn v128_const(&mut self, bits: u128) -> Value {
+        self.vconst(I8X16, bits)
+    }
+
+    /// The constant vector of type `ty` with little-endian `bits`.
+    fn vconst(&mut self, ty: Type, bits: u128) -> Value {
         let data = ConstantData::from(&bits.to_le_bytes()[..]);
         let handle = self.b.func.dfg.constants.insert(data);
-        self.b.ins().vconst(I8X16, handle)
+        self.b.ins().vconst(ty, handle)
     }
 
     /// `v` as a vector of type `ty`.
@@ -220,8 +225,9 @@ impl FuncTranslator<'_, '_> {
     /// `i32x4.trunc_sat_f64x2_{s,u}_zero`.
     fn trunc_sat_zero(&mut self, signed: bool) -> Result<()> {
         let a = self.pop_v(F64X2)?;
-        let zero = self.v128_const(0);
-        let zero = self.cast(zero, I64X2);
+        // Typed i64x2 at once: the x64 backend lowers `snarrow`/`uunarrow` of i64x2 only
+        // in this pattern (with a `vconst` of zero).
+        let zero = self.vconst(I64X2, 0);
         let v = if signed {
             let c = self.b.ins().fcvt_to_sint_sat(I64X2, a);
             self.b.ins().snarrow(c, zero)
