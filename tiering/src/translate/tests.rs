@@ -297,13 +297,14 @@ fn simd_types_and_operators_translate() {
           (block (result v128) (local.get 1))
           (call $f (i32.const 0))
           (i32x4.add)
+          (local.get 0)
           (i8x16.shuffle 0 17 2 19 4 21 6 23 8 25 10 27 12 29 14 31)
           (global.set $g (global.get $g)))
         (func (param v128 i32) (result v128 v128)
           (call_indirect (type $t) (local.get 0) (local.get 1) (i32.const 0)))
         (func (param i32) (result v128)
           (v128.store offset=3 (local.get 0) (v128.load align=1 (local.get 0)))
-          (v128.load8_lane 3 (local.get 0) (v128.load16x4_s (local.get 0)))
+          (drop (v128.load8_lane 3 (local.get 0) (v128.load16x4_s (local.get 0))))
           (v128.store64_lane 1 (local.get 0) (v128.load32_zero (local.get 0)))
           (v128.load64_splat offset=65535 (local.get 0)))
         (func (param v128 v128) (result i32)
@@ -335,8 +336,8 @@ fn relaxed_simd_is_refused() {
         return;
     };
     let mut fctx = FunctionBuilderContext::new();
-    let err = translate_function(&module, 0, &TranslateOptions::default(), &*isa, &mut fctx)
-        .unwrap_err();
+    let err =
+        translate_function(&module, 0, &TranslateOptions::default(), &*isa, &mut fctx).unwrap_err();
     assert!(err.to_string().starts_with("unsupported: SIMD"), "{err}");
     // The context is reusable after a failure.
     let bytes = wat::parse_str("(module (func (result i32) i32.const 1))").unwrap();

@@ -6,10 +6,8 @@
 
 use super::{Access, FuncTranslator, Result, simd};
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
+use cranelift_codegen::ir::types::{F32X4, F64X2, I8, I8X16, I16, I16X8, I32, I32X4, I64, I64X2};
 use cranelift_codegen::ir::{ConstantData, Endianness, InstBuilder, MemFlagsData, Type, Value};
-use cranelift_codegen::ir::types::{
-    F32X4, F64X2, I8, I8X16, I16, I16X8, I32, I32X4, I64, I64X2,
-};
 use wasmparser::{MemArg, Operator};
 
 /// Flags of a bitcast between vector types: lanes in little-endian order, as in Wasm.
