@@ -431,3 +431,35 @@ fn many_results_need_an_implicit_return_area() {
     let err = compile_all(false, &mut fctx).unwrap_err();
     assert!(err.contains("Too many return values"), "{err}");
 }
+
+/// An OSR entry reads a v128 local from two frame slots (low half first) and stores v128
+/// results into two slots: later locals and results sit one slot further.
+#[test]
+fn osr_entry_with_v128_locals() {
+    let isa = isa();
+    let bytes = wat::parse_str(
+        r#"(module (func (param i32 v128) (result v128 i32) (local f64 v128)
+        (loop $l
+          (local.set 3 (i32x4.add (local.get 1) (local.get 3)))
+          (br_if $l (local.tee 0 (i32.sub (local.get 0) (i32.const 1)))))
+        (f64x2.splat (local.get 2))
+        (local.get 0)))"#,
+    )
+    .unwrap();
+    let module = kiln_runtime::Module::new(&Engine::default(), &bytes).unwrap();
+    let mut fctx = FunctionBuilderContext::new();
+    let func = translate_osr_entry(&module, 0, 0, &TranslateOptions::default(), &*isa, &mut fctx)
+        .unwrap();
+    let text = func.display().to_string();
+    for load in ["load.i32", "load.i8x16", "load.f64", "load.i8x16"] {
+        assert!(text.contains(load), "{text}");
+    }
+    // Locals at slots 0, 1-2, 3 and 4-5; results at 0-1 and 2.
+    for at in ["+8\n", "+24\n", "+32\n", "+16\n"] {
+        assert!(text.contains(at), "{at:?} in {text}");
+    }
+    let mut ctx = Context::new();
+    ctx.func = func;
+    ctx.compile(&*isa, &mut ControlPlane::default())
+        .unwrap_or_else(|e| panic!("{:?}\n{text}", e.inner));
+}
