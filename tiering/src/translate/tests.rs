@@ -448,8 +448,15 @@ fn osr_entry_with_v128_locals() {
     .unwrap();
     let module = kiln_runtime::Module::new(&Engine::default(), &bytes).unwrap();
     let mut fctx = FunctionBuilderContext::new();
-    let func = translate_osr_entry(&module, 0, 0, &TranslateOptions::default(), &*isa, &mut fctx)
-        .unwrap();
+    let func = translate_osr_entry(
+        &module,
+        0,
+        0,
+        &TranslateOptions::default(),
+        &*isa,
+        &mut fctx,
+    )
+    .unwrap();
     let text = func.display().to_string();
     for load in ["load.i32", "load.i8x16", "load.f64", "load.i8x16"] {
         assert!(text.contains(load), "{text}");
