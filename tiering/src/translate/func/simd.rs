@@ -151,8 +151,8 @@ impl FuncTranslator<'_, '_> {
         Ok(())
     }
 
-    /// A shift of the lanes of `vty` by the `i32` on the stack (modulo the lane width, as
-    /// Cranelift's vector shifts do).
+    /// A shift of the lanes of `vty` by the `i32` on the stack modulo the lane width (which
+    /// Cranelift's vector shifts also do; the explicit mask does not depend on it).
     fn vshift(&mut self, vty: Type, kind: u8) -> Result<()> {
         let amount = self.pop()?;
         let a = self.pop_v(vty)?;
