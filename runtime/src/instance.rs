@@ -482,12 +482,6 @@ impl Instance {
     ) -> Result<Instance> {
         let m = &module.0;
         let engine = m.engine.clone();
-        // The interpreter executes SIMD; the native tiers do not yet.
-        if m.uses_simd && engine.kind() != crate::EngineKind::Interp {
-            return Err(Error::Unsupported(
-                "SIMD (128-bit vector instructions are validated but not executable yet)".into(),
-            ));
-        }
         if imports.len() != m.imports.len() {
             return Err(Error::Link(format!(
                 "expected {} imports, got {}",

@@ -613,7 +613,7 @@ impl Module {
                 t.params().contains(&ValType::V128) || t.results().contains(&ValType::V128)
             }) || m.globals.iter().any(|g| g.content == ValType::V128);
         m.type_ids = m.types.iter().map(|t| engine.intern_type(t)).collect();
-        if engine.kind() == crate::EngineKind::Tiered && !m.uses_simd {
+        if engine.kind() == crate::EngineKind::Tiered {
             m.tiering = Some(TierState {
                 funcs: (0..m.defined.len()).map(|_| FuncTier::default()).collect(),
                 code: Mutex::new(Vec::new()),
@@ -623,7 +623,6 @@ impl Module {
         let module = Module(Arc::new(m));
         if let Some(backend) = engine.backend()
             && engine.kind() == crate::EngineKind::Jit
-            && !module.0.uses_simd
         {
             let code = backend.compile_module(&module)?;
             let registered = crate::vm::native::register(code, Some(&module));

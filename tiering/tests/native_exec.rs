@@ -1,9 +1,10 @@
 //! Runs translated code for what the spec suite and the differential test do not reach:
 //! tail calls, interruption of a loop without calls, the largest static offsets with
-//! guard pages, the call-depth limit, multi-memory.
+//! guard pages, the call-depth limit, multi-memory, v128 values at every boundary.
 
 use kiln_runtime::{
-    Config, Engine, EngineKind, Extern, Instance, Module, Trap, TrapCode, vm::native,
+    Config, Engine, EngineKind, Extern, Func, FuncType, Instance, Module, Trap, TrapCode, ValType,
+    vm::native,
 };
 use kiln_tiering::CraneliftBackend;
 use kiln_tiering::translate::{BoundsChecks, TranslateOptions};
@@ -48,7 +49,7 @@ fn call(inst: &Instance, name: &str, args: &[u64]) -> Result<Vec<u64>, Trap> {
     let mut stack = vec![0; f.ty().stack_len().max(args.len())];
     stack[..args.len()].copy_from_slice(args);
     f.call(&mut stack)?;
-    stack.truncate(f.ty().results().len());
+    stack.truncate(f.ty().results().iter().map(|t| t.slots() as usize).sum());
     Ok(stack)
 }
 
@@ -257,5 +258,144 @@ fn many_results() {
         let many = call(&inst, "many", &[]).unwrap();
         assert_eq!(many.len(), 40);
         assert_eq!(many[39], 19f64.to_bits());
+    }
+}
+
+/// A v128 as the two `u64` slots it takes (low half first).
+fn v128(bits: u128) -> [u64; 2] {
+    [bits as u64, (bits >> 64) as u64]
+}
+
+/// v128 values through the array trampoline, host imports (the adapter), imports of another
+/// instance, direct, indirect and tail calls, multi-value and many results, globals and
+/// memory (aligned or not, at the bounds).
+#[test]
+fn v128_values_cross_every_boundary() {
+    if !native::is_supported() {
+        return;
+    }
+    let lib = r#"(module
+      (func (export "twice") (param v128) (result v128 v128)
+        (local.get 0) (i64x2.add (local.get 0) (local.get 0))))"#;
+    let wat = r#"(module
+      (import "host" "swap" (func $swap (param v128 i32) (result i32 v128)))
+      (import "lib" "twice" (func $twice (param v128) (result v128 v128)))
+      (type $t (func (param v128 i32) (result i32 v128)))
+      (table funcref (elem $swap $local))
+      (global $g (mut v128) (v128.const i64x2 5 6))
+      (memory 1)
+      ;; Swaps the halves and adds 2 to the i32.
+      (func $local (param v128 i32) (result i32 v128)
+        (i32.add (local.get 1) (i32.const 2))
+        (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get 0) (local.get 0)))
+      (func (export "host") (param v128 i32) (result i32 v128)
+        (call $swap (local.get 0) (local.get 1)))
+      (func (export "direct") (param v128 i32) (result i32 v128)
+        (call $local (local.get 0) (local.get 1)))
+      (func (export "indirect") (param v128 i32 i32) (result i32 v128)
+        (call_indirect (type $t) (local.get 0) (local.get 1) (local.get 2)))
+      (func (export "tail") (param v128 i32) (result i32 v128)
+        (return_call $local (local.get 0) (local.get 1)))
+      (func (export "tail_indirect") (param v128 i32 i32) (result i32 v128)
+        (return_call_indirect (type $t) (local.get 0) (local.get 1) (local.get 2)))
+      (func (export "lib") (param v128) (result v128 v128)
+        (call $twice (local.get 0)))
+      (func (export "global") (param v128) (result v128)
+        (global.get $g) (global.set $g (local.get 0)))
+      (func (export "store") (param i32 v128) (v128.store (local.get 0) (local.get 1)))
+      (func (export "load") (param i32) (result v128) (v128.load (local.get 0)))
+      (func (export "load_far") (param i32) (result v128)
+        (v128.load offset=4294967295 (local.get 0)))
+      (func (export "load64_lane") (param i32) (result v128)
+        (v128.load64_lane 1 (local.get 0) (v128.const i64x2 -1 -1)))
+      (func $many (export "many") (result v128 v128 v128 v128 v128 v128 v128 v128 v128 v128 i32)
+        (v128.const i64x2 1 2) (v128.const i64x2 3 4) (v128.const i64x2 5 6)
+        (v128.const i64x2 7 8) (v128.const i64x2 9 10) (v128.const i64x2 11 12)
+        (v128.const i64x2 13 14) (v128.const i64x2 15 16) (v128.const i64x2 17 18)
+        (v128.const i64x2 19 20) (i32.const 21))
+      (func (export "sum") (result i64) (local i32)
+        (local.set 0 (call $many))
+        i64x2.add i64x2.add i64x2.add i64x2.add i64x2.add i64x2.add i64x2.add i64x2.add
+        i64x2.add
+        (i64x2.extract_lane 1)
+        (i64.extend_i32_u (local.get 0))
+        i64.add))"#;
+    for engine in engines(WasmFeatures::WASM2 | WasmFeatures::TAIL_CALL) {
+        let swap = Func::host(
+            &engine,
+            FuncType::new([ValType::V128, ValType::I32], [ValType::I32, ValType::V128]),
+            Some("swap".into()),
+            |_, s| {
+                let (lo, hi, i) = (s[0], s[1], s[2]);
+                s[0] = (i as u32 + 1) as u64;
+                s[1] = hi;
+                s[2] = lo;
+                Ok(())
+            },
+        );
+        let lib = instance(&engine, lib);
+        let Some(twice) = lib.export("twice") else {
+            panic!("no twice")
+        };
+        let module = Module::new(&engine, &wat::parse_str(wat).expect("wat")).expect("module");
+        let inst = Instance::new(&module, &[Extern::Func(swap), twice]).expect("instance");
+
+        let x = 0x1111_2222_3333_4444_5555_6666_7777_8888u128;
+        let [lo, hi] = v128(x);
+        for f in ["host", "direct", "tail"] {
+            let add = if f == "host" { 1 } else { 2 };
+            assert_eq!(
+                call(&inst, f, &[lo, hi, 40]).unwrap(),
+                [40 + add, hi, lo],
+                "{f}"
+            );
+        }
+        for f in ["indirect", "tail_indirect"] {
+            assert_eq!(call(&inst, f, &[lo, hi, 7, 0]).unwrap(), [8, hi, lo], "{f}");
+            assert_eq!(call(&inst, f, &[lo, hi, 7, 1]).unwrap(), [9, hi, lo], "{f}");
+            assert_eq!(
+                code(call(&inst, f, &[lo, hi, 7, 2])),
+                TrapCode::UndefinedElement
+            );
+        }
+        assert_eq!(
+            call(&inst, "lib", &[1, 1 << 62]).unwrap(),
+            [1, 1 << 62, 2, 1 << 63]
+        );
+        assert_eq!(call(&inst, "global", &[lo, hi]).unwrap(), [5, 6]);
+        assert_eq!(call(&inst, "global", &[0, 0]).unwrap(), [lo, hi]);
+
+        for addr in [0u64, 3, 65520] {
+            call(&inst, "store", &[addr, lo, hi]).unwrap();
+            assert_eq!(call(&inst, "load", &[addr]).unwrap(), [lo, hi]);
+        }
+        for addr in [65521u64, 65535, u32::MAX as u64] {
+            assert_eq!(
+                code(call(&inst, "store", &[addr, lo, hi])),
+                TrapCode::MemoryOutOfBounds
+            );
+            assert_eq!(
+                code(call(&inst, "load", &[addr])),
+                TrapCode::MemoryOutOfBounds
+            );
+        }
+        for addr in [0u64, 1, u32::MAX as u64 - 16, u32::MAX as u64] {
+            assert_eq!(
+                code(call(&inst, "load_far", &[addr])),
+                TrapCode::MemoryOutOfBounds
+            );
+        }
+        assert_eq!(
+            call(&inst, "load64_lane", &[65520]).unwrap(),
+            [u64::MAX, lo]
+        );
+        assert_eq!(
+            code(call(&inst, "load64_lane", &[65529])),
+            TrapCode::MemoryOutOfBounds
+        );
+
+        let many = call(&inst, "many", &[]).unwrap();
+        assert_eq!(many, (1..=21).collect::<Vec<u64>>());
+        assert_eq!(call(&inst, "sum", &[]).unwrap(), [110 + 21]);
     }
 }

@@ -514,7 +514,7 @@ fn compile(file: &Path) -> Result<(), Failure> {
         m.num_imported_funcs(),
         m.code_size(),
         if m.uses_simd() {
-            " (uses SIMD, which Kiln cannot run yet)"
+            " (uses SIMD)"
         } else {
             ""
         }

@@ -95,10 +95,11 @@
 //! interpreter is running, at the header of one of its loops. It is a native function of
 //! Wasm type `(i64) -> ()`: `(callee, caller_vmctx, depth, frame: i64)`, where `callee` is
 //! the function's own `VMFuncRef` and `frame` the address of the interpreter frame's value
-//! slots: slot `i` holds local `i` (parameters first, one slot each, `i32`/`f32`
-//! zero-extended bit patterns as in the adapters). It loads the locals, runs from the loop
-//! header to the end of the function (calls, traps and `depth` as in any native function)
-//! and stores the function's results into slots `0..` instead of returning them. The
+//! slots: the locals in order, parameters first, one slot each except a v128, which takes
+//! two, low half first (`i32`/`f32` zero-extended bit patterns as in the adapters). It
+//! loads the locals, runs from the loop header to the end of the function (calls, traps and
+//! `depth` as in any native function) and stores the function's results into slots `0..`
+//! (laid out the same way) instead of returning them. The
 //! runtime enters it through the array trampoline of `(i64) -> ()`.
 //!
 //! # Memory

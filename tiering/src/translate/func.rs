@@ -24,6 +24,8 @@ use std::borrow::Cow;
 use std::sync::Arc;
 use wasmparser::{BlockType, MemArg, MemArgTarget, Operator};
 
+mod simd;
+
 type Result<T> = std::result::Result<T, TranslateError>;
 
 /// Upper bound on the number of locals (wasmparser's validator allows 50 000).
@@ -133,6 +135,8 @@ struct FuncTranslator<'a, 'f> {
     loops_seen: u32,
     /// Index of the function being translated.
     func_index: u32,
+    /// Whether the host has what the SIMD lowerings need (SSE4.1 and SSSE3 on x86-64).
+    simd_ok: bool,
 }
 
 /// State of an OSR entry's translation.
@@ -175,9 +179,6 @@ pub(super) fn translate(
             "function {func_index} is not a defined function"
         )));
     };
-    if ty.params().contains(&ValType::V128) || ty.results().contains(&ValType::V128) {
-        return Err(simd("v128 in the function type"));
-    }
     let (name, sig) = if osr_loop.is_some() {
         (
             UserFuncName::user(0, func_index),
@@ -236,6 +237,7 @@ pub(super) fn translate(
             }),
             loops_seen: 0,
             func_index,
+            simd_ok: isa.has_round() && isa.has_x86_pshufb_lowering(),
         };
         match t.run(entry) {
             Ok(()) => {
@@ -337,7 +339,7 @@ impl FuncTranslator<'_, '_> {
             W::I64 => types::I64,
             W::F32 => types::F32,
             W::F64 => types::F64,
-            W::V128 => return Err(simd("v128 value type")),
+            W::V128 => types::I8X16,
             W::Ref(r) => {
                 if r == wasmparser::RefType::FUNCREF || r == wasmparser::RefType::EXTERNREF {
                     types::I64
@@ -362,18 +364,8 @@ impl FuncTranslator<'_, '_> {
             BlockType::Type(t) => (Vec::new(), vec![self.wasm_type(t)?]),
             BlockType::FuncType(i) => {
                 let ft = self.func_type(i)?;
-                let conv = |tys: &[ValType]| -> Result<Vec<Type>> {
-                    tys.iter()
-                        .map(|&t| {
-                            if t == ValType::V128 {
-                                Err(simd("v128 block type"))
-                            } else {
-                                Ok(clif_type(t))
-                            }
-                        })
-                        .collect()
-                };
-                (conv(ft.params())?, conv(ft.results())?)
+                let conv = |tys: &[ValType]| tys.iter().map(|&t| clif_type(t)).collect();
+                (conv(ft.params()), conv(ft.results()))
             }
         })
     }
@@ -383,9 +375,6 @@ impl FuncTranslator<'_, '_> {
             return Ok(*s);
         }
         let ft = self.func_type(type_index)?;
-        if ft.params().contains(&ValType::V128) || ft.results().contains(&ValType::V128) {
-            return Err(simd("call with v128 in the signature"));
-        }
         let s = self
             .b
             .import_signature(native_signature(&ft, CallConv::Tail));
@@ -399,15 +388,24 @@ impl FuncTranslator<'_, '_> {
             return Ok(*s);
         }
         let ft = self.func_type(type_index)?;
-        if ft.params().contains(&ValType::V128) || ft.results().contains(&ValType::V128) {
-            return Err(simd("call with v128 in the signature"));
-        }
         let s = self.b.import_signature(body_signature(&ft, CallConv::Tail));
         self.body_sigs[type_index as usize] = Some(s);
         Ok(s)
     }
 
     // ----- VM context access ---------------------------------------------------------------
+
+    /// Flags for a global's value: a v128 global is only 8-byte aligned.
+    fn global_flags(&self, ty: ValType) -> MemFlagsData {
+        let flags = if ty == ValType::V128 {
+            MemFlagsData::new()
+                .with_notrap()
+                .with_endianness(Endianness::Little)
+        } else {
+            MemFlagsData::trusted()
+        };
+        flags.with_alias_region(Some(self.regions.global))
+    }
 
     fn vm_flags(&self) -> MemFlagsData {
         MemFlagsData::trusted().with_alias_region(Some(self.regions.vm))
@@ -1080,7 +1078,7 @@ impl FuncTranslator<'_, '_> {
         ));
         let mut locals = body.get_locals_reader().map_err(read_err)?;
         let mut declared = 0u64;
-        let mut zeros: [Option<Value>; 4] = [None; 4];
+        let mut zeros: [Option<Value>; 5] = [None; 5];
         for _ in 0..locals.get_count() {
             let (count, wty) = locals.read().map_err(read_err)?;
             declared += count as u64;
@@ -1092,7 +1090,8 @@ impl FuncTranslator<'_, '_> {
                 types::I32 => 0,
                 types::I64 => 1,
                 types::F32 => 2,
-                _ => 3,
+                types::F64 => 3,
+                _ => 4,
             };
             let zero = match zeros[slot] {
                 Some(z) => z,
@@ -1100,6 +1099,7 @@ impl FuncTranslator<'_, '_> {
                     let z = match ty {
                         types::F32 => self.b.ins().f32const(Ieee32::with_bits(0)),
                         types::F64 => self.b.ins().f64const(Ieee64::with_bits(0)),
+                        types::I8X16 => self.v128_const(0),
                         _ => self.b.ins().iconst(ty, 0),
                     };
                     zeros[slot] = Some(z);
@@ -1154,10 +1154,14 @@ impl FuncTranslator<'_, '_> {
     /// drops.
     fn enter_osr(&mut self, types: &[ValType]) -> Result<()> {
         let frame = self.osr.as_ref().map(|o| o.frame).expect("OSR");
-        for (i, (&t, &var)) in types.iter().zip(&self.locals).enumerate() {
-            let offset = scaled(i as u32, 8).ok_or_else(|| invalid("too many locals"))?;
+        // Slot `i` of a local is the sum of the slots of those before it (a v128 takes
+        // two, low half first).
+        let mut slot = 0u32;
+        for (&t, &var) in types.iter().zip(&self.locals) {
+            let offset = scaled(slot, 8).ok_or_else(|| invalid("too many locals"))?;
             let v = crate::trampoline::load_slot(&mut self.b, t, frame, offset);
             self.b.def_var(var, v);
+            slot += t.slots();
         }
         let start = self.b.create_block();
         self.b.ins().jump(start, &[]);
@@ -1178,8 +1182,10 @@ impl FuncTranslator<'_, '_> {
             return;
         };
         let ty = self.ty.clone();
-        for (i, (&v, &t)) in results.iter().zip(ty.results()).enumerate() {
-            crate::trampoline::store_slot(&mut self.b, t, v, frame, i as i32 * 8);
+        let mut slot = 0i32;
+        for (&v, &t) in results.iter().zip(ty.results()) {
+            crate::trampoline::store_slot(&mut self.b, t, v, frame, slot * 8);
+            slot += t.slots() as i32;
         }
         self.b.ins().return_(&[]);
     }
@@ -1205,15 +1211,19 @@ impl FuncTranslator<'_, '_> {
     }
 
     fn unsupported(&self, op: &Operator<'_>, offset: usize) -> TranslateError {
-        // Every SIMD operator is encoded behind the 0xFD prefix.
-        let prefix = offset
-            .checked_sub(self.body_offset)
-            .and_then(|at| self.body.get(at));
-        if prefix == Some(&0xFD) {
+        if self.is_simd_op(offset) {
             simd(format!("{op:?}"))
         } else {
             TranslateError::Unsupported(format!("operator {op:?}"))
         }
+    }
+
+    /// Whether the operator at `offset` has the SIMD prefix 0xFD.
+    fn is_simd_op(&self, offset: usize) -> bool {
+        let prefix = offset
+            .checked_sub(self.body_offset)
+            .and_then(|at| self.body.get(at));
+        prefix == Some(&0xFD)
     }
 
     fn local(&self, index: u32) -> Result<Variable> {
@@ -1224,6 +1234,10 @@ impl FuncTranslator<'_, '_> {
     }
 
     fn operator(&mut self, op: Operator<'_>, offset: usize) -> Result<()> {
+        // Every SIMD operator is encoded behind the 0xFD prefix.
+        if self.is_simd_op(offset) {
+            return self.simd_operator(op);
+        }
         use Operator as O;
         use types::{F32, F64, I8, I16, I32, I64};
 
@@ -1346,11 +1360,7 @@ impl FuncTranslator<'_, '_> {
             }
             O::GlobalGet { global_index } => {
                 let (def, gt) = self.global_def(global_index)?;
-                if gt.content == ValType::V128 {
-                    return Err(simd("v128 global"));
-                }
-                let mut flags =
-                    MemFlagsData::trusted().with_alias_region(Some(self.regions.global));
+                let mut flags = self.global_flags(gt.content);
                 if !gt.mutable {
                     flags = flags.with_readonly().with_can_move();
                 }
@@ -1365,15 +1375,13 @@ impl FuncTranslator<'_, '_> {
                     .get(global_index as usize)
                     .ok_or_else(|| invalid(format!("no global {global_index}")))?;
                 match gt.content {
-                    ValType::V128 => return Err(simd("v128 global")),
                     ValType::FuncRef | ValType::ExternRef => {
                         let g = self.u32_const(global_index);
                         self.call_builtin(Builtin::GlobalSetRef, &[g, v]);
                     }
                     _ => {
-                        let (def, _) = self.global_def(global_index)?;
-                        let flags =
-                            MemFlagsData::trusted().with_alias_region(Some(self.regions.global));
+                        let (def, gt) = self.global_def(global_index)?;
+                        let flags = self.global_flags(gt.content);
                         self.b.ins().store(flags, v, def, 0);
                     }
                 }
@@ -1637,7 +1645,7 @@ fn local_types(ty: &FuncType, body: &wasmparser::FunctionBody<'_>) -> Result<Vec
             wasmparser::ValType::I64 => ValType::I64,
             wasmparser::ValType::F32 => ValType::F32,
             wasmparser::ValType::F64 => ValType::F64,
-            wasmparser::ValType::V128 => return Err(simd("v128 local")),
+            wasmparser::ValType::V128 => ValType::V128,
             wasmparser::ValType::Ref(r) if r == wasmparser::RefType::FUNCREF => ValType::FuncRef,
             wasmparser::ValType::Ref(r) if r == wasmparser::RefType::EXTERNREF => {
                 ValType::ExternRef

@@ -1,10 +1,12 @@
 //! Kiln's WebAssembly-to-CLIF translator: one Wasm function in, one Cranelift
 //! [`ir::Function`] out, following the native ABI of `kiln_runtime::vm::abi`.
 //!
-//! Every non-SIMD operator of WebAssembly 2.0 is translated (plus the tail-call and
-//! multi-memory operators when the engine enables those proposals). A SIMD operator, a
-//! `v128` local, parameter or block type makes translation fail with an error whose message
-//! starts with `unsupported: SIMD`.
+//! Every operator of WebAssembly 2.0 is translated, SIMD included (plus the tail-call and
+//! multi-memory operators when the engine enables those proposals). v128 values are
+//! `i8x16` everywhere (stack, locals, block parameters, signatures) and bitcast to the lane
+//! type each operator needs. A relaxed-SIMD operator, or any SIMD operator on a host
+//! without SSE4.1 and SSSE3, makes translation fail with an error whose message starts with
+//! `unsupported: SIMD`.
 //!
 //! The translation is a single pass over the operators with a value stack of SSA values,
 //! a control stack of frames (block, loop, if) and cranelift-frontend variables for the
@@ -174,8 +176,8 @@ pub fn entry_stub(
 ///
 /// # Errors
 ///
-/// [`TranslateError::Unsupported`] for SIMD and for operators outside WebAssembly 2.0 (and
-/// the tail-call and multi-memory proposals); [`TranslateError::Invalid`] when
+/// [`TranslateError::Unsupported`] for operators outside WebAssembly 2.0 (and the
+/// tail-call and multi-memory proposals) and for SIMD on a host that lacks SSE4.1 or SSSE3; [`TranslateError::Invalid`] when
 /// `func_index` is not a defined function or the body does not decode.
 pub fn translate_function(
     module: &Module,
@@ -207,7 +209,8 @@ pub fn translate_body(
 /// `loop` operators from 0, reachable or not) of defined function `func_index`: a
 /// Cranelift function of the native type `(i64) -> ()` that loads the locals from the
 /// interpreter frame at its parameter, continues at the loop header and stores the
-/// results into the frame (see `kiln_runtime::vm::abi`).
+/// results into the frame (see `kiln_runtime::vm::abi`; a v128 takes two slots there, low
+/// half first).
 ///
 /// # Errors
 ///

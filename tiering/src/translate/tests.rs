@@ -283,23 +283,60 @@ fn interrupt_polls_at_loops_and_calls_only() {
 }
 
 #[test]
-fn simd_is_refused() {
-    let isa = isa();
-    let bytes = wat::parse_str(
+fn simd_types_and_operators_translate() {
+    compile_all_options(
         r#"(module
+        (memory 1)
+        (global $g (mut v128) (v128.const i64x2 1 2))
+        (table 1 funcref)
+        (type $t (func (param v128 i32) (result v128 v128)))
+        (func $f (type $t) (local.get 0) (local.get 0))
         (func (result i32) v128.const i64x2 1 2 i32x4.extract_lane 0)
-        (func (param v128))
-        (func (local v128))
-        (func (block (result v128) v128.const i64x2 0 0) drop))"#,
+        (func (param v128) (result v128) (local v128)
+          (local.set 1 (local.get 0))
+          (block (result v128) (local.get 1))
+          (call $f (i32.const 0))
+          (i32x4.add)
+          (local.get 0)
+          (i8x16.shuffle 0 17 2 19 4 21 6 23 8 25 10 27 12 29 14 31)
+          (global.set $g (global.get $g)))
+        (func (param v128 i32) (result v128 v128)
+          (call_indirect (type $t) (local.get 0) (local.get 1) (i32.const 0)))
+        (func (param i32) (result v128)
+          (v128.store offset=3 (local.get 0) (v128.load align=1 (local.get 0)))
+          (drop (v128.load8_lane 3 (local.get 0) (v128.load16x4_s (local.get 0))))
+          (v128.store64_lane 1 (local.get 0) (v128.load32_zero (local.get 0)))
+          (v128.load64_splat offset=65535 (local.get 0)))
+        (func (param v128 v128) (result i32)
+          (i32.add
+            (i8x16.bitmask (i8x16.gt_u (local.get 0) (local.get 1)))
+            (i64x2.all_true (i64x2.shr_s (local.get 0) (i32.const 65)))))
+        (func (param v128 v128) (result v128)
+          (f32x4.pmin (f32x4.nearest (local.get 0)) (f64x2.promote_low_f32x4 (local.get 1)))
+          (i32x4.trunc_sat_f64x2_u_zero)
+          (i32x4.dot_i16x8_s (local.get 0))
+          (i64x2.extmul_high_i32x4_u (local.get 1))
+          (v128.bitselect (local.get 0) (local.get 1))
+          (select (local.get 0) (i32.const 1))))"#,
+    );
+}
+
+#[test]
+fn relaxed_simd_is_refused() {
+    let isa = isa();
+    let mut config = kiln_runtime::Config::default();
+    config.features |= wasmparser::WasmFeatures::RELAXED_SIMD;
+    let engine = Engine::new(config);
+    let bytes = wat::parse_str(
+        r#"(module (func (param v128 v128) (result v128)
+        (i8x16.relaxed_swizzle (local.get 0) (local.get 1))))"#,
     )
     .unwrap();
-    let module = kiln_runtime::Module::new(&Engine::default(), &bytes).unwrap();
+    let module = kiln_runtime::Module::new(&engine, &bytes).unwrap();
     let mut fctx = FunctionBuilderContext::new();
-    for i in 0..4 {
-        let err = translate_function(&module, i, &TranslateOptions::default(), &*isa, &mut fctx)
-            .unwrap_err();
-        assert!(err.to_string().starts_with("unsupported: SIMD"), "{err}");
-    }
+    let err =
+        translate_function(&module, 0, &TranslateOptions::default(), &*isa, &mut fctx).unwrap_err();
+    assert!(err.to_string().starts_with("unsupported: SIMD"), "{err}");
     // The context is reusable after a failure.
     let bytes = wat::parse_str("(module (func (result i32) i32.const 1))").unwrap();
     let module = kiln_runtime::Module::new(&Engine::default(), &bytes).unwrap();
@@ -391,4 +428,43 @@ fn many_results_need_an_implicit_return_area() {
     compile_all(true, &mut fctx).unwrap();
     let err = compile_all(false, &mut fctx).unwrap_err();
     assert!(err.contains("Too many return values"), "{err}");
+}
+
+/// An OSR entry reads a v128 local from two frame slots (low half first) and stores v128
+/// results into two slots: later locals and results sit one slot further.
+#[test]
+fn osr_entry_with_v128_locals() {
+    let isa = isa();
+    let bytes = wat::parse_str(
+        r#"(module (func (param i32 v128) (result v128 i32) (local f64 v128)
+        (loop $l
+          (local.set 3 (i32x4.add (local.get 1) (local.get 3)))
+          (br_if $l (local.tee 0 (i32.sub (local.get 0) (i32.const 1)))))
+        (f64x2.splat (local.get 2))
+        (local.get 0)))"#,
+    )
+    .unwrap();
+    let module = kiln_runtime::Module::new(&Engine::default(), &bytes).unwrap();
+    let mut fctx = FunctionBuilderContext::new();
+    let func = translate_osr_entry(
+        &module,
+        0,
+        0,
+        &TranslateOptions::default(),
+        &*isa,
+        &mut fctx,
+    )
+    .unwrap();
+    let text = func.display().to_string();
+    for load in ["load.i32", "load.i8x16", "load.f64", "load.i8x16"] {
+        assert!(text.contains(load), "{text}");
+    }
+    // Locals at slots 0, 1-2, 3 and 4-5; results at 0-1 and 2.
+    for at in ["+8\n", "+24\n", "+32\n", "+16\n"] {
+        assert!(text.contains(at), "{at:?} in {text}");
+    }
+    let mut ctx = Context::new();
+    ctx.func = func;
+    ctx.compile(&*isa, &mut ControlPlane::default())
+        .unwrap_or_else(|e| panic!("{:?}\n{text}", e.inner));
 }
