@@ -45,7 +45,8 @@ impl Caller<'_> {
 type StackFn = dyn Fn(&Caller<'_>, &mut [u64]) -> std::result::Result<(), Trap> + Send + Sync;
 
 /// Typed host closures: `Fn(A, B, ...) -> R` where the arguments are [`crate::WasmValue`]s
-/// (i32, u32, i64, u64, f32, f64, [`crate::ExternRef`]) and `R` is `()`, a value, a tuple of
+/// (i32, u32, i64, u64, f32, f64, u128 for a v128, [`crate::ExternRef`], [`crate::FuncRef`])
+/// and `R` is `()`, a value, a tuple of
 /// values or a `Result` of those with a [`Trap`] as error.
 pub trait IntoHostFunc<Params, Results>: Send + Sync + 'static {
     #[doc(hidden)]
@@ -86,7 +87,12 @@ macro_rules! into_host_func {
             fn into_stack_fn(self) -> (FuncType, Arc<StackFn>) {
                 let ty = FuncType::new(vec![$($a::TYPE),*], R::Values::types());
                 let f = move |_: &Caller<'_>, stack: &mut [u64]| {
-                    $( let $a = $a::decode(stack[$i]); )*
+                    let mut at = 0;
+                    $(
+                        let $a = <$a as crate::values::WasmValue>::load(&stack[at..]);
+                        at += <$a as crate::values::WasmValue>::SLOTS;
+                    )*
+                    let _ = at; // the last argument's offset step
                     let values = (self)($($a),*).into_result()?;
                     values.store(stack);
                     Ok(())

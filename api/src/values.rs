@@ -183,14 +183,27 @@ mod sealed {
     pub trait Sealed {}
 }
 
-/// A Rust type that stands for one Wasm value in typed calls and typed host functions.
+/// A Rust type that stands for one Wasm value in typed calls and typed host functions:
+/// `i32`/`u32` (i32), `i64`/`u64` (i64), `f32`, `f64`, `u128` (v128, two slots, low half
+/// first), [`ExternRef`] and [`FuncRef`].
+///
+/// ```
+/// use kiln::WasmValue;
+/// let mut slots = [0u64; 2];
+/// 0x0011_2233_4455_6677_8899_aabb_ccdd_eeffu128.store(&mut slots);
+/// assert_eq!(slots, [0x8899_aabb_ccdd_eeff, 0x0011_2233_4455_6677]);
+/// assert_eq!(<u128 as WasmValue>::SLOTS, 2);
+/// assert_eq!(i32::load(&[kiln::encode_i32(-3)]), -3);
+/// ```
 pub trait WasmValue: sealed::Sealed + Copy + Send + Sync + 'static {
     /// Its Wasm type.
     const TYPE: ValueType;
-    /// Encodes into one slot.
-    fn encode(self) -> u64;
-    /// Decodes from one slot.
-    fn decode(v: u64) -> Self;
+    /// How many `u64` slots it takes: 2 for a v128, 1 otherwise.
+    const SLOTS: usize = 1;
+    /// Encodes into `slots[..SLOTS]`.
+    fn store(self, slots: &mut [u64]);
+    /// Decodes from `slots[..SLOTS]`.
+    fn load(slots: &[u64]) -> Self;
 }
 
 macro_rules! wasm_value {
@@ -199,12 +212,13 @@ macro_rules! wasm_value {
         impl WasmValue for $t {
             const TYPE: ValueType = ValueType::$vt;
             #[inline]
-            fn encode(self) -> u64 {
+            fn store(self, slots: &mut [u64]) {
                 let $x = self;
-                $enc
+                slots[0] = $enc;
             }
             #[inline]
-            fn decode($y: u64) -> Self {
+            fn load(slots: &[u64]) -> Self {
+                let $y = slots[0];
                 $dec
             }
         }
@@ -222,9 +236,25 @@ wasm_value! {
     FuncRef => FuncRef, |x| x.0, |v| FuncRef(v);
 }
 
+impl sealed::Sealed for u128 {}
+
+/// A v128: two slots, low half first.
+impl WasmValue for u128 {
+    const TYPE: ValueType = ValueType::V128;
+    const SLOTS: usize = 2;
+    #[inline]
+    fn store(self, slots: &mut [u64]) {
+        slots[..2].copy_from_slice(&encode_v128(self));
+    }
+    #[inline]
+    fn load(slots: &[u64]) -> Self {
+        decode_v128([slots[0], slots[1]])
+    }
+}
+
 /// A list of Wasm values: `()`, a single [`WasmValue`], or a tuple of them (up to 8).
 pub trait WasmValues: Sized + Send + 'static {
-    /// Number of values (each takes one slot).
+    /// Number of slots they take (one per value, two per v128).
     const LEN: usize;
     /// Their Wasm types.
     fn types() -> Vec<ValueType>;
@@ -244,34 +274,45 @@ impl WasmValues for () {
 }
 
 impl<T: WasmValue> WasmValues for T {
-    const LEN: usize = 1;
+    const LEN: usize = T::SLOTS;
     fn types() -> Vec<ValueType> {
         vec![T::TYPE]
     }
     #[inline]
     fn store(self, stack: &mut [u64]) {
-        stack[0] = self.encode();
+        WasmValue::store(self, stack);
     }
     #[inline]
     fn load(stack: &[u64]) -> Self {
-        T::decode(stack[0])
+        WasmValue::load(stack)
     }
 }
 
 macro_rules! wasm_tuple {
     ($n:expr; $($t:ident $i:tt),*) => {
         impl<$($t: WasmValue),*> WasmValues for ($($t,)*) {
-            const LEN: usize = $n;
+            const LEN: usize = 0 $(+ $t::SLOTS)*;
             fn types() -> Vec<ValueType> {
                 vec![$($t::TYPE),*]
             }
             #[inline]
+            #[allow(unused_assignments)] // the last value's offset step
             fn store(self, stack: &mut [u64]) {
-                $( stack[$i] = self.$i.encode(); )*
+                let mut at = 0;
+                $(
+                    self.$i.store(&mut stack[at..]);
+                    at += $t::SLOTS;
+                )*
             }
             #[inline]
+            #[allow(unused_assignments)] // the last value's offset step
             fn load(stack: &[u64]) -> Self {
-                ($($t::decode(stack[$i]),)*)
+                let mut at = 0;
+                ($({
+                    let v = $t::load(&stack[at..]);
+                    at += $t::SLOTS;
+                    v
+                },)*)
             }
         }
     };

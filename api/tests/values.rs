@@ -149,7 +149,10 @@ fn reference_and_vector_encoding() {
 
 fn round_trip<T: WasmValue + PartialEq + std::fmt::Debug>(v: T, ty: ValueType) {
     assert_eq!(T::TYPE, ty);
-    assert_eq!(T::decode(v.encode()), v);
+    assert_eq!(T::SLOTS, ty.slots());
+    let mut slots = [0u64; 2];
+    v.store(&mut slots);
+    assert_eq!(T::load(&slots), v);
 }
 
 #[test]
@@ -162,10 +165,18 @@ fn wasm_value_impls() {
     round_trip(-2.5f64, ValueType::F64);
     round_trip(ExternRef(9), ValueType::ExternRef);
     round_trip(FuncRef(16), ValueType::FuncRef);
+    round_trip(u128::MAX - 5, ValueType::V128);
     // The trait encoding is the free functions' encoding.
-    assert_eq!((-7i32).encode(), kiln::encode_i32(-7));
-    assert_eq!(2.5f32.encode(), kiln::encode_f32(2.5));
-    assert_eq!(ExternRef(9).encode(), kiln::encode_externref(9));
+    let encoded = |v: &dyn Fn(&mut [u64])| {
+        let mut slots = [0u64; 2];
+        v(&mut slots);
+        slots
+    };
+    assert_eq!(encoded(&|s| (-7i32).store(s))[0], kiln::encode_i32(-7));
+    assert_eq!(encoded(&|s| 2.5f32.store(s))[0], kiln::encode_f32(2.5));
+    assert_eq!(encoded(&|s| ExternRef(9).store(s))[0], kiln::encode_externref(9));
+    let v = 0x0011_2233_4455_6677_8899_aabb_ccdd_eeffu128;
+    assert_eq!(encoded(&|s| v.store(s)), kiln::encode_v128(v));
 }
 
 #[test]
@@ -203,6 +214,65 @@ fn wasm_values_tuples() {
         <Eight as WasmValues>::load(&stack),
         (1, 2, 3, 4, 5, 6, 7, 8)
     );
+    // A v128 takes two slots, low half first, and shifts what follows.
+    type Mixed = (i32, u128, f64);
+    assert_eq!(<Mixed as WasmValues>::LEN, 4);
+    assert_eq!(
+        <Mixed as WasmValues>::types(),
+        [ValueType::I32, ValueType::V128, ValueType::F64]
+    );
+    let v = (7i32, (3u128 << 64) | 2, 0.5f64);
+    let mut stack = [0u64; 4];
+    v.store(&mut stack);
+    assert_eq!(stack, [7, 2, 3, 0.5f64.to_bits()]);
+    assert_eq!(<Mixed as WasmValues>::load(&stack), v);
+}
+
+#[test]
+fn typed_calls_and_host_closures_take_v128() {
+    each_engine(|engine| {
+        let rt = runtime(engine);
+        rt.new_host_module_builder("host")
+            .new_function_builder()
+            .with_func(|a: u128, b: i32| a.rotate_left(8) ^ b as u128)
+            .export("mix")
+            .instantiate()
+            .unwrap();
+        let m = instantiate(
+            &rt,
+            r#"(module
+                (import "host" "mix" (func $mix (param v128 i32) (result v128)))
+                (func (export "add") (param i32 v128 v128) (result v128 i32)
+                    local.get 1 local.get 2 i32x4.add local.get 0)
+                (func (export "via_host") (param v128) (result v128)
+                    local.get 0 i32.const 5 call $mix))"#,
+        );
+        let add = m
+            .exported_function("add")
+            .unwrap()
+            .typed::<(i32, u128, u128), (u128, i32)>()
+            .unwrap();
+        let a = 0x0000_0004_0000_0003_0000_0002_0000_0001u128;
+        let b = 0xffff_ffff_0000_0010_0000_0020_0000_0030u128;
+        assert_eq!(
+            add.call((9, a, b)).unwrap(),
+            (0x0000_0003_0000_0013_0000_0022_0000_0031, 9),
+            "engine {engine:?}"
+        );
+        let via_host = m
+            .exported_function("via_host")
+            .unwrap()
+            .typed::<u128, u128>()
+            .unwrap();
+        assert_eq!(via_host.call(a).unwrap(), a.rotate_left(8) ^ 5);
+        // A v128 parameter is not an i64 pair.
+        assert!(
+            m.exported_function("via_host")
+                .unwrap()
+                .typed::<(u64, u64), u128>()
+                .is_err()
+        );
+    });
 }
 
 #[test]

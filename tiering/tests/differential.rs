@@ -1,4 +1,4 @@
-//! Differential test: random WebAssembly 2.0 modules (wasm-smith, no SIMD, no imports)
+//! Differential test: random WebAssembly 2.0 modules (wasm-smith, SIMD included, no imports)
 //! run in the interpreter and as native code (both bounds-check strategies); every export
 //! must give the same results or the same trap, and leave the same memory and globals.
 //!
@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 fn smith_config() -> wasm_smith::Config {
     wasm_smith::Config {
-        simd_enabled: false,
+        simd_enabled: true,
         relaxed_simd_enabled: false,
         threads_enabled: false,
         shared_everything_threads_enabled: false,
@@ -121,13 +121,17 @@ fn state(module: &Module, inst: &Instance) -> (Vec<u8>, Vec<u64>) {
         }
         None => Vec::new(),
     };
+    // A v128 global contributes both of its slots.
     let globals = module
         .globals()
         .iter()
         .enumerate()
-        .map(|(i, g)| {
-            let v = inst.global(i as u32).map_or(0, |g| g.get()[0]);
-            normalise(g.content, v)
+        .flat_map(|(i, g)| {
+            let v = inst.global(i as u32).map_or([0, 0], |g| g.get());
+            match g.content {
+                ValType::V128 => vec![v[0], v[1]],
+                ty => vec![normalise(ty, v[0])],
+            }
         })
         .collect();
     (mem, globals)
@@ -155,13 +159,17 @@ fn call(inst: &Instance, name: &str, args: &[u64]) -> Outcome {
     let mut stack = vec![0u64; ty.stack_len()];
     stack[..args.len()].copy_from_slice(args);
     match f.call(&mut stack) {
-        Ok(()) => Outcome::Values(
-            ty.results()
-                .iter()
-                .zip(&stack)
-                .map(|(&t, &v)| normalise(t, v))
-                .collect(),
-        ),
+        Ok(()) => {
+            // Each result's slots, normalised (a v128 keeps both of its slots exact).
+            let mut values = Vec::new();
+            let mut slots = stack.iter();
+            for &t in ty.results() {
+                for _ in 0..t.slots() {
+                    values.push(normalise(t, *slots.next().expect("result slot")));
+                }
+            }
+            Outcome::Values(values)
+        }
         Err(t) => Outcome::Trap(t.code()),
     }
 }
@@ -253,7 +261,15 @@ fn native_code_agrees_with_the_interpreter() {
             })
             .collect();
         for (name, ty) in &exports {
-            let args: Vec<u64> = ty.params().iter().map(|&t| rng.arg(t)).collect();
+            // A v128 takes two slots (low half first), random bits in both.
+            let args: Vec<u64> = ty
+                .params()
+                .iter()
+                .flat_map(|&t| match t {
+                    ValType::V128 => vec![rng.next(), rng.next()],
+                    _ => vec![rng.arg(t)],
+                })
+                .collect();
             let expected = call(ref_inst, name, &args);
             if expected == Outcome::Trap(TrapCode::StackExhausted) {
                 // Frame sizes differ between tiers: exhaustion depth is not comparable.
