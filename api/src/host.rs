@@ -87,9 +87,10 @@ macro_rules! into_host_func {
             fn into_stack_fn(self) -> (FuncType, Arc<StackFn>) {
                 let ty = FuncType::new(vec![$($a::TYPE),*], R::Values::types());
                 let f = move |_: &Caller<'_>, stack: &mut [u64]| {
+                    #[allow(unused_mut)] // no arguments: never advanced
                     let mut at = 0;
                     $(
-                        let $a = <$a as crate::values::WasmValue>::load(&stack[at..]);
+                        let $a = <$a as crate::values::WasmValue>::read_slots(&stack[at..]);
                         at += <$a as crate::values::WasmValue>::SLOTS;
                     )*
                     let _ = at; // the last argument's offset step

@@ -190,10 +190,10 @@ mod sealed {
 /// ```
 /// use kiln::WasmValue;
 /// let mut slots = [0u64; 2];
-/// 0x0011_2233_4455_6677_8899_aabb_ccdd_eeffu128.store(&mut slots);
+/// 0x0011_2233_4455_6677_8899_aabb_ccdd_eeffu128.write_slots(&mut slots);
 /// assert_eq!(slots, [0x8899_aabb_ccdd_eeff, 0x0011_2233_4455_6677]);
 /// assert_eq!(<u128 as WasmValue>::SLOTS, 2);
-/// assert_eq!(i32::load(&[kiln::encode_i32(-3)]), -3);
+/// assert_eq!(i32::read_slots(&[kiln::encode_i32(-3)]), -3);
 /// ```
 pub trait WasmValue: sealed::Sealed + Copy + Send + Sync + 'static {
     /// Its Wasm type.
@@ -201,9 +201,9 @@ pub trait WasmValue: sealed::Sealed + Copy + Send + Sync + 'static {
     /// How many `u64` slots it takes: 2 for a v128, 1 otherwise.
     const SLOTS: usize = 1;
     /// Encodes into `slots[..SLOTS]`.
-    fn store(self, slots: &mut [u64]);
+    fn write_slots(self, slots: &mut [u64]);
     /// Decodes from `slots[..SLOTS]`.
-    fn load(slots: &[u64]) -> Self;
+    fn read_slots(slots: &[u64]) -> Self;
 }
 
 macro_rules! wasm_value {
@@ -212,12 +212,12 @@ macro_rules! wasm_value {
         impl WasmValue for $t {
             const TYPE: ValueType = ValueType::$vt;
             #[inline]
-            fn store(self, slots: &mut [u64]) {
+            fn write_slots(self, slots: &mut [u64]) {
                 let $x = self;
                 slots[0] = $enc;
             }
             #[inline]
-            fn load(slots: &[u64]) -> Self {
+            fn read_slots(slots: &[u64]) -> Self {
                 let $y = slots[0];
                 $dec
             }
@@ -243,11 +243,11 @@ impl WasmValue for u128 {
     const TYPE: ValueType = ValueType::V128;
     const SLOTS: usize = 2;
     #[inline]
-    fn store(self, slots: &mut [u64]) {
+    fn write_slots(self, slots: &mut [u64]) {
         slots[..2].copy_from_slice(&encode_v128(self));
     }
     #[inline]
-    fn load(slots: &[u64]) -> Self {
+    fn read_slots(slots: &[u64]) -> Self {
         decode_v128([slots[0], slots[1]])
     }
 }
@@ -280,11 +280,11 @@ impl<T: WasmValue> WasmValues for T {
     }
     #[inline]
     fn store(self, stack: &mut [u64]) {
-        WasmValue::store(self, stack);
+        self.write_slots(stack);
     }
     #[inline]
     fn load(stack: &[u64]) -> Self {
-        WasmValue::load(stack)
+        T::read_slots(stack)
     }
 }
 
@@ -300,7 +300,7 @@ macro_rules! wasm_tuple {
             fn store(self, stack: &mut [u64]) {
                 let mut at = 0;
                 $(
-                    self.$i.store(&mut stack[at..]);
+                    self.$i.write_slots(&mut stack[at..]);
                     at += $t::SLOTS;
                 )*
             }
@@ -309,7 +309,7 @@ macro_rules! wasm_tuple {
             fn load(stack: &[u64]) -> Self {
                 let mut at = 0;
                 ($({
-                    let v = $t::load(&stack[at..]);
+                    let v = $t::read_slots(&stack[at..]);
                     at += $t::SLOTS;
                     v
                 },)*)

@@ -420,6 +420,8 @@ fn state_difference(a: &State, b: &State) -> String {
 struct Stats {
     seeds: u64,
     generated: u64,
+    /// Generated modules with v128 operators or values.
+    simd_modules: u64,
     wasm_bytes: u64,
     instantiated: u64,
     instantiation_traps: u64,
@@ -514,6 +516,13 @@ fn run_seed(seed: u64, engines: &[(String, Runtime)], stats: &mut Stats) {
     };
     stats.generated += 1;
     stats.wasm_bytes += generated.wasm.len() as u64;
+    if engines[0]
+        .1
+        .compile(&generated.wasm)
+        .is_ok_and(|c| c.inner().uses_simd())
+    {
+        stats.simd_modules += 1;
+    }
     let before = stats.mismatches.len();
     run_module(seed, &generated, engines, stats);
     if stats.mismatches.len() > before {
@@ -698,10 +707,11 @@ fn run_batch(first: u64, count: u64) {
     }
     let elapsed = start.elapsed();
     eprintln!(
-        "differential: seeds {first}..{}: {} modules generated ({} KiB), {} instantiated, \
-         {} instantiation traps, {} instantiation errors",
+        "differential: seeds {first}..{}: {} modules generated ({} with SIMD, {} KiB), \
+         {} instantiated, {} instantiation traps, {} instantiation errors",
         first + count,
         stats.generated,
+        stats.simd_modules,
         stats.wasm_bytes / 1024,
         stats.instantiated,
         stats.instantiation_traps,
@@ -742,6 +752,10 @@ fn run_batch(first: u64, count: u64) {
     );
     assert!(stats.calls > stats.seeds, "too few calls: {stats:?}");
     assert!(
+        stats.simd_modules * 5 >= stats.generated,
+        "too few modules with SIMD: {stats:?}"
+    );
+    assert!(
         stats.returned > stats.calls / 4,
         "too few normal returns: {stats:?}"
     );
@@ -753,7 +767,8 @@ fn fixed_seeds() {
     run_batch(0, 500);
 }
 
-/// A larger batch with other seeds: `cargo test -p kiln --test differential -- --ignored`.
+/// A larger batch with other seeds:
+/// `cargo test -p kiln --test differential -- --ignored --nocapture many_seeds`.
 #[test]
 #[ignore = "large batch; run explicitly"]
 fn many_seeds() {

@@ -149,10 +149,10 @@ fn reference_and_vector_encoding() {
 
 fn round_trip<T: WasmValue + PartialEq + std::fmt::Debug>(v: T, ty: ValueType) {
     assert_eq!(T::TYPE, ty);
-    assert_eq!(T::SLOTS, ty.slots());
+    assert_eq!(T::SLOTS, ty.slots() as usize);
     let mut slots = [0u64; 2];
-    v.store(&mut slots);
-    assert_eq!(T::load(&slots), v);
+    v.write_slots(&mut slots);
+    assert_eq!(T::read_slots(&slots), v);
 }
 
 #[test]
@@ -172,11 +172,20 @@ fn wasm_value_impls() {
         v(&mut slots);
         slots
     };
-    assert_eq!(encoded(&|s| (-7i32).store(s))[0], kiln::encode_i32(-7));
-    assert_eq!(encoded(&|s| 2.5f32.store(s))[0], kiln::encode_f32(2.5));
-    assert_eq!(encoded(&|s| ExternRef(9).store(s))[0], kiln::encode_externref(9));
+    assert_eq!(
+        encoded(&|s| (-7i32).write_slots(s))[0],
+        kiln::encode_i32(-7)
+    );
+    assert_eq!(
+        encoded(&|s| 2.5f32.write_slots(s))[0],
+        kiln::encode_f32(2.5)
+    );
+    assert_eq!(
+        encoded(&|s| ExternRef(9).write_slots(s))[0],
+        kiln::encode_externref(9)
+    );
     let v = 0x0011_2233_4455_6677_8899_aabb_ccdd_eeffu128;
-    assert_eq!(encoded(&|s| v.store(s)), kiln::encode_v128(v));
+    assert_eq!(encoded(&|s| v.write_slots(s)), kiln::encode_v128(v));
 }
 
 #[test]

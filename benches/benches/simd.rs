@@ -94,7 +94,9 @@ impl Kernels {
             assert_eq!(self.dot_scalar.call(REPS).expect("dot_scalar"), dot);
             assert_eq!(self.dot_simd.call(REPS).expect("dot_simd"), dot);
             assert_eq!(
-                self.count_scalar.call((NEEDLE, REPS)).expect("count_scalar"),
+                self.count_scalar
+                    .call((NEEDLE, REPS))
+                    .expect("count_scalar"),
                 count
             );
             assert_eq!(

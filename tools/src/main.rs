@@ -513,11 +513,7 @@ fn compile(file: &Path) -> Result<(), Failure> {
         m.num_funcs(),
         m.num_imported_funcs(),
         m.code_size(),
-        if m.uses_simd() {
-            " (uses SIMD)"
-        } else {
-            ""
-        }
+        if m.uses_simd() { " (uses SIMD)" } else { "" }
     );
     Ok(())
 }
