@@ -1358,10 +1358,10 @@ mod handlers {
         CopyWide { d, s: src } | ip,
         s,
         cx | {
-            // SAFETY: a wide copy's operands name two slots each.
+            // SAFETY: a wide copy's operands name two slots each (a v128). One 16-byte
+            // move: two 8-byte stores would make the next 16-byte read of `d` stall.
             unsafe {
-                set(s, d, get(s, src));
-                set(s, d + 1, get(s, src + 1));
+                set2(s, d, get2(s, src));
                 next(ip, s, cx)
             }
         }
@@ -2270,8 +2270,31 @@ mod handlers {
         }
     );
 
+    handler!(
+        V128Load { d, a, off } | ip,
+        s,
+        cx | {
+            // SAFETY: `d` is a v128 slot operand (two adjacent frame slots), `a` a scalar
+            // one (see `get`).
+            unsafe {
+                let r = if cfg!(target_endian = "little") {
+                    // The slots hold the vector's bytes in memory order: move them as one.
+                    let dst = s.add(d as usize) as *mut u8;
+                    cx.mem.load_v128_into(get(s, a) as u32, off, dst)
+                } else {
+                    cx.mem
+                        .load::<16>(get(s, a) as u32, off)
+                        .map(|b| set2(s, d, b))
+                };
+                match r {
+                    Ok(()) => next(ip, s, cx),
+                    Err(c) => trap(cx, c),
+                }
+            }
+        }
+    );
+
     v_loads! {
-        V128Load => 16, |b| b;
         V128Load8x8S => 8, |b| simd::load8x8_s(b);
         V128Load8x8U => 8, |b| simd::load8x8_u(b);
         V128Load16x4S => 8, |b| simd::load16x4_s(b);

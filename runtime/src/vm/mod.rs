@@ -205,6 +205,30 @@ impl MemView {
         Ok(unsafe { std::ptr::read_unaligned(self.base.add(ea) as *const [u8; N]) })
     }
 
+    /// Copies the 16 bytes at `addr + offset` to `dst` (an interpreter frame's two slots
+    /// of a v128) as one unaligned 16-byte move. Going through `load::<16>` instead puts
+    /// the bytes in a `Result<[u8; 16], _>`, whose odd layout makes LLVM split the store,
+    /// and the next 16-byte read of the slots then stalls on store forwarding.
+    ///
+    /// # Safety
+    /// `dst` must be valid for writing 16 bytes.
+    #[inline(always)]
+    pub unsafe fn load_v128_into(
+        &self,
+        addr: u32,
+        offset: u32,
+        dst: *mut u8,
+    ) -> Result<(), TrapCode> {
+        let ea = self.check(addr, offset, 16)?;
+        // SAFETY: `check` proved [ea, ea + 16) is inside committed memory (as in `load`);
+        // the caller guarantees `dst`. Guest memory and frames never overlap.
+        unsafe {
+            let v = std::ptr::read_unaligned(self.base.add(ea) as *const [u8; 16]);
+            std::ptr::write_unaligned(dst as *mut [u8; 16], v);
+        }
+        Ok(())
+    }
+
     /// Stores `N` bytes at `addr + offset`.
     #[inline(always)]
     pub fn store<const N: usize>(
