@@ -112,6 +112,38 @@ fn a_hot_loop_compiles_its_function_only_when_called_again() {
     );
 }
 
+/// Nested loops in one call, compiled in the background: while the entry of one loop is
+/// compiling, hot checks on the other loop's back-edges wait for it instead of queueing a
+/// second entry, and once the frame has moved no interpreted back-edge asks again. So a
+/// single call compiles at most one OSR entry.
+#[test]
+fn nested_hot_loops_compile_one_osr_entry_at_a_time() {
+    let Some(rt) = tiered(100, false) else { return };
+    let m = rt
+        .instantiate_bytes(&wat(r#"(module
+            (func (export "run") (param $n i32) (result i64)
+                (local $i i32) (local $j i32) (local $acc i64)
+                (loop $outer
+                    (local.set $j (i32.const 0))
+                    (loop $inner
+                        (local.set $acc (i64.add (local.get $acc)
+                            (i64.extend_i32_u (i32.mul (local.get $i) (local.get $j)))))
+                        (local.set $j (i32.add (local.get $j) (i32.const 1)))
+                        (br_if $inner (i32.lt_u (local.get $j) (i32.const 64))))
+                    (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                    (br_if $outer (i32.lt_u (local.get $i) (local.get $n))))
+                (local.get $acc)))"#))
+        .unwrap();
+    let run = m.exported_function("run").unwrap();
+    let n = 200_000u64;
+    let expected: u64 = (0..n).map(|i| i * (0..64).sum::<u64>()).sum();
+    assert_eq!(run.call(&[n]).unwrap()[0], expected);
+    let stats = rt.tiering_stats().unwrap();
+    assert!(stats.osr_compiled <= 1, "{stats:?}");
+    assert!(stats.osr_entries <= 1, "{stats:?}");
+    assert_eq!(stats.functions_compiled, 0, "{stats:?}");
+}
+
 /// Threshold 1, synchronous: the first call compiles the function and runs natively.
 #[test]
 fn threshold_one_sync_runs_native_from_the_first_call() {

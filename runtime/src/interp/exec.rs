@@ -318,6 +318,13 @@ fn osr_entry_of(inst: &InstanceInner, code: &FuncCode, target: *const Op) -> Opt
         let mut osr = slot.osr.lock().unwrap_or_else(|e| e.into_inner());
         match osr.iter().find(|(k, _)| *k == ordinal) {
             Some(&(_, state)) => Some(state),
+            // Another loop's entry of this function is still compiling (the hot check
+            // landed on an outer loop's back-edge): wait for it instead of queueing a second
+            // compile of nearly the same code on the same worker; the frame enters at that
+            // loop's next back-edge. A loop whose entry is ready or failed no longer blocks.
+            None if osr.iter().any(|(_, s)| matches!(s, OsrState::Requested)) => {
+                return Some(OsrState::Requested);
+            }
             None => {
                 osr.push((ordinal, OsrState::Requested));
                 None
