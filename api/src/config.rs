@@ -107,6 +107,7 @@ pub struct RuntimeConfig {
     tier_threshold: u32,
     tier_sync: bool,
     tier_workers: usize,
+    fuel: bool,
 }
 
 impl Default for RuntimeConfig {
@@ -121,6 +122,7 @@ impl Default for RuntimeConfig {
             tier_threshold: kiln_runtime::engine::DEFAULT_TIER_THRESHOLD,
             tier_sync: false,
             tier_workers: 1,
+            fuel: false,
         }
     }
 }
@@ -162,6 +164,27 @@ impl RuntimeConfig {
     pub fn with_interruption(mut self, enabled: bool) -> RuntimeConfig {
         self.interruption = enabled;
         self
+    }
+
+    /// Fuel metering (off by default, and free when off): a deterministic instruction
+    /// budget shared by all modules of the runtime, set with
+    /// [`Runtime::set_fuel`](crate::Runtime::set_fuel). Every Wasm operator costs 1; a call
+    /// that would run past the budget traps with
+    /// [`TrapCode::OutOfFuel`](crate::TrapCode::OutOfFuel). Only the `interp` engine meters
+    /// fuel so far: with another engine, creating the runtime fails as unsupported.
+    ///
+    /// ```
+    /// let config = kiln::RuntimeConfig::interpreter().with_fuel(true);
+    /// assert!(config.fuel());
+    /// ```
+    pub fn with_fuel(mut self, enabled: bool) -> RuntimeConfig {
+        self.fuel = enabled;
+        self
+    }
+
+    /// Whether fuel metering is on.
+    pub fn fuel(&self) -> bool {
+        self.fuel
     }
 
     /// Maximum depth of nested Wasm calls before "call stack exhausted".
@@ -250,7 +273,9 @@ impl RuntimeConfig {
             CoreFeatures::V3 => wasmparser::WasmFeatures::WASM3,
         };
         features.remove(wasmparser::WasmFeatures::THREADS);
-        EngineConfig::default()
+        let mut config = EngineConfig::default();
+        config.fuel = self.fuel;
+        config
             .with_features(features)
             .with_memory_limit_pages(self.memory_limit_pages as u64)
             .with_max_call_depth(self.max_call_depth)

@@ -134,6 +134,12 @@ impl Runtime {
                 config.engine().name()
             )));
         }
+        if config.fuel() && config.engine() != EngineKind::Interp {
+            return Err(Error::Unsupported(format!(
+                "fuel metering in engine `{}` (only `interp` charges fuel so far)",
+                config.engine().name()
+            )));
+        }
         let engine = match config.engine() {
             EngineKind::Interp => kiln_runtime::Engine::new(config.engine_config()),
             kind => {
@@ -179,6 +185,81 @@ impl Runtime {
     /// The configuration.
     pub fn config(&self) -> &RuntimeConfig {
         &self.inner.config
+    }
+
+    /// Sets the remaining fuel of the runtime (one budget shared by all its modules).
+    /// Accounting is exact for calls from one thread at a time: concurrent calls share the
+    /// counter without atomic read-modify-write, so they may lose some charges.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Usage`] when fuel metering is off ([`RuntimeConfig::with_fuel`]).
+    ///
+    /// ```
+    /// # fn main() -> kiln::Result<()> {
+    /// let config = kiln::RuntimeConfig::interpreter().with_fuel(true);
+    /// let runtime = kiln::Runtime::with_config(config)?;
+    /// let compiled = runtime.compile(&wat::parse_str(
+    ///     r#"(module (func (export "f") (result i32) i32.const 1 i32.const 2 i32.add))"#)
+    ///     .unwrap())?;
+    /// let module = runtime.instantiate(&compiled, kiln::ModuleConfig::new())?;
+    /// runtime.set_fuel(10)?;
+    /// module.exported_function("f").unwrap().call(&[])?;
+    /// // One segment: i32.const, i32.const, i32.add, end.
+    /// assert_eq!(runtime.fuel(), Some(6));
+    /// runtime.set_fuel(3)?;
+    /// assert!(module.exported_function("f").unwrap().call(&[]).is_err());
+    /// assert_eq!(runtime.fuel(), Some(3)); // unchanged by the failed charge
+    /// runtime.add_fuel(1)?;
+    /// assert_eq!(module.exported_function("f").unwrap().call(&[])?, vec![3]);
+    /// assert_eq!(runtime.fuel(), Some(0));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn set_fuel(&self, fuel: u64) -> Result<()> {
+        self.fuel_counter()?.store(fuel, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Adds to the remaining fuel (saturating), e.g. to resume calls after
+    /// [`TrapCode::OutOfFuel`](crate::TrapCode::OutOfFuel).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Usage`] when fuel metering is off.
+    ///
+    /// ```
+    /// let runtime = kiln::Runtime::with_config(
+    ///     kiln::RuntimeConfig::interpreter().with_fuel(true)).unwrap();
+    /// runtime.add_fuel(5).unwrap();
+    /// runtime.add_fuel(u64::MAX).unwrap();
+    /// assert_eq!(runtime.fuel(), Some(u64::MAX));
+    /// ```
+    pub fn add_fuel(&self, fuel: u64) -> Result<()> {
+        let counter = self.fuel_counter()?;
+        let left = counter.load(Ordering::Relaxed);
+        counter.store(left.saturating_add(fuel), Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// The remaining fuel, or `None` when fuel metering is off.
+    ///
+    /// ```
+    /// let runtime = kiln::Runtime::with_config(kiln::RuntimeConfig::interpreter()).unwrap();
+    /// assert_eq!(runtime.fuel(), None);
+    /// assert!(runtime.set_fuel(1).is_err());
+    /// ```
+    pub fn fuel(&self) -> Option<u64> {
+        self.fuel_counter().ok().map(|c| c.load(Ordering::Relaxed))
+    }
+
+    fn fuel_counter(&self) -> Result<&std::sync::atomic::AtomicU64> {
+        if !self.inner.config.fuel() {
+            return Err(Error::Usage(
+                "fuel metering is off (RuntimeConfig::with_fuel)".into(),
+            ));
+        }
+        Ok(self.inner.engine.fuel_counter())
     }
 
     /// What the tiered engine has done so far (functions interpreted, queued and compiled,

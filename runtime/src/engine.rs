@@ -46,6 +46,10 @@ pub struct Config {
     pub tier_sync: bool,
     /// Engine `tiered`: background compiler threads.
     pub tier_workers: usize,
+    /// Fuel metering: the interpreter charges each segment of straight-line Wasm code its
+    /// operator count from the engine's fuel counter before running it (see
+    /// [`Engine::fuel_counter`]). Off by default; when off no fuel code is generated.
+    pub fuel: bool,
 }
 
 /// Default [`Config::tier_threshold`].
@@ -62,6 +66,7 @@ impl Default for Config {
             tier_threshold: DEFAULT_TIER_THRESHOLD,
             tier_sync: false,
             tier_workers: 1,
+            fuel: false,
         }
     }
 }
@@ -231,6 +236,9 @@ struct EngineInner {
     /// The array trampoline of `(i64) -> ()`, through which OSR entries are entered.
     osr_trampoline: std::sync::OnceLock<Option<usize>>,
     interrupt: Arc<std::sync::atomic::AtomicU32>,
+    /// Remaining fuel, shared by every instance of the engine (read by code through
+    /// `VMContext::fuel`).
+    fuel: Arc<std::sync::atomic::AtomicU64>,
     types: Mutex<HashMap<FuncType, u32>>,
 }
 
@@ -302,6 +310,7 @@ impl Engine {
             osr_entries: Default::default(),
             osr_trampoline: std::sync::OnceLock::new(),
             interrupt: Arc::new(std::sync::atomic::AtomicU32::new(0)),
+            fuel: Arc::new(std::sync::atomic::AtomicU64::new(0)),
             types: Mutex::new(HashMap::new()),
         }))
     }
@@ -369,6 +378,13 @@ impl Engine {
     /// non-zero value makes every running call of this engine trap with `Interrupted`.
     pub fn interrupt_flag(&self) -> Arc<std::sync::atomic::AtomicU32> {
         self.0.interrupt.clone()
+    }
+
+    /// The engine's remaining fuel (meaningful when [`Config::fuel`] is on). Code reads and
+    /// writes it with plain relaxed loads and stores, not read-modify-write: accounting is
+    /// exact for calls from one thread at a time.
+    pub fn fuel_counter(&self) -> &Arc<std::sync::atomic::AtomicU64> {
+        &self.0.fuel
     }
 
     /// Whether two engines are the same engine.

@@ -28,6 +28,9 @@ pub enum TrapCode {
     StackExhausted,
     /// The call was interrupted by the embedder.
     Interrupted,
+    /// The runtime's fuel ran out (fuel metering on): the remaining fuel was less than the
+    /// cost of the next segment of code, and is left unchanged.
+    OutOfFuel,
     /// A host function returned an error.
     HostError,
     /// A host function closed the calling module with an exit code (e.g. WASI `proc_exit`).
@@ -49,6 +52,7 @@ impl TrapCode {
             TrapCode::InvalidConversionToInteger => "invalid conversion to integer",
             TrapCode::StackExhausted => "call stack exhausted",
             TrapCode::Interrupted => "interrupted",
+            TrapCode::OutOfFuel => "all fuel consumed",
             TrapCode::HostError => "host function error",
             TrapCode::Exit => "module exited",
         }

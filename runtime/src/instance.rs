@@ -406,6 +406,7 @@ impl Instance {
                 type_ids: std::ptr::null(),
                 interrupt: std::ptr::null(),
                 instance: weak.as_ptr() as *const (),
+                fuel: &**engine.fuel_counter(),
             });
             let vmctx_ptr: *const VMContext = &*vmctx;
             let func_refs: Box<[VMFuncRef]> = (0..n)
@@ -569,6 +570,7 @@ impl Instance {
             type_ids: type_ids.as_ptr(),
             interrupt: &*interrupt,
             instance: std::ptr::null(),
+            fuel: &**engine.fuel_counter(),
         });
         let vmctx_ptr: *const VMContext = &*vmctx;
         let func_refs: Box<[VMFuncRef]> = (0..num_defined)

@@ -406,6 +406,8 @@ struct Ctx<'a> {
     /// The flag of the instance the invocation entered through: closing or interrupting that
     /// module stops the call wherever it runs.
     interrupt: &'a AtomicU32,
+    /// The engine's remaining fuel (used only by `Fuel` instructions).
+    fuel: &'a std::sync::atomic::AtomicU64,
     /// Index of the current frame's first slot in `values`.
     fp: usize,
     max_depth: usize,
@@ -492,6 +494,7 @@ fn run(
         inst: entry_inst,
         mem: entry_inst.mem0_view(),
         interrupt: &entry_inst.interrupt,
+        fuel: entry_inst.engine.fuel_counter(),
         fp: 0,
         max_depth,
         trap: None,
@@ -1119,6 +1122,21 @@ mod handlers {
         Unreachable {} | _ip,
         _s,
         cx | trap(cx, TrapCode::Unreachable)
+    );
+    handler!(
+        Fuel { cost } | ip,
+        s,
+        cx | {
+            // Plain load and store, not an atomic RMW: fuel is exact for one thread at a time.
+            let left = cx.fuel.load(Ordering::Relaxed);
+            if left < u64::from(cost) {
+                trap(cx, TrapCode::OutOfFuel)
+            } else {
+                cx.fuel.store(left - u64::from(cost), Ordering::Relaxed);
+                // SAFETY: `Fuel` is never last in the code (a segment's ops follow it).
+                unsafe { next(ip, s, cx) }
+            }
+        }
     );
     handler!(
         Imm { a, b } | _ip,

@@ -348,6 +348,9 @@ define_ops! {
     other {
         /// Traps with "unreachable".
         Unreachable,
+        /// Charges `cost` fuel (the Wasm operator count of the segment it starts), or traps
+        /// with "all fuel consumed" leaving the fuel unchanged. Emitted only with fuel on.
+        Fuel { cost: u32 },
         /// Unconditional jump (see the module documentation for the target encoding).
         Br { target: u32 },
         /// Jump when `cond` is non-zero.

@@ -119,6 +119,13 @@ struct Translator<'m> {
     /// The last instruction index some branch jumps to: the instruction before it may not
     /// be fused with the next one.
     label_at: u32,
+    /// Fuel metering on: a `Fuel` op starts every segment (see `op`).
+    fuel: bool,
+    /// The `Fuel` op of the current segment, patched with its cost when the segment ends
+    /// (none while the code is unreachable).
+    seg_at: Option<usize>,
+    /// Wasm operators seen in the current segment so far.
+    seg_cost: u32,
     local_slots: Slot,
     result_slots: Slot,
     max_slots: Slot,
@@ -135,6 +142,27 @@ struct Translator<'m> {
     /// Engine `tiered`: loops keep their header (no rotation), so that every back-edge
     /// arrives where the state is exactly the Wasm state at the `loop`.
     osr_headers: bool,
+}
+
+/// Whether a segment of fuel accounting ends after `op` (control operators and calls).
+fn ends_segment(op: &O<'_>) -> bool {
+    matches!(
+        op,
+        O::Block { .. }
+            | O::Loop { .. }
+            | O::If { .. }
+            | O::Else
+            | O::End
+            | O::Br { .. }
+            | O::BrIf { .. }
+            | O::BrTable { .. }
+            | O::Return
+            | O::Call { .. }
+            | O::CallIndirect { .. }
+            | O::ReturnCall { .. }
+            | O::ReturnCallIndirect { .. }
+            | O::Unreachable
+    )
 }
 
 fn unsupported(what: impl std::fmt::Display) -> Error {
@@ -161,6 +189,9 @@ pub(crate) fn translate(
         osr_headers: module.engine.kind() == crate::EngineKind::Tiered,
         loop_depth: 0,
         label_at: u32::MAX,
+        fuel: module.engine.config().fuel,
+        seg_at: None,
+        seg_cost: 0,
         local_slots: 0,
         result_slots: 0,
         max_slots: 0,
@@ -226,6 +257,9 @@ impl<'m> Translator<'m> {
             else_patch: None,
             exit_test: None,
         });
+        if self.fuel {
+            self.open_segment();
+        }
         let mut reader = body.get_operators_reader().map_err(map)?;
         while !reader.eof() {
             let op = reader.read().map_err(map)?;
@@ -817,7 +851,9 @@ impl<'m> Translator<'m> {
     /// innermost loop if it comes first in the loop, after only a few plain instructions.
     fn note_exit_test(&mut self, at: usize, label: usize) {
         let Some(c) = self.ctrl.last() else { return };
-        if c.kind != Kind::Loop || c.exit_test.is_some() || self.osr_headers {
+        // Repeating the exit test at the back-edge would move its operators out of the
+        // loop header's fuel segment: off with fuel.
+        if c.kind != Kind::Loop || c.exit_test.is_some() || self.osr_headers || self.fuel {
             return;
         }
         let start = c.start as usize;
@@ -963,7 +999,44 @@ impl<'m> Translator<'m> {
         }
     }
 
+    /// Translates one operator; with fuel on, also cuts the code into segments.
+    ///
+    /// Fuel is charged at the Wasm level so that every tier charges the same: a segment
+    /// starts at function entry and after every control operator, each operator costs 1,
+    /// and a segment's whole cost is charged by the `Fuel` op at its start. Segments of
+    /// unreachable code get no `Fuel` op (they never run).
     fn op(&mut self, op: O<'_>) -> Result<()> {
+        if !self.fuel {
+            return self.op_inner(op);
+        }
+        let boundary = ends_segment(&op)
+            && (!self.unreachable || (matches!(op, O::Else | O::End) && self.dead_depth == 0));
+        self.seg_cost += 1;
+        self.op_inner(op)?;
+        if boundary {
+            self.close_segment();
+            if !self.ctrl.is_empty() && !self.unreachable {
+                self.open_segment();
+            }
+        }
+        Ok(())
+    }
+
+    fn open_segment(&mut self) {
+        self.seg_cost = 0;
+        self.seg_at = Some(self.emit(Op::Fuel { cost: 0 }));
+    }
+
+    fn close_segment(&mut self) {
+        if let Some(at) = self.seg_at.take() {
+            self.ops[at] = Op::Fuel {
+                cost: self.seg_cost,
+            };
+        }
+        self.seg_cost = 0;
+    }
+
+    fn op_inner(&mut self, op: O<'_>) -> Result<()> {
         if self.unreachable {
             match op {
                 O::Block { .. } | O::Loop { .. } | O::If { .. } => {

@@ -92,6 +92,9 @@ pub struct VMContext {
     pub interrupt: *const AtomicU32,
     /// The owning `InstanceInner` (opaque to native code).
     pub instance: *const (),
+    /// The engine's remaining fuel (one counter per engine, shared by all its instances;
+    /// read only when fuel metering is on).
+    pub fuel: *const std::sync::atomic::AtomicU64,
 }
 
 /// Offset of [`VMContext::memory0`].
@@ -110,6 +113,8 @@ pub const VMCTX_TYPE_IDS: usize = 40;
 pub const VMCTX_INTERRUPT: usize = 48;
 /// Offset of [`VMContext::instance`].
 pub const VMCTX_INSTANCE: usize = 56;
+/// Offset of [`VMContext::fuel`].
+pub const VMCTX_FUEL: usize = 64;
 /// Offset of [`VMMemoryDefinition::base`].
 pub const VMMEMORY_BASE: usize = 0;
 /// Offset of [`VMMemoryDefinition::length`].
@@ -683,6 +688,7 @@ mod tests {
         assert_eq!(offset_of!(VMContext, type_ids), VMCTX_TYPE_IDS);
         assert_eq!(offset_of!(VMContext, interrupt), VMCTX_INTERRUPT);
         assert_eq!(offset_of!(VMContext, instance), VMCTX_INSTANCE);
+        assert_eq!(offset_of!(VMContext, fuel), VMCTX_FUEL);
         assert_eq!(offset_of!(VMMemoryDefinition, base), VMMEMORY_BASE);
         assert_eq!(offset_of!(VMMemoryDefinition, length), VMMEMORY_LENGTH);
         assert_eq!(offset_of!(VMTableDefinition, base), VMTABLE_BASE);
