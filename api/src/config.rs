@@ -170,8 +170,8 @@ impl RuntimeConfig {
     /// budget shared by all modules of the runtime, set with
     /// [`Runtime::set_fuel`](crate::Runtime::set_fuel). Every Wasm operator costs 1; a call
     /// that would run past the budget traps with
-    /// [`TrapCode::OutOfFuel`](crate::TrapCode::OutOfFuel). Only the `interp` engine meters
-    /// fuel so far: with another engine, creating the runtime fails as unsupported.
+    /// [`TrapCode::OutOfFuel`](crate::TrapCode::OutOfFuel). Every engine charges the same
+    /// amounts, so a guest stops at the same point whichever tier runs it.
     ///
     /// ```
     /// let config = kiln::RuntimeConfig::interpreter().with_fuel(true);

@@ -134,12 +134,6 @@ impl Runtime {
                 config.engine().name()
             )));
         }
-        if config.fuel() && config.engine() != EngineKind::Interp {
-            return Err(Error::Unsupported(format!(
-                "fuel metering in engine `{}` (only `interp` charges fuel so far)",
-                config.engine().name()
-            )));
-        }
         let engine = match config.engine() {
             EngineKind::Interp => kiln_runtime::Engine::new(config.engine_config()),
             kind => {

@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use kiln::{EngineKind, Error, Module, Runtime, RuntimeConfig, TrapCode};
+use kiln::{EngineKind, Module, Runtime, RuntimeConfig, TrapCode};
 
 /// Writes `i + 100` at `4 * i` for `i` in `0..n` (at least one iteration).
 ///
@@ -26,20 +26,50 @@ fn fill_cost(n: u64) -> u64 {
     15 * n + 3
 }
 
-/// The engines that meter fuel; the others must refuse the configuration.
-fn fuel_runtime(engine: EngineKind) -> Option<Runtime> {
-    let config = config(engine).with_fuel(true);
-    match Runtime::with_config(config) {
-        Ok(rt) => {
-            assert_eq!(engine, EngineKind::Interp, "only interp meters fuel so far");
-            Some(rt)
-        }
-        Err(Error::Unsupported(m)) => {
-            assert_ne!(engine, EngineKind::Interp);
-            assert!(m.contains("fuel"), "{m}");
-            None
-        }
-        Err(e) => panic!("unexpected error {e:?}"),
+/// Every configuration that runs code differently: each must charge the same.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Setup {
+    Engine(EngineKind),
+    /// Tiered, compiling on the first call before it runs.
+    TieredSync1,
+    /// Tiered, a loop hot after 3 back-edges enters native code mid-call (OSR).
+    TieredOsr,
+    /// Tiered with the default background compiler (threshold 1).
+    TieredBackground,
+}
+
+fn setups() -> Vec<Setup> {
+    let mut v: Vec<Setup> = ENGINES
+        .iter()
+        .filter(|e| e.is_available())
+        .map(|&e| Setup::Engine(e))
+        .collect();
+    if EngineKind::Tiered.is_available() {
+        v.extend([
+            Setup::TieredSync1,
+            Setup::TieredOsr,
+            Setup::TieredBackground,
+        ]);
+    }
+    assert!(!v.is_empty());
+    v
+}
+
+fn each_setup(mut f: impl FnMut(Setup, &Runtime)) {
+    for setup in setups() {
+        eprintln!("setup {setup:?}");
+        let base = match setup {
+            Setup::Engine(e) => config(e),
+            Setup::TieredSync1 => config(EngineKind::Tiered)
+                .with_tier_threshold(1)
+                .with_tier_sync(true),
+            Setup::TieredOsr => config(EngineKind::Tiered)
+                .with_tier_threshold(3)
+                .with_tier_sync(true),
+            Setup::TieredBackground => config(EngineKind::Tiered).with_tier_threshold(1),
+        };
+        let rt = Runtime::with_config(base.with_fuel(true)).expect("runtime with fuel");
+        f(setup, &rt);
     }
 }
 
@@ -51,11 +81,8 @@ fn mem_words(module: &Module, n: u32) -> Vec<u32> {
 #[test]
 fn out_of_fuel_mid_loop_stops_at_the_same_point() {
     let mut results = Vec::new();
-    each_engine(|engine| {
-        let Some(rt) = fuel_runtime(engine) else {
-            return;
-        };
-        let module = instantiate(&rt, FILL);
+    each_setup(|setup, rt| {
+        let module = instantiate(rt, FILL);
         let fill = module.exported_function("fill").unwrap();
         // Enough for the entry and 5 iterations, plus 7: the 6th iteration's 15 fails.
         rt.set_fuel(1 + 15 * 5 + 7).unwrap();
@@ -74,6 +101,10 @@ fn out_of_fuel_mid_loop_stops_at_the_same_point() {
         );
         let words = mem_words(&module, 8);
         assert_eq!(words, [100, 101, 102, 103, 104, 0, 0, 0]);
+        if setup == Setup::TieredOsr {
+            let stats = rt.tiering_stats().unwrap();
+            assert!(stats.osr_entries >= 1, "OSR ran the loop: {stats:?}");
+        }
         results.push((rt.fuel(), words));
     });
     assert!(!results.is_empty());
@@ -82,11 +113,8 @@ fn out_of_fuel_mid_loop_stops_at_the_same_point() {
 
 #[test]
 fn fuel_use_matches_the_hand_count() {
-    each_engine(|engine| {
-        let Some(rt) = fuel_runtime(engine) else {
-            return;
-        };
-        let module = instantiate(&rt, FILL);
+    each_setup(|_setup, rt| {
+        let module = instantiate(rt, FILL);
         let fill = module.exported_function("fill").unwrap();
         for n in [1u64, 3, 50] {
             rt.set_fuel(1_000_000).unwrap();
@@ -112,11 +140,8 @@ fn fuel_use_matches_the_hand_count() {
 
 #[test]
 fn add_fuel_resumes_calls() {
-    each_engine(|engine| {
-        let Some(rt) = fuel_runtime(engine) else {
-            return;
-        };
-        let module = instantiate(&rt, FILL);
+    each_setup(|_setup, rt| {
+        let module = instantiate(rt, FILL);
         let fill = module.exported_function("fill").unwrap();
         rt.set_fuel(fill_cost(2)).unwrap();
         assert_trap(&fill.call(&[10]).unwrap_err(), TrapCode::OutOfFuel);
@@ -164,17 +189,14 @@ const CALLS: &str = r#"(module
 #[test]
 fn recursion_call_indirect_and_host_calls_are_charged() {
     let mut seen = Vec::new();
-    each_engine(|engine| {
-        let Some(rt) = fuel_runtime(engine) else {
-            return;
-        };
+    each_setup(|_setup, rt| {
         rt.new_host_module_builder("env")
             .new_function_builder()
             .with_func(|x: i32| x - 1)
             .export("dec")
             .instantiate()
             .unwrap();
-        let module = instantiate(&rt, CALLS);
+        let module = instantiate(rt, CALLS);
         let run = module.exported_function("run").unwrap();
         for x in [1u64, 4, 8] {
             rt.set_fuel(10_000).unwrap();
@@ -193,6 +215,7 @@ fn recursion_call_indirect_and_host_calls_are_charged() {
         assert!(rt.fuel().unwrap() < 11);
     });
     assert!(!seen.is_empty());
+    assert!(seen.chunks(3).all(|c| c == &seen[..3]), "{seen:?}");
 }
 
 #[test]

@@ -36,3 +36,33 @@ pub use instance::{Caller, CallerTier, Extern, Func, HostFunc, Instance};
 pub use module::{CustomSection, ExportIndex, Import, Module, WeakModule};
 pub use types::{ExternType, FuncType, GlobalType, Limits, MemoryType, TableType, ValType};
 pub use vm::{Global, Memory, Table};
+
+/// Whether a segment of fuel accounting ends after `op` (control operators and calls).
+///
+/// Fuel is charged per segment, the same way in every tier: a segment starts at function
+/// entry and after each such operator, every operator costs 1, and a segment's whole cost
+/// is charged before it runs.
+///
+/// ```
+/// assert!(kiln_runtime::ends_fuel_segment(&wasmparser::Operator::Return));
+/// assert!(!kiln_runtime::ends_fuel_segment(&wasmparser::Operator::Nop));
+/// ```
+pub fn ends_fuel_segment(op: &wasmparser::Operator<'_>) -> bool {
+    matches!(
+        op,
+        wasmparser::Operator::Block { .. }
+            | wasmparser::Operator::Loop { .. }
+            | wasmparser::Operator::If { .. }
+            | wasmparser::Operator::Else
+            | wasmparser::Operator::End
+            | wasmparser::Operator::Br { .. }
+            | wasmparser::Operator::BrIf { .. }
+            | wasmparser::Operator::BrTable { .. }
+            | wasmparser::Operator::Return
+            | wasmparser::Operator::Call { .. }
+            | wasmparser::Operator::CallIndirect { .. }
+            | wasmparser::Operator::ReturnCall { .. }
+            | wasmparser::Operator::ReturnCallIndirect { .. }
+            | wasmparser::Operator::Unreachable
+    )
+}

@@ -179,6 +179,7 @@ pub fn map_trap(code: ClifTrap) -> NativeTrap {
             abi::TRAP_UNINITIALIZED_ELEMENT => TrapCode::UninitializedElement,
             abi::TRAP_INDIRECT_CALL_TYPE_MISMATCH => TrapCode::IndirectCallTypeMismatch,
             abi::TRAP_INTERRUPTED => TrapCode::Interrupted,
+            abi::TRAP_OUT_OF_FUEL => TrapCode::OutOfFuel,
             _ => return NativeTrap::Pending,
         },
     };

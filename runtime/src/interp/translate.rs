@@ -144,27 +144,6 @@ struct Translator<'m> {
     osr_headers: bool,
 }
 
-/// Whether a segment of fuel accounting ends after `op` (control operators and calls).
-fn ends_segment(op: &O<'_>) -> bool {
-    matches!(
-        op,
-        O::Block { .. }
-            | O::Loop { .. }
-            | O::If { .. }
-            | O::Else
-            | O::End
-            | O::Br { .. }
-            | O::BrIf { .. }
-            | O::BrTable { .. }
-            | O::Return
-            | O::Call { .. }
-            | O::CallIndirect { .. }
-            | O::ReturnCall { .. }
-            | O::ReturnCallIndirect { .. }
-            | O::Unreachable
-    )
-}
-
 fn unsupported(what: impl std::fmt::Display) -> Error {
     Error::Unsupported(what.to_string())
 }
@@ -1009,7 +988,7 @@ impl<'m> Translator<'m> {
         if !self.fuel {
             return self.op_inner(op);
         }
-        let boundary = ends_segment(&op)
+        let boundary = crate::ends_fuel_segment(&op)
             && (!self.unreachable || (matches!(op, O::Else | O::End) && self.dead_depth == 0));
         self.seg_cost += 1;
         self.op_inner(op)?;

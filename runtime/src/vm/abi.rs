@@ -124,6 +124,9 @@ pub const TRAP_INDIRECT_CALL_TYPE_MISMATCH: u8 = 5;
 pub const TRAP_INTERRUPTED: u8 = 6;
 /// Cranelift user trap code: a builtin or adapter already recorded the trap.
 pub const TRAP_PENDING: u8 = 7;
+/// Cranelift user trap code: the fuel counter (`*vmctx.fuel`) held less than the cost of
+/// the next segment.
+pub const TRAP_OUT_OF_FUEL: u8 = 8;
 
 /// The runtime functions native code calls. `address()` gives the entry to embed.
 ///

@@ -15,9 +15,9 @@ use cranelift_codegen::isa::{CallConv, TargetIsa};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
 use kiln_runtime::vm::abi::{self, Builtin};
 use kiln_runtime::vm::{
-    MEMORY_RESERVATION, VMCTX_FUNCS, VMCTX_GLOBALS, VMCTX_INTERRUPT, VMCTX_MEMORIES, VMCTX_MEMORY0,
-    VMCTX_TABLES, VMCTX_TYPE_IDS, VMFUNCREF_NATIVE_CODE, VMFUNCREF_TYPE_ID, VMFUNCREF_VMCTX,
-    VMMEMORY_BASE, VMMEMORY_LENGTH, VMTABLE_BASE, VMTABLE_LENGTH,
+    MEMORY_RESERVATION, VMCTX_FUEL, VMCTX_FUNCS, VMCTX_GLOBALS, VMCTX_INTERRUPT, VMCTX_MEMORIES,
+    VMCTX_MEMORY0, VMCTX_TABLES, VMCTX_TYPE_IDS, VMFUNCREF_NATIVE_CODE, VMFUNCREF_TYPE_ID,
+    VMFUNCREF_VMCTX, VMMEMORY_BASE, VMMEMORY_LENGTH, VMTABLE_BASE, VMTABLE_LENGTH,
 };
 use kiln_runtime::{FuncType, Module, ValType};
 use std::borrow::Cow;
@@ -137,6 +137,11 @@ struct FuncTranslator<'a, 'f> {
     func_index: u32,
     /// Whether the host has what the SIMD lowerings need (SSE4.1 and SSSE3 on x86-64).
     simd_ok: bool,
+    /// Fuel metering: the cost of every segment of the body in order (see
+    /// `kiln_runtime::ends_fuel_segment`), empty when fuel is off.
+    fuel_costs: Vec<u32>,
+    /// Index of the current segment in `fuel_costs`.
+    segment: usize,
 }
 
 /// State of an OSR entry's translation.
@@ -238,6 +243,8 @@ pub(super) fn translate(
             loops_seen: 0,
             func_index,
             simd_ok: isa.has_round() && isa.has_x86_pshufb_lowering(),
+            fuel_costs: Vec::new(),
+            segment: 0,
         };
         match t.run(entry) {
             Ok(()) => {
@@ -485,6 +492,28 @@ impl FuncTranslator<'_, '_> {
             .ins()
             .atomic_load(types::I32, MemFlagsData::trusted(), flag_ptr);
         self.b.ins().trapnz(flag, user_trap(abi::TRAP_INTERRUPTED));
+    }
+
+    /// Charges the current segment's fuel: traps `OutOfFuel` (leaving the counter as it
+    /// is) when fewer remain, else subtracts. The same Wasm-level cost the interpreter's
+    /// `Fuel` op charges, so every tier stops at the same point.
+    fn charge_fuel(&mut self) {
+        let Some(&cost) = self.fuel_costs.get(self.segment) else {
+            return;
+        };
+        let vmctx = self.vmctx;
+        let ptr = self.load_const(types::I64, vmctx, VMCTX_FUEL);
+        // A plain load and store: calls in between may charge too, and Cranelift does not
+        // carry loads across calls; concurrent callers are not exact (documented).
+        let flags = MemFlagsData::trusted();
+        let left = self.b.ins().load(types::I64, flags, ptr, 0);
+        let short = self
+            .b
+            .ins()
+            .icmp_imm_u(IntCC::UnsignedLessThan, left, i64::from(cost));
+        self.b.ins().trapnz(short, user_trap(abi::TRAP_OUT_OF_FUEL));
+        let rest = self.b.ins().iadd_imm_s(left, -i64::from(cost));
+        self.b.ins().store(flags, rest, ptr, 0);
     }
 
     /// Polls the interrupt flag before a call, unless the current block already did.
@@ -1122,16 +1151,42 @@ impl FuncTranslator<'_, '_> {
         let next = self.block_with_params(&results);
         self.push_frame(FrameKind::Block, next, 0, results.len());
 
-        let mut ops = wasmparser::OperatorsReader::new(locals.get_binary_reader());
+        let fuel = self.module.engine().config().fuel;
+        let code = locals.get_binary_reader();
+        if fuel {
+            // Segment costs first: a segment is charged whole at its start.
+            let mut scan = wasmparser::OperatorsReader::new(code.clone());
+            self.fuel_costs.push(0);
+            while !scan.eof() {
+                let op = scan.read().map_err(read_err)?;
+                *self.fuel_costs.last_mut().expect("pushed") += 1;
+                if kiln_runtime::ends_fuel_segment(&op) {
+                    self.fuel_costs.push(0);
+                }
+            }
+            // Function entry (in the unreachable prefix for an OSR entry, which starts at
+            // its loop header's charge).
+            self.charge_fuel();
+        }
+        let mut ops = wasmparser::OperatorsReader::new(code);
         while !ops.eof() {
             let (op, offset) = ops.read_with_offset().map_err(read_err)?;
             if self.frames.is_empty() {
                 return Err(invalid("operators after the final end"));
             }
+            let boundary = fuel && kiln_runtime::ends_fuel_segment(&op);
             if self.reachable {
                 self.operator(op, offset as usize)?;
             } else {
                 self.skip(&op)?;
+            }
+            // Segments are numbered statically (dead ones included); only reachable ones
+            // are charged, as in the interpreter.
+            if boundary {
+                self.segment += 1;
+                if self.reachable && !self.frames.is_empty() {
+                    self.charge_fuel();
+                }
             }
         }
         if !self.frames.is_empty() {
