@@ -430,6 +430,8 @@ struct Stats {
     returned: u64,
     traps: BTreeMap<String, u64>,
     fuel_exhausted: u64,
+    /// Runtime fuel used by all calls (the same in every engine, checked per call).
+    fuel_used: u64,
     stack_exhausted: u64,
     states_compared: u64,
     mismatches: Vec<String>,
@@ -442,7 +444,8 @@ fn engines() -> Vec<(String, Runtime)> {
         Runtime::with_config(
             RuntimeConfig::new()
                 .with_engine(engine)
-                .with_memory_limit_pages(MEMORY_LIMIT_PAGES),
+                .with_memory_limit_pages(MEMORY_LIMIT_PAGES)
+                .with_fuel(true),
         )
         .expect("available engine")
     };
@@ -459,7 +462,8 @@ fn engines() -> Vec<(String, Runtime)> {
                     .with_engine(engine)
                     .with_memory_limit_pages(MEMORY_LIMIT_PAGES)
                     .with_tier_threshold(threshold)
-                    .with_tier_sync(sync);
+                    .with_tier_sync(sync)
+                    .with_fuel(true);
                 let name = format!(
                     "tiered (threshold {threshold}{})",
                     if sync { ", sync" } else { "" }
@@ -621,15 +625,22 @@ fn run_module(seed: u64, generated: &Generated, engines: &[(String, Runtime)], s
             let params = reference_fn.definition().param_types().to_vec();
             let results = reference_fn.definition().result_types().to_vec();
             let args = arguments(&params, &mut rng);
+            // Runtime fuel (Kiln's own metering, charged identically in every tier): a
+            // budget small enough that some calls run out, so the point where each engine
+            // stops is compared too.
+            let budget = 20 + rng.below(20_000);
             let mut outcomes = Vec::new();
-            for module in &modules {
+            let mut fuel_left = Vec::new();
+            for (module, (_, rt)) in modules.iter().zip(engines) {
                 let fuel = module.exported_global(FUEL_EXPORT).expect("fuel export");
                 assert!(fuel.as_mutable().expect("fuel is mutable").set(FUEL as u64));
+                rt.set_fuel(budget).expect("fuel on");
                 let f = module.exported_function(name).expect("exported");
                 outcomes.push(match f.call(&args) {
                     Ok(slots) => Outcome::Values(values(&results, &slots)),
                     Err(e) => outcome_of_error(&e),
                 });
+                fuel_left.push(rt.fuel().expect("fuel on"));
             }
             stats.calls += 1;
             if outcomes.iter().any(is_stack_exhausted) {
@@ -649,6 +660,19 @@ fn run_module(seed: u64, generated: &Generated, engines: &[(String, Runtime)], s
                     return;
                 }
             }
+            for ((engine, _), left) in engines.iter().zip(&fuel_left).skip(1) {
+                if *left != fuel_left[0] {
+                    mismatch(
+                        stats,
+                        format!(
+                            "call {name:?} with {args:x?} (round {round}): fuel left of {budget}: {reference} {}, {engine} {left}",
+                            fuel_left[0]
+                        ),
+                    );
+                    return;
+                }
+            }
+            stats.fuel_used += budget - fuel_left[0];
             match &outcomes[0] {
                 Outcome::Values(_) => stats.returned += 1,
                 Outcome::Trap(code) => {
@@ -723,6 +747,10 @@ fn run_batch(first: u64, count: u64) {
     );
     eprintln!("differential: traps and errors by kind: {:?}", stats.traps);
     eprintln!(
+        "differential: runtime fuel used (equal in every engine): {}",
+        stats.fuel_used
+    );
+    eprintln!(
         "differential: stack exhausted in some engine (counted as matching): {} times",
         stats.stack_exhausted
     );
@@ -758,6 +786,10 @@ fn run_batch(first: u64, count: u64) {
     assert!(
         stats.returned > stats.calls / 4,
         "too few normal returns: {stats:?}"
+    );
+    assert!(
+        stats.traps.get("OutOfFuel").copied().unwrap_or(0) > 0 && stats.fuel_used > 0,
+        "no call ran out of runtime fuel: {stats:?}"
     );
 }
 
