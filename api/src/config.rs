@@ -273,15 +273,16 @@ impl RuntimeConfig {
             CoreFeatures::V3 => wasmparser::WasmFeatures::WASM3,
         };
         features.remove(wasmparser::WasmFeatures::THREADS);
-        let mut config = EngineConfig::default();
-        config.fuel = self.fuel;
-        config
-            .with_features(features)
-            .with_memory_limit_pages(self.memory_limit_pages as u64)
-            .with_max_call_depth(self.max_call_depth)
-            .with_tier_threshold(self.tier_threshold)
-            .with_tier_sync(self.tier_sync)
-            .with_tier_workers(self.tier_workers)
+        EngineConfig {
+            fuel: self.fuel,
+            ..EngineConfig::default()
+        }
+        .with_features(features)
+        .with_memory_limit_pages(self.memory_limit_pages as u64)
+        .with_max_call_depth(self.max_call_depth)
+        .with_tier_threshold(self.tier_threshold)
+        .with_tier_sync(self.tier_sync)
+        .with_tier_workers(self.tier_workers)
     }
 }
 
