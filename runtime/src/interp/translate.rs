@@ -1786,3 +1786,43 @@ impl<'m> Translator<'m> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{Config, Engine};
+
+    /// A loop writing memory (segments: entry, loop header, after `br_if`, after the
+    /// loop's `end`).
+    const FILL: &str = r#"(module (memory 1)
+      (func (param $n i32) (local $i i32)
+        (loop $l
+          (i32.store (local.get $i) (local.get $i))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br_if $l (i32.lt_u (local.get $i) (local.get $n))))))"#;
+
+    fn fuel_costs(fuel: bool) -> Vec<u32> {
+        let engine = Engine::new(Config {
+            fuel,
+            ..Config::default()
+        });
+        let module = crate::Module::new(&engine, &wat::parse_str(FILL).unwrap()).unwrap();
+        let code = translate(&module.0, 0).unwrap();
+        code.ops
+            .iter()
+            .filter_map(|op| match op {
+                Op::Fuel { cost } => Some(*cost),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn fuel_ops_only_with_fuel_on_and_with_wasm_level_costs() {
+        assert_eq!(fuel_costs(false), Vec::<u32>::new(), "free when off");
+        // Entry `loop` = 1; body (local.get, local.get, i32.store, local.get, i32.const,
+        // i32.add, local.set, local.get, local.get, i32.lt_u, br_if) = 11; `end` = 1;
+        // `end` = 1.
+        assert_eq!(fuel_costs(true), [1, 11, 1, 1]);
+    }
+}

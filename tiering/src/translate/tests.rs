@@ -283,6 +283,43 @@ fn interrupt_polls_at_loops_and_calls_only() {
 }
 
 #[test]
+fn fuel_charges_only_with_fuel_on_one_per_reachable_segment() {
+    let wat = r#"(module (memory 1)
+      (func (param $n i32) (local $i i32)
+        (loop $l
+          (i32.store (local.get $i) (local.get $i))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br_if $l (i32.lt_u (local.get $i) (local.get $n))))))"#;
+    let charges = |fuel: bool| {
+        let engine = Engine::new(kiln_runtime::engine::Config {
+            fuel,
+            ..Default::default()
+        });
+        let bytes = wat::parse_str(wat).unwrap();
+        let module = kiln_runtime::Module::new(&engine, &bytes).unwrap();
+        let isa = isa();
+        let mut fctx = FunctionBuilderContext::new();
+        let func =
+            translate_function(&module, 0, &TranslateOptions::default(), &*isa, &mut fctx).unwrap();
+        let text = func.display().to_string();
+        let mut ctx = Context::new();
+        ctx.func = func;
+        ctx.compile(&*isa, &mut ControlPlane::default())
+            .unwrap_or_else(|e| panic!("{:?}\n{text}", e.inner));
+        (text.matches("user8").count(), text)
+    };
+    let (off, text) = charges(false);
+    assert_eq!(off, 0, "free when off: {text}");
+    // Entry, loop header, after `br_if`, after the loop's `end`: the interpreter's segments.
+    let (on, text) = charges(true);
+    assert_eq!(on, 4, "{text}");
+    assert!(
+        text.contains("iconst.i64 11") || text.contains(", 11"),
+        "{text}"
+    );
+}
+
+#[test]
 fn simd_types_and_operators_translate() {
     compile_all_options(
         r#"(module
