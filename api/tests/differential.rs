@@ -851,8 +851,12 @@ fn harness_reports_differences() {
     .expect("valid WAT");
     let generated = Generated::new(wasm);
     let runtime = |pages| {
-        Runtime::with_config(RuntimeConfig::interpreter().with_memory_limit_pages(pages))
-            .expect("interpreter")
+        Runtime::with_config(
+            RuntimeConfig::interpreter()
+                .with_memory_limit_pages(pages)
+                .with_fuel(true),
+        )
+        .expect("interpreter")
     };
     let engines = vec![
         ("limit 16".to_string(), runtime(16)),
