@@ -672,8 +672,9 @@ impl Module {
 
     /// Engine `tiered`: installs `compiled` as the code of defined function `index` in
     /// every instance of this module, now and later. Each slot gets its code pointer, then
-    /// its array trampoline, then loses the interpreter's cached entry, in that order
-    /// (`SeqCst`), so no call site keeps calling the interpreter (see RATIONALE.md).
+    /// its array trampoline, then loses the interpreter's cached entry (a swap, ordered
+    /// with the interpreter's caching swap), so no call site keeps calling the interpreter (see RATIONALE.md; modelled in
+    /// `tests/loom_publish.rs`).
     ///
     /// # Errors
     ///
@@ -699,7 +700,8 @@ impl Module {
             r.native_code
                 .store(compiled.entry as *mut u8, Ordering::SeqCst);
             r.array_call.store(tramp as *mut u8, Ordering::SeqCst);
-            r.interp_code.store(std::ptr::null_mut(), Ordering::SeqCst);
+            // A swap, like the interpreter's caching in `enter` (see RATIONALE.md).
+            r.interp_code.swap(std::ptr::null_mut(), Ordering::AcqRel);
         }
         slot.state.store(tier::PUBLISHED, Ordering::SeqCst);
         Ok(())
