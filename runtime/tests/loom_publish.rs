@@ -115,6 +115,14 @@ fn call_native(slot: &Slot, o: Orderings) -> Ran {
     Ran::Native
 }
 
+/// A host call (`Function::call`) or a native caller: only `array_call` decides.
+fn host_call(slot: &Slot, o: Orderings) -> Ran {
+    if slot.array_call.load(o.native_array) != 0 {
+        return call_native(slot, o);
+    }
+    Ran::Interpreter
+}
+
 /// An interpreter call through the slot: the fast path (cached entry, `Relaxed`) and else
 /// `enter`.
 fn call(slot: &Slot, o: Orderings) -> Ran {
@@ -143,17 +151,21 @@ fn call(slot: &Slot, o: Orderings) -> Ran {
     Ran::Interpreter
 }
 
-/// A publisher and two callers (each calling twice) race; after they are done the slot holds
+/// A publisher, two interpreter callers and a host caller race; after they are done the slot holds
 /// no cached interpreter entry and every call goes native ("after publication completes, no
 /// caller runs the interpreter entry"). Every native call reaches the published code.
 fn model(o: Orderings) {
     loom::model(move || {
         let slot = Arc::new(Slot::new());
-        let callers: Vec<_> = (0..2)
-            .map(|_| {
+        let callers: Vec<_> = (0..3)
+            .map(|k| {
                 let slot = slot.clone();
                 thread::spawn(move || {
-                    call(&slot, o);
+                    if k == 2 {
+                        host_call(&slot, o);
+                    } else {
+                        call(&slot, o);
+                    }
                 })
             })
             .collect();
