@@ -151,20 +151,22 @@ fn call(slot: &Slot, o: Orderings) -> Ran {
     Ran::Interpreter
 }
 
-/// A publisher, two interpreter callers and a host caller race; after they are done the slot holds
-/// no cached interpreter entry and every call goes native ("after publication completes, no
-/// caller runs the interpreter entry"). Every native call reaches the published code.
-fn model(o: Orderings) {
+/// A publisher races with `callers` (`true`: an interpreter call, `false`: a host call);
+/// after they are done the slot holds no cached interpreter entry and every call goes native
+/// ("after publication completes, no caller runs the interpreter entry"). Every native call
+/// reaches the published code.
+fn model_with(o: Orderings, callers: &'static [bool]) {
     loom::model(move || {
         let slot = Arc::new(Slot::new());
-        let callers: Vec<_> = (0..3)
-            .map(|k| {
+        let callers: Vec<_> = callers
+            .iter()
+            .map(|&interpreted| {
                 let slot = slot.clone();
                 thread::spawn(move || {
-                    if k == 2 {
-                        host_call(&slot, o);
-                    } else {
+                    if interpreted {
                         call(&slot, o);
+                    } else {
+                        host_call(&slot, o);
                     }
                 })
             })
@@ -219,9 +221,20 @@ fn model_after_publication(o: Orderings) {
     });
 }
 
+/// An interpreter caller and a host caller (the model the `weakened_*` tests use).
+fn model(o: Orderings) {
+    model_with(o, &[true, false]);
+}
+
 #[test]
 fn publication_leaves_no_stale_entry() {
     model(REAL);
+}
+
+/// Two interpreter callers: one's transient cache must not outlive the other's view.
+#[test]
+fn publication_leaves_no_stale_entry_with_two_interpreter_callers() {
+    model_with(REAL, &[true, true]);
 }
 
 #[test]
