@@ -242,8 +242,10 @@ impl RuntimeConfig {
     }
 
     /// Refuses modules with more than `functions` functions, imports included (default
-    /// 1 000 000, the validator's own maximum), with [`LimitKind::Functions`](crate::LimitKind).
-    /// Checked against the declared count before anything is allocated for it.
+    /// 1 000 000), with [`LimitKind::Functions`](crate::LimitKind). Checked against the
+    /// declared count before anything is read for it. Above 1 000 000, the validator's own
+    /// maximum, the module is malformed and fails with [`Error::Compile`](crate::Error)
+    /// whatever this limit.
     ///
     /// ```
     /// let config = kiln::RuntimeConfig::new().with_max_functions(10_000);
@@ -255,8 +257,9 @@ impl RuntimeConfig {
     }
 
     /// Refuses functions declaring more than `locals` locals, parameters not counted
-    /// (default 50 000, the validator's own maximum), with
-    /// [`LimitKind::Locals`](crate::LimitKind).
+    /// (default 50 000), with [`LimitKind::Locals`](crate::LimitKind). Above 50 000, the
+    /// validator's own maximum, the module is malformed and fails with
+    /// [`Error::Compile`](crate::Error) whatever this limit.
     ///
     /// ```
     /// let config = kiln::RuntimeConfig::new().with_max_locals(1000);

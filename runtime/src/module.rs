@@ -80,6 +80,11 @@ fn validate_body(
     body: wasmparser::FunctionBody<'_>,
     max_locals: u64,
 ) -> Result<bool> {
+    let mut v = func.into_validator(std::mem::take(allocs));
+    let mut reader = body.get_binary_reader();
+    // The validator first: a declaration it rejects (more locals than it allows at all) is
+    // a malformed module, a compile error, whatever the configured limit.
+    v.read_locals(&mut reader).map_err(compile_err)?;
     // A v128 local makes the function use SIMD even if no instruction does.
     let mut simd = false;
     let mut locals = 0u64;
@@ -87,17 +92,10 @@ fn validate_body(
         let (count, ty) = local.map_err(compile_err)?;
         simd |= ty == wasmparser::ValType::V128;
         locals += count as u64;
-        // Checked before the validator sees the declarations, so a huge count is refused
-        // by this limit without any allocation.
-        if locals > max_locals {
-            return Err(
-                crate::LimitError::new(crate::LimitKind::Locals, locals, max_locals).into(),
-            );
-        }
     }
-    let mut v = func.into_validator(std::mem::take(allocs));
-    let mut reader = body.get_binary_reader();
-    v.read_locals(&mut reader).map_err(compile_err)?;
+    if locals > max_locals {
+        return Err(crate::LimitError::new(crate::LimitKind::Locals, locals, max_locals).into());
+    }
     reader.set_features(*v.features());
     while !reader.eof() {
         let mut visitor = SimdSpy {
@@ -554,11 +552,14 @@ impl Module {
         let mut index = 0u32;
         for payload in payloads.by_ref() {
             let payload = payload.map_err(compile_err)?;
-            // Declared counts are checked before the validator reserves anything for them.
+            // Declared counts are checked before anything is read for them, after the
+            // validator's own checks (a count it refuses is a malformed module, a compile
+            // error; it reserves nothing beyond its own maximum).
+            let valid = validator.payload(&payload).map_err(compile_err)?;
             if let Payload::FunctionSection(r) = &payload {
                 too_many_functions(m.funcs.len() as u64 + r.count() as u64)?;
             }
-            match validator.payload(&payload).map_err(compile_err)? {
+            match valid {
                 wasmparser::ValidPayload::Func(func, body) => {
                     if first_error.is_none() {
                         match validate_body(&mut allocs, func, body, max_locals) {
