@@ -107,6 +107,12 @@ pub struct RuntimeConfig {
     tier_threshold: u32,
     tier_sync: bool,
     tier_workers: usize,
+    table_limit_elements: u64,
+    max_module_bytes: u64,
+    max_functions: u64,
+    max_locals: u64,
+    max_instances: usize,
+    max_committed_bytes: u64,
     fuel: bool,
 }
 
@@ -122,6 +128,12 @@ impl Default for RuntimeConfig {
             tier_threshold: kiln_runtime::engine::DEFAULT_TIER_THRESHOLD,
             tier_sync: false,
             tier_workers: 1,
+            table_limit_elements: 10_000_000,
+            max_module_bytes: u64::MAX,
+            max_functions: 1_000_000,
+            max_locals: 50_000,
+            max_instances: usize::MAX,
+            max_committed_bytes: u64::MAX,
             fuel: false,
         }
     }
@@ -227,6 +239,124 @@ impl RuntimeConfig {
         self
     }
 
+    /// Caps every table at `elements` elements (default 10 000 000). A declared maximum
+    /// above it is clamped (`table.grow` past it returns -1); a declared minimum above it
+    /// fails instantiation with [`LimitKind::TableElements`](crate::LimitKind).
+    ///
+    /// ```
+    /// let config = kiln::RuntimeConfig::new().with_table_limit_elements(1000);
+    /// assert_eq!(config.table_limit_elements(), 1000);
+    /// ```
+    pub fn with_table_limit_elements(mut self, elements: u64) -> RuntimeConfig {
+        self.table_limit_elements = elements;
+        self
+    }
+
+    /// Refuses to compile binaries larger than `bytes` (default: no limit), with
+    /// [`LimitKind::ModuleBytes`](crate::LimitKind).
+    ///
+    /// ```
+    /// let config = kiln::RuntimeConfig::new().with_max_module_bytes(1 << 20);
+    /// assert_eq!(config.max_module_bytes(), 1 << 20);
+    /// ```
+    pub fn with_max_module_bytes(mut self, bytes: u64) -> RuntimeConfig {
+        self.max_module_bytes = bytes;
+        self
+    }
+
+    /// Refuses modules with more than `functions` functions, imports included (default
+    /// 1 000 000), with [`LimitKind::Functions`](crate::LimitKind). Checked against the
+    /// declared count before anything is read for it. Above 1 000 000, the validator's own
+    /// maximum, the module is malformed and fails with [`Error::Compile`](crate::Error)
+    /// whatever this limit.
+    ///
+    /// ```
+    /// let config = kiln::RuntimeConfig::new().with_max_functions(10_000);
+    /// assert_eq!(config.max_functions(), 10_000);
+    /// ```
+    pub fn with_max_functions(mut self, functions: u64) -> RuntimeConfig {
+        self.max_functions = functions;
+        self
+    }
+
+    /// Refuses functions declaring more than `locals` locals, parameters not counted
+    /// (default 50 000), with [`LimitKind::Locals`](crate::LimitKind). Above 50 000, the
+    /// validator's own maximum, the module is malformed and fails with
+    /// [`Error::Compile`](crate::Error) whatever this limit.
+    ///
+    /// ```
+    /// let config = kiln::RuntimeConfig::new().with_max_locals(1000);
+    /// assert_eq!(config.max_locals(), 1000);
+    /// ```
+    pub fn with_max_locals(mut self, locals: u64) -> RuntimeConfig {
+        self.max_locals = locals;
+        self
+    }
+
+    /// At most `instances` Wasm modules of this runtime may be instantiated and not yet
+    /// closed or dropped at once (default: no limit); one more fails with
+    /// [`LimitKind::Instances`](crate::LimitKind). Host modules do not count.
+    ///
+    /// ```
+    /// let config = kiln::RuntimeConfig::new().with_max_instances(100);
+    /// assert_eq!(config.max_instances(), 100);
+    /// ```
+    pub fn with_max_instances(mut self, instances: usize) -> RuntimeConfig {
+        self.max_instances = instances;
+        self
+    }
+
+    /// A budget for the bytes the runtime commits: memories, tables and compiled code
+    /// together, by the runtime's own count (see
+    /// [`Runtime::committed_bytes`](crate::Runtime::committed_bytes); default: no limit).
+    /// Instantiation over it fails with [`LimitKind::CommittedBytes`](crate::LimitKind);
+    /// `memory.grow` and `table.grow` over it return -1; engine `jit` refuses to compile
+    /// a module whose code does not fit, and engine `tiered` keeps such code interpreted.
+    ///
+    /// ```
+    /// let config = kiln::RuntimeConfig::new().with_max_committed_bytes(64 << 20);
+    /// assert_eq!(config.max_committed_bytes(), 64 << 20);
+    /// ```
+    pub fn with_max_committed_bytes(mut self, bytes: u64) -> RuntimeConfig {
+        self.max_committed_bytes = bytes;
+        self
+    }
+
+    /// The table limit in elements.
+    pub fn table_limit_elements(&self) -> u64 {
+        self.table_limit_elements
+    }
+
+    /// The module size limit in bytes.
+    pub fn max_module_bytes(&self) -> u64 {
+        self.max_module_bytes
+    }
+
+    /// The limit of functions per module.
+    pub fn max_functions(&self) -> u64 {
+        self.max_functions
+    }
+
+    /// The limit of declared locals per function.
+    pub fn max_locals(&self) -> u64 {
+        self.max_locals
+    }
+
+    /// The limit of live instances.
+    pub fn max_instances(&self) -> usize {
+        self.max_instances
+    }
+
+    /// The budget of committed bytes.
+    pub fn max_committed_bytes(&self) -> u64 {
+        self.max_committed_bytes
+    }
+
+    /// Maximum depth of nested Wasm calls.
+    pub fn max_call_depth(&self) -> usize {
+        self.max_call_depth
+    }
+
     /// The tier-up threshold.
     pub fn tier_threshold(&self) -> u32 {
         self.tier_threshold
@@ -283,6 +413,11 @@ impl RuntimeConfig {
         .with_tier_threshold(self.tier_threshold)
         .with_tier_sync(self.tier_sync)
         .with_tier_workers(self.tier_workers)
+        .with_table_limit_elements(self.table_limit_elements)
+        .with_max_module_bytes(self.max_module_bytes)
+        .with_max_functions(self.max_functions)
+        .with_max_locals(self.max_locals)
+        .with_max_committed_bytes(self.max_committed_bytes)
     }
 }
 

@@ -1,6 +1,6 @@
 //! Errors of the embedding API.
 
-use kiln_runtime::Trap;
+use kiln_runtime::{LimitError, Trap};
 use std::fmt;
 
 /// Exit code of a module closed by [`InterruptHandle::interrupt`](crate::InterruptHandle::interrupt)
@@ -94,6 +94,11 @@ pub enum Error {
     /// The API was used wrongly (wrong number of parameters, a short stack, ...).
     #[error("{0}")]
     Usage(String),
+    /// A limit of the [`RuntimeConfig`](crate::RuntimeConfig) was exceeded (module size,
+    /// functions, locals, memory pages, table elements, live instances, committed bytes).
+    /// The runtime and its other modules are unaffected.
+    #[error("{0}")]
+    Limit(LimitError),
 }
 
 impl Error {
@@ -101,6 +106,24 @@ impl Error {
     pub fn as_trap(&self) -> Option<&Trap> {
         match self {
             Error::Trap(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// The limit error, if this is one.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use kiln::{LimitKind, Runtime, RuntimeConfig};
+    /// let rt = Runtime::with_config(RuntimeConfig::interpreter().with_max_module_bytes(8))?;
+    /// let err = rt.compile(&wat::parse_str("(module (func))")?).unwrap_err();
+    /// assert_eq!(err.as_limit().map(|l| l.kind), Some(LimitKind::ModuleBytes));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn as_limit(&self) -> Option<LimitError> {
+        match self {
+            Error::Limit(l) => Some(*l),
             _ => None,
         }
     }
@@ -126,6 +149,7 @@ impl From<kiln_runtime::Error> for Error {
                 None => Error::Trap(t),
             },
             kiln_runtime::Error::Usage(m) => Error::Usage(m),
+            kiln_runtime::Error::Limit(l) => Error::Limit(l),
             other => Error::Usage(other.to_string()),
         }
     }

@@ -54,7 +54,10 @@ pub use error::{EXIT_CODE_DEADLINE_EXCEEDED, EXIT_CODE_INTERRUPTED, Error, ExitE
 pub use function::{Function, TypedFunction};
 pub use global::{Global, MutableGlobal};
 pub use host::{Caller, HostFunctionBuilder, HostModuleBuilder, HostReturn, IntoHostFunc};
-pub use kiln_runtime::{CallerTier, FrameInfo, TierStats as TieringStats, Trap, TrapCode};
+pub use kiln_runtime::{
+    CallerTier, CommittedBytes, FrameInfo, LimitError, LimitKind, TierStats as TieringStats, Trap,
+    TrapCode,
+};
 pub use memory::{Memory, MemoryView};
 pub use module::{InterruptHandle, Module};
 pub use runtime::{CompiledModule, Runtime};

@@ -30,6 +30,8 @@ pub(crate) struct ModuleInner {
     /// `Runtime::instantiate` from the module's config when it imports WASI (the WASI
     /// functions create default state for a module that has none).
     pub wasi: std::sync::OnceLock<Arc<crate::wasi::WasiCtx>>,
+    /// The runtime's live-instance slot this module holds until closed (or dropped).
+    slot: std::sync::Mutex<Option<crate::runtime::InstanceSlot>>,
 }
 
 impl ModuleInner {
@@ -47,11 +49,17 @@ impl ModuleInner {
             interruption: runtime.config.interruption(),
             host_definitions,
             wasi: std::sync::OnceLock::new(),
+            slot: std::sync::Mutex::new(None),
         });
         // Host functions find the calling module through this back reference.
         let weak: Weak<ModuleInner> = Arc::downgrade(&inner);
         inner.instance.set_embedder_data(Box::new(weak));
         inner
+    }
+
+    /// Keeps `slot` until the module is closed.
+    pub(crate) fn hold_slot(&self, slot: crate::runtime::InstanceSlot) {
+        *self.slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(slot);
     }
 
     /// The exit error when closed.
@@ -93,6 +101,7 @@ impl ModuleInner {
         if let Some(rt) = self.runtime.upgrade() {
             rt.forget(self);
         }
+        drop(self.slot.lock().unwrap_or_else(|e| e.into_inner()).take());
         true
     }
 

@@ -9,8 +9,9 @@ use crate::error::{Error, ExitError, Result};
 use crate::host::HostModuleBuilder;
 use crate::module::{Module, ModuleInner};
 use kiln_runtime::TierStats as TieringStats;
+use kiln_runtime::{CommittedBytes, LimitError, LimitKind};
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Instant;
 
@@ -25,6 +26,18 @@ pub(crate) struct RuntimeInner {
     funcrefs: Mutex<HashMap<u64, kiln_runtime::Instance>>,
     /// 0 while open; `1 << 32 | code` once closed.
     closed: AtomicU64,
+    /// Wasm instances instantiated and not yet closed or dropped.
+    live_instances: Arc<AtomicUsize>,
+}
+
+/// One of the runtime's live-instance slots, given back when dropped (a module drops it
+/// when closed or dropped, whichever comes first).
+pub(crate) struct InstanceSlot(Arc<AtomicUsize>);
+
+impl Drop for InstanceSlot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl RuntimeInner {
@@ -57,6 +70,23 @@ impl RuntimeInner {
                 }
             }
         }
+    }
+
+    /// Takes a live-instance slot, or fails with the instance limit.
+    fn reserve_instance(&self) -> Result<InstanceSlot> {
+        let max = self.config.max_instances();
+        self.live_instances
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .map_err(|n| {
+                Error::Limit(LimitError::new(
+                    LimitKind::Instances,
+                    n as u64 + 1,
+                    max as u64,
+                ))
+            })?;
+        Ok(InstanceSlot(self.live_instances.clone()))
     }
 
     pub(crate) fn check_open(&self) -> Result<()> {
@@ -172,6 +202,7 @@ impl Runtime {
                 modules: Mutex::new(Vec::new()),
                 funcrefs: Mutex::new(HashMap::new()),
                 closed: AtomicU64::new(0),
+                live_instances: Arc::new(AtomicUsize::new(0)),
             }),
         })
     }
@@ -267,6 +298,33 @@ impl Runtime {
         self.inner.engine.tier_stats()
     }
 
+    /// The bytes this runtime has committed, by its own count: linear memories (their
+    /// current sizes), tables (8 bytes per element) and the executable memory of compiled
+    /// module code. Memories and tables are released when the last module using them is
+    /// dropped; code when its compiled module and every instance of it are dropped.
+    /// [`RuntimeConfig::with_max_committed_bytes`] limits the total.
+    ///
+    /// ```
+    /// # fn main() -> kiln::Result<()> {
+    /// let runtime = kiln::Runtime::with_config(kiln::RuntimeConfig::interpreter())?;
+    /// let before = runtime.committed_bytes();
+    /// let module = runtime.instantiate_bytes(&wat::parse_str("(module (memory 2))").unwrap())?;
+    /// assert_eq!(runtime.committed_bytes().memories, before.memories + 2 * 65536);
+    /// drop(module);
+    /// assert_eq!(runtime.committed_bytes(), before);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn committed_bytes(&self) -> CommittedBytes {
+        self.inner.engine.committed_bytes()
+    }
+
+    /// Wasm modules instantiated by this runtime and neither closed nor dropped (what
+    /// [`RuntimeConfig::with_max_instances`] limits).
+    pub fn live_instances(&self) -> usize {
+        self.inner.live_instances.load(Ordering::Acquire)
+    }
+
     /// Decodes and validates `wasm` (binary format).
     ///
     /// # Errors
@@ -319,6 +377,7 @@ impl Runtime {
         }
         let imports = self.inner.resolve(&compiled.0.module)?;
         let wasi = crate::wasi::state_for(&compiled.0.module, config.wasi())?;
+        let slot = self.inner.reserve_instance()?;
         let interrupt = Arc::new(AtomicU32::new(0));
         // The start timeout also covers segments and the start section, which run before
         // the module exists: the watchdog sets the interrupt word directly.
@@ -344,6 +403,7 @@ impl Runtime {
             instance.set_name(name.clone());
         }
         let inner = ModuleInner::new(name, instance, &self.inner, Vec::new());
+        inner.hold_slot(slot);
         if let Some(wasi) = wasi {
             let _ = inner.wasi.set(wasi);
         }

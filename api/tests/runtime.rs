@@ -683,7 +683,12 @@ fn instantiation_limits() {
         let err = rt
             .instantiate_bytes(&wat(r#"(module (memory 5))"#))
             .unwrap_err();
-        assert!(matches!(err, Error::Instantiate(_)), "{err:?}");
+        // A typed limit error naming the limit, the request and the maximum.
+        let limit = err.as_limit().unwrap_or_else(|| panic!("{err:?}"));
+        assert_eq!(
+            (limit.kind, limit.requested, limit.allowed),
+            (kiln::LimitKind::MemoryPages, 5, 4)
+        );
         // A declared maximum above the limit is clamped, not refused.
         let m = instantiate(&rt, r#"(module (memory 1 100))"#);
         assert_eq!(m.memory().unwrap().grow(3), Some(1));

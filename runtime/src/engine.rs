@@ -46,7 +46,15 @@ pub struct Config {
     pub tier_sync: bool,
     /// Engine `tiered`: background compiler threads.
     pub tier_workers: usize,
-    /// Fuel metering: the interpreter charges each segment of straight-line Wasm code its
+    /// Maximum size of a module's binary in bytes.
+    pub max_module_bytes: u64,
+    /// Maximum number of functions of a module, imports included.
+    pub max_functions: u64,
+    /// Maximum number of declared locals of one function (parameters not counted).
+    pub max_locals: u64,
+    /// Maximum bytes committed by the engine's memories, tables and code together.
+    pub max_committed_bytes: u64,
+    /// Fuel metering: every tier charges each segment of straight-line Wasm code its
     /// operator count from the engine's fuel counter before running it (see
     /// [`Engine::fuel_counter`]). Off by default; when off no fuel code is generated.
     pub fuel: bool,
@@ -66,6 +74,10 @@ impl Default for Config {
             tier_threshold: DEFAULT_TIER_THRESHOLD,
             tier_sync: false,
             tier_workers: 1,
+            max_module_bytes: u64::MAX,
+            max_functions: 1_000_000,
+            max_locals: 50_000,
+            max_committed_bytes: u64::MAX,
             fuel: false,
         }
     }
@@ -99,6 +111,36 @@ impl Config {
     /// Sets the number of background compiler threads (at least 1).
     pub fn with_tier_workers(mut self, workers: usize) -> Config {
         self.tier_workers = workers.max(1);
+        self
+    }
+
+    /// Sets the table limit in elements.
+    pub fn with_table_limit_elements(mut self, elements: u64) -> Config {
+        self.table_limit_elements = elements;
+        self
+    }
+
+    /// Sets the module size limit in bytes.
+    pub fn with_max_module_bytes(mut self, bytes: u64) -> Config {
+        self.max_module_bytes = bytes;
+        self
+    }
+
+    /// Sets the limit of functions per module (imports included).
+    pub fn with_max_functions(mut self, functions: u64) -> Config {
+        self.max_functions = functions;
+        self
+    }
+
+    /// Sets the limit of declared locals per function.
+    pub fn with_max_locals(mut self, locals: u64) -> Config {
+        self.max_locals = locals;
+        self
+    }
+
+    /// Sets the budget of committed bytes (memories, tables and code together).
+    pub fn with_max_committed_bytes(mut self, bytes: u64) -> Config {
+        self.max_committed_bytes = bytes;
         self
     }
 
@@ -236,6 +278,7 @@ struct EngineInner {
     /// The array trampoline of `(i64) -> ()`, through which OSR entries are entered.
     osr_trampoline: std::sync::OnceLock<Option<usize>>,
     interrupt: Arc<std::sync::atomic::AtomicU32>,
+    accounting: Arc<crate::limits::Accounting>,
     /// Remaining fuel, shared by every instance of the engine (read by code through
     /// `VMContext::fuel`).
     fuel: Arc<std::sync::atomic::AtomicU64>,
@@ -293,6 +336,7 @@ impl Engine {
             EngineKind::Jit if native => kind,
             _ => EngineKind::Interp,
         };
+        let accounting = Arc::new(crate::limits::Accounting::new(config.max_committed_bytes));
         Engine(Arc::new(EngineInner {
             config,
             kind,
@@ -310,6 +354,7 @@ impl Engine {
             osr_entries: Default::default(),
             osr_trampoline: std::sync::OnceLock::new(),
             interrupt: Arc::new(std::sync::atomic::AtomicU32::new(0)),
+            accounting,
             fuel: Arc::new(std::sync::atomic::AtomicU64::new(0)),
             types: Mutex::new(HashMap::new()),
         }))
@@ -350,6 +395,18 @@ impl Engine {
             let ty = FuncType::new([crate::ValType::I64], []);
             self.backend()?.trampolines(&ty).ok().map(|t| t.array_call)
         })
+    }
+
+    /// The bytes this engine's memories, tables and module code have committed, by its
+    /// own count (see [`crate::limits`]).
+    pub fn committed_bytes(&self) -> crate::CommittedBytes {
+        self.0.accounting.snapshot()
+    }
+
+    /// The counters behind [`Engine::committed_bytes`] (memories and tables created for
+    /// this engine charge them).
+    pub fn accounting(&self) -> &Arc<crate::limits::Accounting> {
+        &self.0.accounting
     }
 
     /// The configuration.

@@ -205,6 +205,9 @@ pub enum Error {
     /// The caller misused the API (wrong number of arguments, short stack, ...).
     #[error("{0}")]
     Usage(String),
+    /// A configured resource limit was exceeded (see [`crate::LimitKind`]).
+    #[error("{0}")]
+    Limit(#[from] crate::limits::LimitError),
 }
 
 /// Result alias for this crate.

@@ -546,11 +546,19 @@ impl Instance {
         }
         let limits = engine.config();
         for mt in &m.memories[m.num_imported_memories as usize..] {
-            memories.push(Memory::new(*mt, limits.memory_limit_pages).map_err(Error::Instantiate)?);
+            memories.push(Memory::new_accounted(
+                *mt,
+                limits.memory_limit_pages,
+                engine.accounting(),
+            )?);
         }
         for tt in &m.tables[m.num_imported_tables as usize..] {
-            tables
-                .push(Table::new(*tt, 0, limits.table_limit_elements).map_err(Error::Instantiate)?);
+            tables.push(Table::new_accounted(
+                *tt,
+                0,
+                limits.table_limit_elements,
+                engine.accounting(),
+            )?);
         }
         let num_imported_funcs = m.num_imported_funcs;
         let num_defined = m.funcs.len() - num_imported_funcs as usize;

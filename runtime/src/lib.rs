@@ -23,6 +23,7 @@ pub mod engine;
 pub mod error;
 pub mod instance;
 pub mod interp;
+pub mod limits;
 pub mod module;
 pub mod types;
 #[allow(unsafe_code)]
@@ -33,6 +34,7 @@ pub use engine::{
 };
 pub use error::{Error, FrameInfo, Result, Trap, TrapCode};
 pub use instance::{Caller, CallerTier, Extern, Func, HostFunc, Instance};
+pub use limits::{CommittedBytes, LimitError, LimitKind};
 pub use module::{CustomSection, ExportIndex, Import, Module, WeakModule};
 pub use types::{ExternType, FuncType, GlobalType, Limits, MemoryType, TableType, ValType};
 pub use vm::{Global, Memory, Table};

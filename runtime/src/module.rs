@@ -78,15 +78,24 @@ fn validate_body(
     allocs: &mut FuncValidatorAllocations,
     func: wasmparser::FuncToValidate<wasmparser::ValidatorResources>,
     body: wasmparser::FunctionBody<'_>,
+    max_locals: u64,
 ) -> Result<bool> {
     let mut v = func.into_validator(std::mem::take(allocs));
+    let mut reader = body.get_binary_reader();
+    // The validator first: a declaration it rejects (more locals than it allows at all) is
+    // a malformed module, a compile error, whatever the configured limit.
+    v.read_locals(&mut reader).map_err(compile_err)?;
     // A v128 local makes the function use SIMD even if no instruction does.
     let mut simd = false;
+    let mut locals = 0u64;
     for local in body.get_locals_reader().map_err(compile_err)? {
-        simd |= local.map_err(compile_err)?.1 == wasmparser::ValType::V128;
+        let (count, ty) = local.map_err(compile_err)?;
+        simd |= ty == wasmparser::ValType::V128;
+        locals += count as u64;
     }
-    let mut reader = body.get_binary_reader();
-    v.read_locals(&mut reader).map_err(compile_err)?;
+    if locals > max_locals {
+        return Err(crate::LimitError::new(crate::LimitKind::Locals, locals, max_locals).into());
+    }
     reader.set_features(*v.features());
     while !reader.eof() {
         let mut visitor = SimdSpy {
@@ -478,6 +487,24 @@ impl Module {
     /// [`Error::Compile`] for malformed or invalid modules, [`Error::Unsupported`] for
     /// features Kiln does not implement yet.
     pub fn new(engine: &Engine, bytes: &[u8]) -> Result<Module> {
+        let config = engine.config();
+        if bytes.len() as u64 > config.max_module_bytes {
+            return Err(crate::LimitError::new(
+                crate::LimitKind::ModuleBytes,
+                bytes.len() as u64,
+                config.max_module_bytes,
+            )
+            .into());
+        }
+        let (max_functions, max_locals) = (config.max_functions, config.max_locals);
+        let too_many_functions = |n: u64| -> Result<()> {
+            if n > max_functions {
+                return Err(
+                    crate::LimitError::new(crate::LimitKind::Functions, n, max_functions).into(),
+                );
+            }
+            Ok(())
+        };
         let bytes: Arc<[u8]> = Arc::from(bytes);
         let mut validator = Validator::new_with_features(engine.config().features);
         let mut m = ModuleInner {
@@ -525,10 +552,17 @@ impl Module {
         let mut index = 0u32;
         for payload in payloads.by_ref() {
             let payload = payload.map_err(compile_err)?;
-            match validator.payload(&payload).map_err(compile_err)? {
+            // Declared counts are checked before anything is read for them, after the
+            // validator's own checks (a count it refuses is a malformed module, a compile
+            // error; it reserves nothing beyond its own maximum).
+            let valid = validator.payload(&payload).map_err(compile_err)?;
+            if let Payload::FunctionSection(r) = &payload {
+                too_many_functions(m.funcs.len() as u64 + r.count() as u64)?;
+            }
+            match valid {
                 wasmparser::ValidPayload::Func(func, body) => {
                     if first_error.is_none() {
-                        match validate_body(&mut allocs, func, body) {
+                        match validate_body(&mut allocs, func, body, max_locals) {
                             Ok(s) => simd.fetch_or(s, Ordering::Relaxed),
                             Err(e) => {
                                 first_error = Some((index, e));
@@ -549,6 +583,7 @@ impl Module {
                 _ => {}
             }
             m.read_payload(payload)?;
+            too_many_functions(m.funcs.len() as u64)?;
             if large_code_section.is_some() {
                 break;
             }
@@ -563,7 +598,7 @@ impl Module {
                     move |_: &rayon::Scope<'_>| {
                         with_validator_allocs(|allocs| {
                             for (k, (func, body)) in chunk.into_iter().enumerate() {
-                                match validate_body(allocs, func, body) {
+                                match validate_body(allocs, func, body, max_locals) {
                                     Ok(s) => {
                                         simd.fetch_or(s, Ordering::Relaxed);
                                     }
@@ -625,7 +660,7 @@ impl Module {
             && engine.kind() == crate::EngineKind::Jit
         {
             let code = backend.compile_module(&module)?;
-            let registered = crate::vm::native::register(code, Some(&module));
+            let registered = crate::vm::native::register_accounted(code, &module)?;
             let _ = module.0.native.set(registered);
         }
         Ok(module)
@@ -638,8 +673,9 @@ impl Module {
 
     /// Engine `tiered`: installs `compiled` as the code of defined function `index` in
     /// every instance of this module, now and later. Each slot gets its code pointer, then
-    /// its array trampoline, then loses the interpreter's cached entry, in that order
-    /// (`SeqCst`), so no call site keeps calling the interpreter (see RATIONALE.md).
+    /// its array trampoline, then loses the interpreter's cached entry (a swap, ordered
+    /// with the interpreter's caching swap), so no call site keeps calling the interpreter (see RATIONALE.md; modelled in
+    /// `tests/loom_publish.rs`).
     ///
     /// # Errors
     ///
@@ -651,7 +687,7 @@ impl Module {
         let backend = m.engine.backend().ok_or_else(no_tiering)?;
         let ty = &m.types[m.funcs[index as usize] as usize];
         let tramp = backend.trampolines(ty)?.array_call;
-        let registered = crate::vm::native::register(compiled.code, Some(self));
+        let registered = crate::vm::native::register_accounted(compiled.code, self)?;
         let mut live = tiering.live.lock().unwrap_or_else(|e| e.into_inner());
         tiering
             .code
@@ -665,7 +701,8 @@ impl Module {
             r.native_code
                 .store(compiled.entry as *mut u8, Ordering::SeqCst);
             r.array_call.store(tramp as *mut u8, Ordering::SeqCst);
-            r.interp_code.store(std::ptr::null_mut(), Ordering::SeqCst);
+            // A swap, like the interpreter's caching in `enter` (see RATIONALE.md).
+            r.interp_code.swap(std::ptr::null_mut(), Ordering::AcqRel);
         }
         slot.state.store(tier::PUBLISHED, Ordering::SeqCst);
         Ok(())
@@ -680,7 +717,7 @@ impl Module {
     /// When the module is not tiered or `index` is not a defined function.
     pub fn publish_osr(&self, index: u32, ordinal: u32, compiled: CompiledFunction) -> Result<()> {
         let (tiering, slot) = self.tier_slot(index)?;
-        let registered = crate::vm::native::register(compiled.code, Some(self));
+        let registered = crate::vm::native::register_accounted(compiled.code, self)?;
         tiering
             .code
             .lock()

@@ -61,7 +61,7 @@ pub fn append_custom_section(wasm: &mut Vec<u8>, name: &str, data: &[u8]) {
     wasm.extend_from_slice(&payload);
 }
 
-fn leb128_u32(out: &mut Vec<u8>, mut v: u32) {
+pub fn leb128_u32(out: &mut Vec<u8>, mut v: u32) {
     loop {
         let byte = (v & 0x7f) as u8;
         v >>= 7;

@@ -576,14 +576,19 @@ fn enter(ret: *const Op, cx: &mut Ctx<'_>, fref: &VMFuncRef, base: Slot) -> *con
             if callee.heat() >= callee.tier_at.load(Ordering::Relaxed) {
                 function_hot(callee_inst, callee);
             }
-            // Caching the code, then looking for native code again (both `SeqCst`, as
-            // `Module::publish` stores the other way round) means a publication either
-            // is seen here or clears the cache after this store: never a stale entry.
+            // Caching the code with a swap (a read-modify-write, `AcqRel`), then looking
+            // for native code again: `Module::publish` clears the cache with a swap too,
+            // after storing `array_call`, and swaps of one location are totally ordered.
+            // If the publisher's swap came first, this one reads it (acquires) and the
+            // re-read below sees `array_call`; if this one came first, the publisher's
+            // clear comes after it. Never a stale entry, without relying on `SeqCst`
+            // (which the loom model, runtime/tests/loom_publish.rs, cannot check); every
+            // write of `interp_code` outside instantiation is a swap, see there why.
             fref.interp_code
-                .store(callee as *const FuncCode as *mut FuncCode, Ordering::SeqCst);
-            if !fref.array_call.load(Ordering::SeqCst).is_null() {
+                .swap(callee as *const FuncCode as *mut FuncCode, Ordering::AcqRel);
+            if !fref.array_call.load(Ordering::Acquire).is_null() {
                 fref.interp_code
-                    .store(std::ptr::null_mut(), Ordering::SeqCst);
+                    .swap(std::ptr::null_mut(), Ordering::AcqRel);
                 return call_native(ret, cx, fref, callee_inst, abs);
             }
             if cx.frames.len() + 1 >= cx.max_depth {

@@ -11,6 +11,7 @@ pub mod mmap;
 pub mod native;
 
 use crate::error::TrapCode;
+use crate::limits::{Accounting, Category, LimitError, LimitKind};
 use crate::types::{GlobalType, MemoryType, TableType, ValType};
 use mmap::Reservation;
 use std::sync::Arc;
@@ -330,29 +331,74 @@ struct MemoryInner {
     /// Effective maximum in pages: declared maximum capped by the engine limit.
     max_pages: u64,
     state: Mutex<MemoryState>,
+    /// The engine's counters, charged with the committed length.
+    accounting: Option<Arc<Accounting>>,
+}
+
+impl Drop for MemoryInner {
+    fn drop(&mut self) {
+        if let Some(a) = &self.accounting {
+            a.release(Category::Memories, *self.def.length.get_mut() as u64);
+        }
+    }
 }
 
 impl Memory {
-    /// Creates a memory of type `ty`, capped at `limit_pages`.
+    /// Creates a memory of type `ty`, capped at `limit_pages` (not counted by any engine).
     pub fn new(ty: MemoryType, limit_pages: u64) -> Result<Memory, String> {
+        Memory::create(ty, limit_pages, None).map_err(|e| match e {
+            crate::Error::Instantiate(m) => m,
+            other => other.to_string(),
+        })
+    }
+
+    /// Creates a memory of type `ty`, capped at `limit_pages`, whose committed bytes count
+    /// in `accounting` (and are limited by its budget).
+    ///
+    /// # Errors
+    ///
+    /// [`crate::Error::Limit`] when the minimum is above the page limit or the budget,
+    /// [`crate::Error::Instantiate`] when the memory cannot be reserved, or for memory64
+    /// and shared memories.
+    pub fn new_accounted(
+        ty: MemoryType,
+        limit_pages: u64,
+        accounting: &Arc<Accounting>,
+    ) -> crate::Result<Memory> {
+        Memory::create(ty, limit_pages, Some(accounting.clone()))
+    }
+
+    fn create(
+        ty: MemoryType,
+        limit_pages: u64,
+        accounting: Option<Arc<Accounting>>,
+    ) -> crate::Result<Memory> {
         if ty.memory64 {
-            return Err("unsupported: memory64".into());
+            return Err(crate::Error::Instantiate("unsupported: memory64".into()));
         }
         if ty.shared {
-            return Err("unsupported: shared memory".into());
+            return Err(crate::Error::Instantiate(
+                "unsupported: shared memory".into(),
+            ));
         }
         let max_pages = ty.limits.max.unwrap_or(65536).min(limit_pages).min(65536);
         if ty.limits.min > max_pages {
-            return Err(format!(
-                "memory minimum of {} pages exceeds the limit of {} pages",
-                ty.limits.min, max_pages
-            ));
+            return Err(LimitError::new(LimitKind::MemoryPages, ty.limits.min, max_pages).into());
         }
         let initial = ty.limits.min as usize * PAGE_SIZE;
+        if let Some(a) = &accounting {
+            a.try_charge(Category::Memories, initial as u64)?;
+        }
+        let refund = |e: String| {
+            if let Some(a) = &accounting {
+                a.release(Category::Memories, initial as u64);
+            }
+            crate::Error::Instantiate(e)
+        };
         let max_bytes = max_pages as usize * PAGE_SIZE;
         let reservation = Reservation::new(MEMORY_RESERVATION, initial)
             .or_else(|_| Reservation::new(max_bytes, initial))
-            .map_err(|e| format!("cannot reserve memory: {e}"))?;
+            .map_err(|e| refund(format!("cannot reserve memory: {e}")))?;
         let def = Box::new(VMMemoryDefinition {
             base: reservation.base(),
             length: AtomicUsize::new(initial),
@@ -362,6 +408,7 @@ impl Memory {
             ty,
             max_pages,
             state: Mutex::new(MemoryState { reservation }),
+            accounting,
         })))
     }
 
@@ -391,7 +438,17 @@ impl Memory {
             return None;
         }
         let new_bytes = new as usize * PAGE_SIZE;
-        state.reservation.commit(new_bytes).ok()?;
+        // Over the committed-byte budget, growing fails like any other failed grow (-1).
+        let delta_bytes = (new - old) * PAGE_SIZE as u64;
+        if let Some(a) = &self.0.accounting {
+            a.try_charge(Category::Memories, delta_bytes).ok()?;
+        }
+        if state.reservation.commit(new_bytes).is_err() {
+            if let Some(a) = &self.0.accounting {
+                a.release(Category::Memories, delta_bytes);
+            }
+            return None;
+        }
         self.0.def.length.store(new_bytes, Ordering::Release);
         Some(old)
     }
@@ -432,20 +489,68 @@ struct TableInner {
     owner: AtomicUsize,
     /// Instances whose functions were stored in this table and must outlive it.
     keepalive: Mutex<Vec<Arc<dyn Send + Sync>>>,
+    /// The engine's counters, charged with 8 bytes per element.
+    accounting: Option<Arc<Accounting>>,
+}
+
+impl Drop for TableInner {
+    fn drop(&mut self) {
+        if let Some(a) = &self.accounting {
+            a.release(Category::Tables, *self.def.length.get_mut() as u64 * 8);
+        }
+    }
 }
 
 impl Table {
-    /// Creates a table of type `ty` filled with `init`, capped at `limit` elements.
+    /// Creates a table of type `ty` filled with `init`, capped at `limit` elements (not
+    /// counted by any engine).
     pub fn new(ty: TableType, init: u64, limit: u64) -> Result<Table, String> {
+        Table::create(ty, init, limit, None).map_err(|e| match e {
+            crate::Error::Instantiate(m) => m,
+            other => other.to_string(),
+        })
+    }
+
+    /// Creates a table like [`Table::new`] whose committed bytes count in `accounting`.
+    ///
+    /// # Errors
+    ///
+    /// [`crate::Error::Limit`] when the minimum is above `limit` or the budget,
+    /// [`crate::Error::Instantiate`] when it cannot be reserved.
+    pub fn new_accounted(
+        ty: TableType,
+        init: u64,
+        limit: u64,
+        accounting: &Arc<Accounting>,
+    ) -> crate::Result<Table> {
+        Table::create(ty, init, limit, Some(accounting.clone()))
+    }
+
+    fn create(
+        ty: TableType,
+        init: u64,
+        limit: u64,
+        accounting: Option<Arc<Accounting>>,
+    ) -> crate::Result<Table> {
         let max = ty.limits.max.unwrap_or(u32::MAX as u64).min(limit);
         if ty.limits.min > max {
-            return Err(format!(
-                "table minimum of {} elements exceeds the limit of {max}",
-                ty.limits.min
-            ));
+            return Err(LimitError::new(LimitKind::TableElements, ty.limits.min, max).into());
         }
-        let reservation = Reservation::new(max as usize * 8, ty.limits.min as usize * 8)
-            .map_err(|e| format!("cannot reserve table: {e}"))?;
+        let initial = ty.limits.min * 8;
+        if let Some(a) = &accounting {
+            a.try_charge(Category::Tables, initial)?;
+        }
+        let reservation = match Reservation::new(max as usize * 8, initial as usize) {
+            Ok(r) => r,
+            Err(e) => {
+                if let Some(a) = &accounting {
+                    a.release(Category::Tables, initial);
+                }
+                return Err(crate::Error::Instantiate(format!(
+                    "cannot reserve table: {e}"
+                )));
+            }
+        };
         let def = Box::new(VMTableDefinition {
             base: reservation.base().cast(),
             length: AtomicUsize::new(ty.limits.min as usize),
@@ -457,10 +562,11 @@ impl Table {
             state: Mutex::new(reservation),
             owner: AtomicUsize::new(0),
             keepalive: Mutex::new(Vec::new()),
+            accounting,
         }));
         if init != 0 {
             t.fill(0, init, ty.limits.min)
-                .map_err(|_| "table init".to_string())?;
+                .map_err(|_| crate::Error::Instantiate("table init".to_string()))?;
         }
         Ok(t)
     }
@@ -524,7 +630,15 @@ impl Table {
         if new > self.0.max {
             return None;
         }
-        res.commit(new as usize * 8).ok()?;
+        if let Some(a) = &self.0.accounting {
+            a.try_charge(Category::Tables, delta * 8).ok()?;
+        }
+        if res.commit(new as usize * 8).is_err() {
+            if let Some(a) = &self.0.accounting {
+                a.release(Category::Tables, delta * 8);
+            }
+            return None;
+        }
         self.0.def.length.store(new as usize, Ordering::Release);
         drop(res);
         if init != 0 {

@@ -79,6 +79,8 @@ fn lookup(pc: usize) -> Option<Arc<CodeEntry>> {
 pub struct Registered {
     start: usize,
     code: Arc<dyn NativeCode>,
+    /// The engine counters charged with the code's size, released on drop.
+    charged: Option<(Arc<crate::limits::Accounting>, u64)>,
 }
 
 impl Registered {
@@ -92,6 +94,10 @@ impl Drop for Registered {
     fn drop(&mut self) {
         let mut reg = REGISTRY.write().unwrap_or_else(|e| e.into_inner());
         reg.remove(&self.start);
+        drop(reg);
+        if let Some((a, bytes)) = self.charged.take() {
+            a.release(crate::limits::Category::Code, bytes);
+        }
     }
 }
 
@@ -117,7 +123,27 @@ pub fn register(code: Arc<dyn NativeCode>, module: Option<&crate::Module>) -> Re
     Registered {
         start: range.start,
         code,
+        charged: None,
     }
+}
+
+/// Registers `code` compiled for `module` and charges its size to the module's engine
+/// (released when the returned value, and so normally the module, is dropped).
+///
+/// # Errors
+///
+/// [`crate::Error::Limit`] when the engine's committed-byte budget would be exceeded
+/// (the code is then not registered and is freed when `code` is dropped).
+pub fn register_accounted(
+    code: Arc<dyn NativeCode>,
+    module: &crate::Module,
+) -> crate::Result<Registered> {
+    let bytes = code.range().len() as u64;
+    let accounting = module.engine().accounting().clone();
+    accounting.try_charge(crate::limits::Category::Code, bytes)?;
+    let mut registered = register(code, Some(module));
+    registered.charged = Some((accounting, bytes));
+    Ok(registered)
 }
 
 /// Whether this platform runs native code.
