@@ -31,18 +31,35 @@ fn batch(name: &str, seeds: std::ops::Range<u64>, one: impl Fn(&[u8]) -> Report)
         "{name}: seeds {}..{}: {:?} in {:.1}s",
         seeds.start,
         seeds.end,
-        Report { mismatches: Vec::new(), ..report.clone() },
+        Report {
+            mismatches: Vec::new(),
+            ..report.clone()
+        },
         start.elapsed().as_secs_f64()
     );
     for m in report.mismatches.iter().take(20) {
         eprintln!("MISMATCH {m}");
     }
-    assert!(report.mismatches.is_empty(), "{} mismatches, first: {}", report.mismatches.len(), report.mismatches[0]);
+    assert!(
+        report.mismatches.is_empty(),
+        "{} mismatches, first: {}",
+        report.mismatches.len(),
+        report.mismatches[0]
+    );
     // The batch must have exercised something, or agreement means nothing.
-    assert!(report.generated * 10 >= report.inputs * 9, "wasm-smith gave up too often: {report:?}");
-    assert!(report.instantiated * 2 > report.generated, "too few instantiations: {report:?}");
+    assert!(
+        report.generated * 10 >= report.inputs * 9,
+        "wasm-smith gave up too often: {report:?}"
+    );
+    assert!(
+        report.instantiated * 2 > report.generated,
+        "too few instantiations: {report:?}"
+    );
     assert!(report.calls > report.inputs, "too few calls: {report:?}");
-    assert!(report.returned * 4 > report.calls, "too few normal returns: {report:?}");
+    assert!(
+        report.returned * 4 > report.calls,
+        "too few normal returns: {report:?}"
+    );
     report
 }
 
@@ -58,22 +75,33 @@ fn differential_wasmi_fixed_seeds() {
 #[test]
 #[ignore = "large batch; run explicitly"]
 fn differential_wasmi_many_seeds() {
-    batch("differential", 1_000_000..1_002_000, fuzz::differential_report);
+    batch(
+        "differential",
+        1_000_000..1_002_000,
+        fuzz::differential_report,
+    );
 }
 
 /// Unbounded modules, every call under a 20 ms deadline, in every Kiln engine.
 #[test]
 fn run_fixed_seeds() {
-    let report = batch("run", 0..150, |d| fuzz::run_report(d, Duration::from_millis(20)));
+    let report = batch("run", 0..150, |d| {
+        fuzz::run_report(d, Duration::from_millis(20))
+    });
     // Some module must have looped until its deadline, or the bound was not exercised.
-    assert!(report.stopped > 0, "no call ran into its deadline: {report:?}");
+    assert!(
+        report.stopped > 0,
+        "no call ran into its deadline: {report:?}"
+    );
 }
 
 /// `cargo test -p kiln --test fuzz_targets -- --ignored --nocapture run_many`.
 #[test]
 #[ignore = "large batch; run explicitly"]
 fn run_many_seeds() {
-    batch("run", 1_000_000..1_001_000, |d| fuzz::run_report(d, Duration::from_millis(20)));
+    batch("run", 1_000_000..1_001_000, |d| {
+        fuzz::run_report(d, Duration::from_millis(20))
+    });
 }
 
 /// The panicking entry points the fuzzer calls, on a few seeds.
@@ -110,8 +138,25 @@ fn validate_fixed_inputs() {
             flipped[i] ^= input[i % input.len()] | 1;
             fuzz::validate(&flipped);
         }
-        assert_eq!(fuzz::validate(&input[..512]), Validation::Rejected, "seed {seed}: random bytes");
+        assert_eq!(
+            fuzz::validate(&input[..512]),
+            Validation::Rejected,
+            "seed {seed}: random bytes"
+        );
     }
     assert!(accepted >= 50, "only {accepted} generated modules");
-    assert!(rejected >= accepted * 3, "truncated modules accepted: {rejected} rejections");
+    assert!(
+        rejected >= accepted * 3,
+        "truncated modules accepted: {rejected} rejections"
+    );
+}
+
+/// Found by the `differential` fuzz run (its seed corpus file `seed-15`, i.e.
+/// `seed_input(15, 4096)`): in the libFuzzer binary, a Cranelift trap (`ud2`) in JIT code was
+/// followed by a SIGSEGV that killed the process.
+#[test]
+fn regression_differential_seed_15_4096() {
+    let report = fuzz::differential_report(&fuzz::seed_input(15, 4096));
+    assert!(report.mismatches.is_empty(), "{:?}", report.mismatches);
+    assert_eq!(report.generated, 1);
 }

@@ -60,7 +60,8 @@ pub fn validate(data: &[u8]) -> Validation {
     let result = VALIDATOR.with(|rt| rt.compile(data).map(|_| ()));
     match result {
         Ok(()) => {
-            let mut validator = wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all());
+            let mut validator =
+                wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all());
             if let Err(e) = validator.validate_all(data) {
                 panic!("Kiln accepted a module that wasmparser rejects: {e}");
             }
@@ -347,7 +348,16 @@ fn arguments(params: &[ValueType], rng: &mut Prng, host_refs: bool) -> Vec<Arg> 
     const I32S: [i32; 8] = [0, 1, -1, 2, i32::MIN, i32::MAX, 0x7fff, 65536];
     const I64S: [i64; 7] = [0, 1, -1, 2, i64::MIN, i64::MAX, 1 << 32];
     const F32S: [f32; 8] = [0.0, -0.0, 1.0, -1.5, f32::INFINITY, f32::NAN, 1e-40, 3.0e9];
-    const F64S: [f64; 8] = [0.0, -0.0, 1.0, -1.5, f64::NEG_INFINITY, f64::NAN, 5e-324, 1e19];
+    const F64S: [f64; 8] = [
+        0.0,
+        -0.0,
+        1.0,
+        -1.5,
+        f64::NEG_INFINITY,
+        f64::NAN,
+        5e-324,
+        1e19,
+    ];
     params
         .iter()
         .map(|ty| {
@@ -355,7 +365,11 @@ fn arguments(params: &[ValueType], rng: &mut Prng, host_refs: bool) -> Vec<Arg> 
             let r = rng.next();
             match ty {
                 ValueType::I32 if pick => Arg::I32(I32S[(r % 8) as usize]),
-                ValueType::I32 => Arg::I32(if r & 1 == 0 { (r >> 60) as i32 } else { (r >> 32) as i32 }),
+                ValueType::I32 => Arg::I32(if r & 1 == 0 {
+                    (r >> 60) as i32
+                } else {
+                    (r >> 32) as i32
+                }),
                 ValueType::I64 if pick => Arg::I64(I64S[(r % 7) as usize]),
                 ValueType::I64 => Arg::I64((r >> (r % 64)) as i64),
                 ValueType::F32 if pick => Arg::F32(F32S[(r % 8) as usize].to_bits()),
@@ -380,7 +394,9 @@ enum Value {
     F64(u64),
     V128(u128),
     /// References: only null-ness is comparable across runtimes.
-    Ref { null: bool },
+    Ref {
+        null: bool,
+    },
 }
 
 impl PartialEq for Value {
@@ -503,7 +519,9 @@ impl Instance {
                     }
                 }
                 let result = match mode {
-                    Mode::Run { deadline } => f.call_with_deadline(&slots, Instant::now() + deadline),
+                    Mode::Run { deadline } => {
+                        f.call_with_deadline(&slots, Instant::now() + deadline)
+                    }
                     Mode::Wasmi => f.call(&slots),
                 };
                 match result {
@@ -544,8 +562,11 @@ impl Instance {
                     })
                     .collect();
                 let ty = f.ty(&*store);
-                let mut outputs: Vec<wasmi::Val> =
-                    ty.results().iter().map(|&t| wasmi::Val::default_for_ty(t)).collect();
+                let mut outputs: Vec<wasmi::Val> = ty
+                    .results()
+                    .iter()
+                    .map(|&t| wasmi::Val::default_for_ty(t))
+                    .collect();
                 if store.set_fuel(WASMI_FUEL).is_err() {
                     return Outcome::Error("wasmi: fuel metering off".into());
                 }
@@ -587,7 +608,9 @@ impl Instance {
                 }
                 (wasmparser::ExternalKind::Memory, Instance::Wasmi(b)) => {
                     let (store, instance) = &**b;
-                    let bytes = instance.get_memory(store, name).map(|mem| mem.data(store).to_vec());
+                    let bytes = instance
+                        .get_memory(store, name)
+                        .map(|mem| mem.data(store).to_vec());
                     memories.push((name.clone(), bytes.unwrap_or_default()));
                 }
                 (wasmparser::ExternalKind::Global, Instance::Kiln(m)) => {
@@ -630,7 +653,8 @@ fn instantiate_wasmi(wasm: &[u8]) -> Result<Instance, Outcome> {
     config.wasm_custom_page_sizes(false);
     config.wasm_wide_arithmetic(false);
     let engine = wasmi::Engine::new(&config);
-    let module = wasmi::Module::new(&engine, wasm).map_err(|e| Outcome::Error(format!("wasmi: {e}")))?;
+    let module =
+        wasmi::Module::new(&engine, wasm).map_err(|e| Outcome::Error(format!("wasmi: {e}")))?;
     let limits = wasmi::StoreLimitsBuilder::new()
         .memory_size(MEMORY_LIMIT_PAGES as usize * 65536)
         .table_elements(TABLE_LIMIT_ELEMENTS)
@@ -648,7 +672,10 @@ fn instantiate_wasmi(wasm: &[u8]) -> Result<Instance, Outcome> {
 }
 
 fn harness(data: &[u8], mode: Mode) -> Report {
-    let mut report = Report { inputs: 1, ..Report::default() };
+    let mut report = Report {
+        inputs: 1,
+        ..Report::default()
+    };
     let Some(wasm) = generate(data, matches!(mode, Mode::Wasmi)) else {
         return report;
     };
@@ -666,12 +693,18 @@ fn harness(data: &[u8], mode: Mode) -> Report {
 }
 
 fn hash(bytes: &[u8]) -> u64 {
-    bytes
-        .iter()
-        .fold(0xcbf2_9ce4_8422_2325_u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    })
 }
 
-fn compare(wasm: &[u8], data: &[u8], engines: &[(String, Runtime)], mode: Mode, report: &mut Report) {
+fn compare(
+    wasm: &[u8],
+    data: &[u8],
+    engines: &[(String, Runtime)],
+    mode: Mode,
+    report: &mut Report,
+) {
     let exports = exports(wasm);
     let mut names: Vec<String> = engines.iter().map(|(n, _)| n.clone()).collect();
     let mut instances = Vec::new();
@@ -681,7 +714,9 @@ fn compare(wasm: &[u8], data: &[u8], engines: &[(String, Runtime)], mode: Mode, 
             Ok(c) => c,
             Err(e) => {
                 // The generator is configured for modules every engine accepts.
-                report.mismatches.push(format!("{name} refused a generated module: {e}"));
+                report
+                    .mismatches
+                    .push(format!("{name} refused a generated module: {e}"));
                 return;
             }
         };
@@ -698,8 +733,12 @@ fn compare(wasm: &[u8], data: &[u8], engines: &[(String, Runtime)], mode: Mode, 
         names.push("wasmi".to_string());
         match instantiate_wasmi(wasm) {
             Ok(i) => instances.push(i),
-            Err(Outcome::Error(e)) if e.contains("wasmi: failed to validate") || e.contains("unsupported") => {
-                report.mismatches.push(format!("wasmi refused a generated module: {e}"));
+            Err(Outcome::Error(e))
+                if e.contains("wasmi: failed to validate") || e.contains("unsupported") =>
+            {
+                report
+                    .mismatches
+                    .push(format!("wasmi refused a generated module: {e}"));
                 return;
             }
             Err(o) => failures.push(("wasmi".to_string(), o)),
@@ -713,12 +752,19 @@ fn compare(wasm: &[u8], data: &[u8], engines: &[(String, Runtime)], mode: Mode, 
         // Instantiation errors are named differently by each runtime: only whether it
         // failed must agree (and Kiln's engines must agree on the trap kind).
         if !instances.is_empty() {
-            report.mismatches.push(format!("instantiation failed only in some engines: {failures:?}"));
+            report.mismatches.push(format!(
+                "instantiation failed only in some engines: {failures:?}"
+            ));
         }
-        let kiln: Vec<&Outcome> =
-            failures.iter().filter(|(n, _)| n != "wasmi").map(|(_, o)| o).collect();
+        let kiln: Vec<&Outcome> = failures
+            .iter()
+            .filter(|(n, _)| n != "wasmi")
+            .map(|(_, o)| o)
+            .collect();
         if kiln.windows(2).any(|w| w[0] != w[1]) {
-            report.mismatches.push(format!("Kiln engines fail instantiation differently: {failures:?}"));
+            report.mismatches.push(format!(
+                "Kiln engines fail instantiation differently: {failures:?}"
+            ));
         }
         return;
     }
@@ -753,7 +799,10 @@ fn compare(wasm: &[u8], data: &[u8], engines: &[(String, Runtime)], mode: Mode, 
             let d = f.definition();
             Some((
                 n.clone(),
-                Signature { params: d.param_types().to_vec(), results: d.result_types().to_vec() },
+                Signature {
+                    params: d.param_types().to_vec(),
+                    results: d.result_types().to_vec(),
+                },
             ))
         })
         .collect();
@@ -764,7 +813,9 @@ fn compare(wasm: &[u8], data: &[u8], engines: &[(String, Runtime)], mode: Mode, 
             let mut outcomes = Vec::new();
             for instance in &mut instances {
                 if matches!(mode, Mode::Wasmi) && !instance.refuel() {
-                    report.mismatches.push("fuel global not refillable".to_string());
+                    report
+                        .mismatches
+                        .push("fuel global not refillable".to_string());
                     return;
                 }
                 outcomes.push(instance.call(name, sig, &args, mode));
