@@ -152,8 +152,10 @@ fn validate_fixed_inputs() {
 }
 
 /// Found by the `differential` fuzz run (its seed corpus file `seed-15`, i.e.
-/// `seed_input(15, 4096)`): in the libFuzzer binary, a Cranelift trap (`ud2`) in JIT code was
-/// followed by a SIGSEGV that killed the process.
+/// `seed_input(15, 4096)`): the libFuzzer binary died of a SIGSEGV. Not in Kiln (its JIT trap
+/// before it was handled): wasmi's tail-call dispatch, built with sanitizer coverage, lost its
+/// sibling calls and overflowed the native stack in a long loop; the fuzz crate now builds
+/// wasmi with `portable-dispatch`. The module must agree everywhere.
 #[test]
 fn regression_differential_seed_15_4096() {
     let report = fuzz::differential_report(&fuzz::seed_input(15, 4096));
