@@ -361,7 +361,7 @@ fn arguments(params: &[ValueType], rng: &mut Prng, host_refs: bool) -> Vec<Arg> 
     params
         .iter()
         .map(|ty| {
-            let pick = rng.next() % 3 == 0;
+            let pick = rng.next().is_multiple_of(3);
             let r = rng.next();
             match ty {
                 ValueType::I32 if pick => Arg::I32(I32S[(r % 8) as usize]),
