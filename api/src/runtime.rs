@@ -399,6 +399,15 @@ impl Runtime {
             Err(e) => return Err(e.into()),
         };
         drop(flag_guard);
+        if interrupt.load(Ordering::Acquire) != 0 {
+            // The deadline fired after the start section's last interrupt poll: the
+            // instance must not be handed out with its interrupt word set (its first call
+            // would fail as "interrupted"; found by the `run` fuzzer on a loaded machine).
+            // Instantiation did not finish in time, so it fails like a stopped start.
+            return Err(Error::Exit(ExitError::new(
+                crate::EXIT_CODE_DEADLINE_EXCEEDED,
+            )));
+        }
         if !name.is_empty() {
             instance.set_name(name.clone());
         }
@@ -409,7 +418,7 @@ impl Runtime {
         }
         self.add_module(&inner)?;
         let module = Module { inner };
-        let _guard = start_deadline.map(|d| crate::watchdog::arm(&module.inner, d));
+        let guard = start_deadline.map(|d| crate::watchdog::arm(&module.inner, d));
         for start in config.start_functions() {
             if let Some(f) = module.exported_function(start) {
                 match f.call(&[]) {
@@ -427,6 +436,14 @@ impl Runtime {
                     }
                 }
             }
+        }
+        // Once the guard is gone the deadline cannot fire any more; if it fired before,
+        // the module is closed and instantiation did not finish in time.
+        drop(guard);
+        if module.inner.exit_code() == Some(crate::EXIT_CODE_DEADLINE_EXCEEDED) {
+            return Err(Error::Exit(ExitError::new(
+                crate::EXIT_CODE_DEADLINE_EXCEEDED,
+            )));
         }
         Ok(module)
     }

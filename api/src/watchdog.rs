@@ -114,6 +114,11 @@ pub(crate) struct DeadlineGuard {
 
 impl Drop for DeadlineGuard {
     fn drop(&mut self) {
+        // Under the watchdog's lock, which it holds while it fires deadlines: once the
+        // guard is gone the deadline can no longer fire late (a start deadline that set an
+        // instance's interrupt word after instantiation had finished left a healthy module
+        // that failed its next call as "interrupted"; found by the `run` fuzzer).
+        let _state = watchdog().state.lock().unwrap_or_else(|e| e.into_inner());
         self.done.store(true, Ordering::Release);
     }
 }

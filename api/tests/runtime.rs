@@ -7,7 +7,7 @@ use kiln::{
     CoreFeatures, EXIT_CODE_DEADLINE_EXCEEDED, EngineKind, Error, ModuleConfig, Runtime,
     RuntimeConfig, ValueType,
 };
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 #[test]
 fn engines_not_built_yet_are_unsupported() {
@@ -561,12 +561,9 @@ fn start_timeout_stops_an_infinite_start_function() {
     });
 }
 
-/// Kiln bug: `ModuleConfig::with_start_timeout` is documented to cover the start section,
-/// but the deadline is armed only after `Instance::new` has already run it, so an endless
-/// start section hangs `Runtime::instantiate` forever. Ignored because the failing case
-/// leaves a thread spinning (nothing can stop it), which would slow the other tests.
+/// `ModuleConfig::with_start_timeout` covers the start section too, which runs inside
+/// `Instance::new`, before the module exists (it once hung `Runtime::instantiate`).
 #[test]
-
 fn start_timeout_covers_the_start_section() {
     each_engine(|engine| {
         let rt = runtime(engine);
@@ -578,6 +575,47 @@ fn start_timeout_covers_the_start_section() {
             )
         });
         assert_exit(&result.unwrap_err(), EXIT_CODE_DEADLINE_EXCEEDED);
+    });
+}
+
+/// A start deadline that passes just as instantiation finishes (after the start section's
+/// last interrupt poll) either fails the instantiation with the deadline exit code or has
+/// no effect: a module that instantiation returns is never interrupted or closed by it.
+/// Found by the `run` fuzzer on a loaded machine (its first call failed as "interrupted").
+/// The timeouts sweep the start section's own run time, so some land in that window.
+#[test]
+fn start_deadline_at_the_end_of_instantiation_leaves_a_working_module() {
+    each_engine(|engine| {
+        let rt = runtime(engine);
+        let compiled = rt
+            .compile(&wat(r#"(module
+                (global $n (mut i32) (i32.const 0))
+                (func $s (loop (global.set $n (i32.add (global.get $n) (i32.const 1)))
+                               (br_if 0 (i32.lt_u (global.get $n) (i32.const 300000)))))
+                (start $s)
+                (func (export "f") (result i32) (global.get $n)))"#))
+            .unwrap();
+        let started = Instant::now();
+        rt.instantiate(&compiled, ModuleConfig::new()).unwrap();
+        let start_time = started.elapsed().max(Duration::from_micros(20));
+        let (mut ok, mut stopped) = (0, 0);
+        for step in 0..400u32 {
+            let timeout = start_time * step / 200;
+            match rt.instantiate(&compiled, ModuleConfig::new().with_start_timeout(timeout)) {
+                Ok(m) => {
+                    let f = m.exported_function("f").unwrap();
+                    assert_eq!(f.call(&[]).unwrap(), vec![300000], "timeout {timeout:?}");
+                    m.close().unwrap();
+                    ok += 1;
+                }
+                Err(e) => {
+                    assert_exit(&e, EXIT_CODE_DEADLINE_EXCEEDED);
+                    stopped += 1;
+                }
+            }
+        }
+        // The longest timeouts are twice the start's run time.
+        assert!(ok > 0, "{ok} instantiated, {stopped} stopped");
     });
 }
 

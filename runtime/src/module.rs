@@ -724,6 +724,15 @@ impl Module {
             .unwrap_or_else(|e| e.into_inner())
             .push(registered);
         set_osr(slot, ordinal, OsrState::Ready(compiled.entry));
+        // The frame waiting for this entry checks in at its very next back-edge instead of
+        // after the usual interval (up to a thousand more iterations in the interpreter).
+        if let Some(Ok(code)) = index
+            .checked_sub(self.0.num_imported_funcs)
+            .and_then(|i| self.0.defined.get(i as usize))
+            .and_then(|d| d.code.get())
+        {
+            code.osr_at.store(0, Ordering::Relaxed);
+        }
         Ok(())
     }
 

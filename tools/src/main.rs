@@ -1,8 +1,8 @@
 //! `kiln`: the Kiln command line.
 //!
 //! ```text
-//! kiln run [--engine E] [--dir HOST[::GUEST]]... [--env K=V]... [--invoke NAME] [--stats]
-//!          FILE.wasm|FILE.wat [ARGS...]
+//! kiln run [--engine E] [--dir HOST[::GUEST]]... [--env K=V]... [--invoke NAME] [--fuel N]
+//!          [--stats] FILE.wasm|FILE.wat [ARGS...]
 //! kiln compile FILE
 //! kiln inspect FILE
 //! kiln --version
@@ -103,7 +103,13 @@ struct RunArgs {
     #[arg(long = "env", value_name = "K=V")]
     envs: Vec<String>,
 
-    /// Print tiering statistics to stderr when the run ends.
+    /// Stop the guest after N units of fuel (one per Wasm operator, the same count in
+    /// every engine): running out traps with "out of fuel" (exit status 134).
+    #[arg(long, value_name = "N")]
+    fuel: Option<u64>,
+
+    /// Print tiering statistics (and the fuel used, with --fuel) to stderr when the run
+    /// ends.
     #[arg(long)]
     stats: bool,
 
@@ -285,11 +291,13 @@ fn print_stats(engine: EngineChoice, runtime: Option<&Runtime>) {
 /// Tier-up settings of `kiln run` (threshold, synchronous).
 type TierFlags = (Option<u32>, bool);
 
-/// Loads and validates FILE in a runtime of `engine` with the `tier` settings.
+/// Loads and validates FILE in a runtime of `engine` with the `tier` settings and, when
+/// `fuel` is set, that much fuel.
 fn load(
     file: &Path,
     engine: EngineChoice,
     tier: TierFlags,
+    fuel: Option<u64>,
 ) -> Result<(Runtime, CompiledModule), Failure> {
     let (tier_threshold, tier_sync) = tier;
     let available = kiln::EngineKind::from_name(engine.name()).is_some_and(|k| k.is_available());
@@ -308,11 +316,17 @@ fn load(
     let engine = kiln::EngineKind::from_name(engine.name()).unwrap_or_default();
     let mut config = RuntimeConfig::new()
         .with_engine(engine)
-        .with_tier_sync(tier_sync);
+        .with_tier_sync(tier_sync)
+        .with_fuel(fuel.is_some());
     if let Some(t) = tier_threshold {
         config = config.with_tier_threshold(t);
     }
     let runtime = Runtime::with_config(config).map_err(|e| Failure::Usage(e.to_string()))?;
+    if let Some(fuel) = fuel {
+        runtime
+            .set_fuel(fuel)
+            .map_err(|e| Failure::Usage(e.to_string()))?;
+    }
     let compiled = runtime
         .compile(&bytes)
         .map_err(|e| Failure::Load(format!("{}: {e}", file.display())))?;
@@ -364,6 +378,7 @@ fn run(args: &RunArgs) -> Result<(), Failure> {
                 args.file(),
                 args.engine,
                 (args.tier_threshold, args.tier_sync),
+                args.fuel,
             )?,
         ))
     });
@@ -372,6 +387,9 @@ fn run(args: &RunArgs) -> Result<(), Failure> {
             let r = run_loaded(args, &runtime, &compiled, guest_args);
             if args.stats {
                 print_stats(args.engine, Some(&runtime));
+                if let (Some(budget), Some(left)) = (args.fuel, runtime.fuel()) {
+                    eprintln!("fuel: {} used, {left} left", budget - left);
+                }
             }
             r
         }
@@ -505,7 +523,7 @@ fn invoke(
 
 /// `kiln compile FILE`: decode and validate, then report.
 fn compile(file: &Path) -> Result<(), Failure> {
-    let (_, compiled) = load(file, EngineChoice::Interp, (None, false))?;
+    let (_, compiled) = load(file, EngineChoice::Interp, (None, false), None)?;
     let m = compiled.inner();
     println!(
         "{}: valid; {} functions ({} imported), {} bytes of code{}",
@@ -520,7 +538,7 @@ fn compile(file: &Path) -> Result<(), Failure> {
 
 /// `kiln inspect FILE`: the module's interface.
 fn inspect(file: &Path) -> Result<(), Failure> {
-    let (_, compiled) = load(file, EngineChoice::Interp, (None, false))?;
+    let (_, compiled) = load(file, EngineChoice::Interp, (None, false), None)?;
     let m = compiled.inner();
     let mut out = String::new();
     let name = if compiled.name().is_empty() {

@@ -352,3 +352,49 @@ fn non_wasi_imports_are_link_errors() {
     assert_status(&o, 1);
     assert!(stderr(&o).contains("env::log"), "{}", stderr(&o));
 }
+
+/// The `fuel: N used, M left` line of `--stats`.
+fn fuel_line(o: &Output) -> String {
+    stderr(o)
+        .lines()
+        .find(|l| l.starts_with("fuel: "))
+        .unwrap_or_else(|| panic!("no fuel line: {}", stderr(o)))
+        .to_string()
+}
+
+#[test]
+fn fuel_flag_bounds_the_guest_identically_in_every_engine() {
+    let fib = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/fib.wat"));
+    let mut used = Vec::new();
+    for e in engines() {
+        // Enough fuel: the result, and the same count used in every engine.
+        let o = run(
+            e,
+            &["--fuel", "10000000", "--stats", "--invoke", "fib"],
+            &fib,
+            &["20"],
+        );
+        assert_eq!(ok(o.clone()), "6765\n", "{e}");
+        used.push((e, fuel_line(&o)));
+        // Too little: a trap (exit 134) that says why.
+        let o = run(e, &["--fuel", "1000", "--invoke", "fib"], &fib, &["20"]);
+        assert_eq!(o.status.code(), Some(134), "{e}: {}", stderr(&o));
+        assert!(stderr(&o).contains("fuel"), "{e}: {}", stderr(&o));
+        // A WASI command under a budget: runs with enough, traps without.
+        let o = run(
+            e,
+            &["--fuel", "10000000", "--stats"],
+            &fixture("hello"),
+            &[],
+        );
+        assert_eq!(ok(o.clone()), "hello, world\n", "{e}");
+        used.push((e, fuel_line(&o)));
+        let o = run(e, &["--fuel", "10"], &fixture("hello"), &[]);
+        assert_eq!(o.status.code(), Some(134), "{e}: {}", stderr(&o));
+    }
+    let fib_lines: Vec<_> = used.iter().step_by(2).map(|(_, l)| l).collect();
+    let hello_lines: Vec<_> = used.iter().skip(1).step_by(2).map(|(_, l)| l).collect();
+    assert!(fib_lines.windows(2).all(|w| w[0] == w[1]), "{used:?}");
+    assert!(hello_lines.windows(2).all(|w| w[0] == w[1]), "{used:?}");
+    assert!(!fib_lines[0].starts_with("fuel: 0 used"), "{used:?}");
+}

@@ -301,6 +301,10 @@ fn loop_hot(ip: *const Op, rel: i32, cx: &mut Ctx<'_>) -> *const Op {
     }
 }
 
+/// How many back-edge checks of a function may wait for the ready OSR entry of another of
+/// its loops before a loop requests its own entry (see `osr_entry_of`).
+const OSR_WAIT_CHECKS: u32 = 1024;
+
 /// Looks up (and requests once) the OSR entry of the loop whose header is `target`.
 fn osr_entry_of(inst: &InstanceInner, code: &FuncCode, target: *const Op) -> Option<OsrState> {
     let (Some(module), Some(policy)) = (inst.module.as_ref(), inst.engine.tier_policy()) else {
@@ -323,6 +327,22 @@ fn osr_entry_of(inst: &InstanceInner, code: &FuncCode, target: *const Op) -> Opt
             // compile of nearly the same code on the same worker; the frame enters at that
             // loop's next back-edge. A loop whose entry is ready or failed no longer blocks.
             None if osr.iter().any(|(_, s)| matches!(s, OsrState::Requested)) => {
+                return Some(OsrState::Requested);
+            }
+            // Another loop's entry is ready: the frame is most likely still inside that loop
+            // or about to run it again (the first check of a nested loop nest often lands on
+            // an outer loop, whose inner loop takes nearly every back-edge), so check again
+            // at the very next back-edges and enter there. Only after `OSR_WAIT_CHECKS`
+            // such checks without reaching it (the ready loop has finished for good) does
+            // this loop get its own entry. Measured on the float kernel (three nested loops)
+            // at ~1 ms: the frame entered after ~30% of the run's back-edges, behind a
+            // second compile, instead of within a few dozen of them.
+            None if osr.iter().any(|(_, s)| matches!(s, OsrState::Ready(_)))
+                && code.osr_waits.fetch_add(1, Ordering::Relaxed) < OSR_WAIT_CHECKS =>
+            {
+                let backedges = code.backedges.load(Ordering::Relaxed);
+                code.osr_at
+                    .store(backedges.saturating_add(1), Ordering::Relaxed);
                 return Some(OsrState::Requested);
             }
             None => {

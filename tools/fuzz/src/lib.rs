@@ -653,8 +653,9 @@ fn instantiate_wasmi(wasm: &[u8]) -> Result<Instance, Outcome> {
     config.wasm_custom_page_sizes(false);
     config.wasm_wide_arithmetic(false);
     let engine = wasmi::Engine::new(&config);
+    let wasm = select_conditions_through_locals(wasm);
     let module =
-        wasmi::Module::new(&engine, wasm).map_err(|e| Outcome::Error(format!("wasmi: {e}")))?;
+        wasmi::Module::new(&engine, &wasm).map_err(|e| Outcome::Error(format!("wasmi: {e}")))?;
     let limits = wasmi::StoreLimitsBuilder::new()
         .memory_size(MEMORY_LIMIT_PAGES as usize * 65536)
         .table_elements(TABLE_LIMIT_ELEMENTS)
@@ -669,6 +670,101 @@ fn instantiate_wasmi(wasm: &[u8]) -> Result<Instance, Outcome> {
         .instantiate_and_start(&mut store, &module)
         .map_err(|e| wasmi_outcome(&e))?;
     Ok(Instance::Wasmi(Box::new((store, instance))))
+}
+
+/// `wasm` with the condition of every `select` stored to a fresh local and loaded again
+/// (`local.set $c; local.get $c; select`): the same meaning, but the comparison that computes
+/// the condition can no longer be fused into the `select`.
+///
+/// Only the module given to wasmi is rewritten. wasmi 2.0.0 fuses `i32.eqz` (`i32.eq` /
+/// `i32.ne` with 0) into a following `select` by swapping the operands and dropping the
+/// comparison; when the comparison read its operand from a stack slot (`I32Eq_Rsi`) the
+/// fused `select` still reads its condition from the accumulator register, which no longer
+/// holds it, and picks an operand by a stale value (`select(y, z, i32.eqz x)` with `x = 0`
+/// gave `z`). A module the rewrite cannot parse is returned unchanged.
+pub fn select_conditions_through_locals(wasm: &[u8]) -> Vec<u8> {
+    use wasm_encoder::reencode::{Error as ReencodeError, Reencode, RoundtripReencoder};
+
+    /// Parameter counts of the defined functions, in code-section order.
+    fn defined_param_counts(wasm: &[u8]) -> Option<Vec<u32>> {
+        let mut type_params = Vec::new();
+        let mut counts = Vec::new();
+        for payload in wasmparser::Parser::new(0).parse_all(wasm) {
+            match payload.ok()? {
+                wasmparser::Payload::TypeSection(reader) => {
+                    for group in reader {
+                        for sub in group.ok()?.into_types() {
+                            let params = match &sub.composite_type.inner {
+                                wasmparser::CompositeInnerType::Func(f) => f.params().len(),
+                                _ => 0,
+                            };
+                            type_params.push(u32::try_from(params).ok()?);
+                        }
+                    }
+                }
+                wasmparser::Payload::FunctionSection(reader) => {
+                    for ty in reader {
+                        counts.push(*type_params.get(ty.ok()? as usize)?);
+                    }
+                }
+                _ => {}
+            }
+        }
+        Some(counts)
+    }
+
+    struct Rewrite {
+        params: Vec<u32>,
+        next: usize,
+    }
+    impl Reencode for Rewrite {
+        type Error = std::convert::Infallible;
+
+        fn parse_function_body(
+            &mut self,
+            code: &mut wasm_encoder::CodeSection,
+            func: wasmparser::FunctionBody<'_>,
+        ) -> Result<(), ReencodeError<Self::Error>> {
+            let mut locals = Vec::new();
+            let mut index = self.params.get(self.next).copied().unwrap_or(0);
+            self.next += 1;
+            for pair in func.get_locals_reader()? {
+                let (count, ty) = pair?;
+                index += count;
+                locals.push((count, RoundtripReencoder.val_type(ty)?));
+            }
+            locals.push((1, wasm_encoder::ValType::I32));
+            let mut f = wasm_encoder::Function::new(locals);
+            let mut reader = func.get_operators_reader()?;
+            while !reader.eof() {
+                let op = reader.read()?;
+                if matches!(
+                    op,
+                    wasmparser::Operator::Select | wasmparser::Operator::TypedSelect { .. }
+                ) {
+                    f.instruction(&wasm_encoder::Instruction::LocalSet(index));
+                    f.instruction(&wasm_encoder::Instruction::LocalGet(index));
+                }
+                f.instruction(&RoundtripReencoder.instruction(op)?);
+            }
+            code.function(&f);
+            Ok(())
+        }
+    }
+
+    let Some(params) = defined_param_counts(wasm) else {
+        return wasm.to_vec();
+    };
+    let mut module = wasm_encoder::Module::new();
+    let parsed = Rewrite { params, next: 0 }.parse_core_module(
+        &mut module,
+        wasmparser::Parser::new(0),
+        wasm,
+    );
+    match parsed {
+        Ok(()) => module.finish(),
+        Err(_) => wasm.to_vec(),
+    }
 }
 
 fn harness(data: &[u8], mode: Mode) -> Report {
