@@ -17,8 +17,12 @@
 //!   scalar NaN result matches any NaN (the spec leaves payloads of non-canonical
 //!   operations nondeterministic); v128 values compare bitwise.
 
+#[path = "smith.rs"]
+mod smith;
+
 use arbitrary::Unstructured;
 use kiln::{EngineKind, Error, ModuleConfig, Runtime, RuntimeConfig, TrapCode, ValueType};
+use smith::{Prng, export_global, smith_config};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
@@ -184,108 +188,17 @@ enum Mode {
     Wasmi,
 }
 
-fn smith_config(avoid_traps: bool) -> wasm_smith::Config {
-    wasm_smith::Config {
-        relaxed_simd_enabled: false,
-        threads_enabled: false,
-        shared_everything_threads_enabled: false,
-        memory64_enabled: false,
-        tail_call_enabled: false,
-        exceptions_enabled: false,
-        gc_enabled: false,
-        custom_page_sizes_enabled: false,
-        custom_descriptors_enabled: false,
-        wide_arithmetic_enabled: false,
-        extended_const_enabled: false,
-        compact_imports_enabled: false,
-        max_memories: 1,
-        simd_enabled: true,
-        reference_types_enabled: true,
-        bulk_memory_enabled: true,
-        multi_value_enabled: true,
-        saturating_float_to_int_enabled: true,
-        sign_extension_ops_enabled: true,
-        max_imports: 0,
-        min_imports: 0,
-        export_everything: true,
-        canonicalize_nans: true,
-        allow_start_export: true,
-        min_types: 1,
-        max_types: 12,
-        min_funcs: 1,
-        max_funcs: 10,
-        max_instructions: 100,
-        max_type_size: 100,
-        max_globals: 6,
-        max_tables: 2,
-        max_table_elements: 64,
-        max_elements: 16,
-        max_element_segments: 4,
-        max_data_segments: 4,
-        max_memory32_bytes: 2 * 65536,
-        disallow_traps: avoid_traps,
-        ..wasm_smith::Config::default()
-    }
-}
-
 /// Generates a module from `data` (first byte: whether wasm-smith avoids traps); with
 /// `fuel`, bounded by wasm-smith's fuel global, exported as `FUEL_EXPORT`.
 fn generate(data: &[u8], fuel: bool) -> Option<Vec<u8>> {
     let (&first, rest) = data.split_first()?;
     let mut u = Unstructured::new(rest);
-    let mut module = wasm_smith::Module::new(smith_config(first & 1 == 1), &mut u).ok()?;
+    let mut module = wasm_smith::Module::new(smith_config(first & 1 == 1, 1, 0), &mut u).ok()?;
     if !fuel {
         return Some(module.to_bytes());
     }
     let index = module.ensure_termination(FUEL).ok()?;
     Some(export_global(&module.to_bytes(), FUEL_EXPORT, index))
-}
-
-/// Returns `wasm` with one more export: global `index` as `name`.
-fn export_global(wasm: &[u8], name: &str, index: u32) -> Vec<u8> {
-    // Sections that come after the export section (start, element, data count, code, data).
-    const AFTER_EXPORT: [u8; 5] = [8, 9, 12, 10, 11];
-    let exports_with = |existing: Option<wasmparser::ExportSectionReader<'_>>| {
-        let mut section = wasm_encoder::ExportSection::new();
-        for export in existing.into_iter().flatten() {
-            let export = export.expect("generated export");
-            let kind = match export.kind {
-                wasmparser::ExternalKind::Func | wasmparser::ExternalKind::FuncExact => {
-                    wasm_encoder::ExportKind::Func
-                }
-                wasmparser::ExternalKind::Table => wasm_encoder::ExportKind::Table,
-                wasmparser::ExternalKind::Memory => wasm_encoder::ExportKind::Memory,
-                wasmparser::ExternalKind::Global => wasm_encoder::ExportKind::Global,
-                wasmparser::ExternalKind::Tag => wasm_encoder::ExportKind::Tag,
-            };
-            section.export(export.name, kind, export.index);
-        }
-        section.export(name, wasm_encoder::ExportKind::Global, index);
-        section
-    };
-    let mut out = wasm_encoder::Module::new();
-    let mut done = false;
-    for payload in wasmparser::Parser::new(0).parse_all(wasm) {
-        let payload = payload.expect("generated module");
-        if let wasmparser::Payload::ExportSection(reader) = &payload {
-            out.section(&exports_with(Some(reader.clone())));
-            done = true;
-            continue;
-        }
-        let Some((id, range)) = payload.as_section() else {
-            continue;
-        };
-        if !done && AFTER_EXPORT.contains(&id) {
-            out.section(&exports_with(None));
-            done = true;
-        }
-        let data = &wasm[range.start as usize..range.end as usize];
-        out.section(&wasm_encoder::RawSection { id, data });
-    }
-    if !done {
-        out.section(&exports_with(None));
-    }
-    out.finish()
 }
 
 /// The wasm-smith module (WebAssembly 2.0 with SIMD, no fuel bound) that [`run`] makes of
@@ -307,28 +220,9 @@ fn exports(wasm: &[u8]) -> BTreeMap<String, wasmparser::ExternalKind> {
     out
 }
 
-/// splitmix64, for call arguments derived from the input.
-struct Prng(u64);
-
-impl Prng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-}
-
 /// Random bytes of `len` from `seed`: the input of the fixed-seed tests.
 pub fn seed_input(seed: u64, len: usize) -> Vec<u8> {
-    let mut rng = Prng(seed ^ 0x6a09_e667_f3bc_c909);
-    let mut out = Vec::with_capacity(len + 8);
-    while out.len() < len {
-        out.extend_from_slice(&rng.next().to_le_bytes());
-    }
-    out.truncate(len);
-    out
+    Prng::new(seed).bytes(len)
 }
 
 /// An argument, engine-neutral.
@@ -361,7 +255,7 @@ fn arguments(params: &[ValueType], rng: &mut Prng, host_refs: bool) -> Vec<Arg> 
     params
         .iter()
         .map(|ty| {
-            let pick = rng.next().is_multiple_of(3);
+            let pick = rng.below(3) == 0;
             let r = rng.next();
             match ty {
                 ValueType::I32 if pick => Arg::I32(I32S[(r % 8) as usize]),
