@@ -383,31 +383,28 @@ impl Runtime {
         // the module exists: the watchdog sets the interrupt word directly.
         let start_deadline = config.start_timeout().map(|t| Instant::now() + t);
         let flag_guard = start_deadline.map(|d| crate::watchdog::arm_flag(&interrupt, d));
-        let instance = match kiln_runtime::Instance::new_with_interrupt(
+        let created = kiln_runtime::Instance::new_with_interrupt(
             &compiled.0.module,
             &imports,
             interrupt.clone(),
-        ) {
+        );
+        // Once the guard is gone the deadline cannot fire any more (see `DeadlineGuard`).
+        drop(flag_guard);
+        let deadline_exceeded = || Error::Exit(ExitError::new(crate::EXIT_CODE_DEADLINE_EXCEEDED));
+        let instance = match created {
+            // A deadline that fired after the start section's last interrupt poll leaves the
+            // interrupt word set: such an instance would fail its first call as
+            // "interrupted" (found by the `run` fuzzer on a loaded machine). Instantiation
+            // did not finish in time either way.
+            Ok(_) if interrupt.load(Ordering::Acquire) != 0 => return Err(deadline_exceeded()),
             Ok(i) => i,
             Err(kiln_runtime::Error::Trap(t))
                 if t.code() == kiln_runtime::TrapCode::Interrupted =>
             {
-                return Err(Error::Exit(ExitError::new(
-                    crate::EXIT_CODE_DEADLINE_EXCEEDED,
-                )));
+                return Err(deadline_exceeded());
             }
             Err(e) => return Err(e.into()),
         };
-        drop(flag_guard);
-        if interrupt.load(Ordering::Acquire) != 0 {
-            // The deadline fired after the start section's last interrupt poll: the
-            // instance must not be handed out with its interrupt word set (its first call
-            // would fail as "interrupted"; found by the `run` fuzzer on a loaded machine).
-            // Instantiation did not finish in time, so it fails like a stopped start.
-            return Err(Error::Exit(ExitError::new(
-                crate::EXIT_CODE_DEADLINE_EXCEEDED,
-            )));
-        }
         if !name.is_empty() {
             instance.set_name(name.clone());
         }
@@ -441,9 +438,7 @@ impl Runtime {
         // the module is closed and instantiation did not finish in time.
         drop(guard);
         if module.inner.exit_code() == Some(crate::EXIT_CODE_DEADLINE_EXCEEDED) {
-            return Err(Error::Exit(ExitError::new(
-                crate::EXIT_CODE_DEADLINE_EXCEEDED,
-            )));
+            return Err(deadline_exceeded());
         }
         Ok(module)
     }

@@ -726,11 +726,7 @@ impl Module {
         set_osr(slot, ordinal, OsrState::Ready(compiled.entry));
         // The frame waiting for this entry checks in at its very next back-edge instead of
         // after the usual interval (up to a thousand more iterations in the interpreter).
-        if let Some(Ok(code)) = index
-            .checked_sub(self.0.num_imported_funcs)
-            .and_then(|i| self.0.defined.get(i as usize))
-            .and_then(|d| d.code.get())
-        {
+        if let Some(code) = self.translated_code(index) {
             code.osr_at.store(0, Ordering::Relaxed);
         }
         Ok(())
@@ -957,14 +953,21 @@ impl Module {
     /// Call and back-edge counters of defined function `index` (imports first), as
     /// counted by the interpreter.
     pub fn hotness(&self, index: u32) -> Option<(u32, u32)> {
+        index.checked_sub(self.0.num_imported_funcs)?;
+        Some(self.translated_code(index).map_or((0, 0), |c| c.hotness()))
+    }
+
+    /// The interpreter code of defined function `index` (imports first), if it has been
+    /// translated.
+    fn translated_code(&self, index: u32) -> Option<&FuncCode> {
         let d = self
             .0
             .defined
             .get(index.checked_sub(self.0.num_imported_funcs)? as usize)?;
-        Some(match d.code.get() {
-            Some(Ok(code)) => code.hotness(),
-            _ => (0, 0),
-        })
+        match d.code.get() {
+            Some(Ok(code)) => Some(code),
+            _ => None,
+        }
     }
 }
 

@@ -104,7 +104,7 @@ struct RunArgs {
     envs: Vec<String>,
 
     /// Stop the guest after N units of fuel (one per Wasm operator, the same count in
-    /// every engine): running out traps with "out of fuel" (exit status 134).
+    /// every engine): running out traps with "all fuel consumed" (exit status 134).
     #[arg(long, value_name = "N")]
     fuel: Option<u64>,
 
