@@ -1,7 +1,9 @@
 //! Where the time of one "time to result" point goes: runs compile + instantiate + run +
 //! drop of one kernel at one argument many times in `jit` and `tiered`, interleaved, and
 //! prints min / median per engine with the tiered engine's compile statistics.
-//! With `TTR_PROBE_BACK_TO_BACK=1` each engine runs all its rounds in a row instead.
+//! With `TTR_PROBE_BACK_TO_BACK=1` each engine runs all its rounds in a row instead; with
+//! `TTR_PROBE_SYNC=1` the tiered engine compiles on the caller's thread (with threshold 1
+//! its code runs from the first call: native code quality without the tiering).
 //!
 //! `cargo run --release -p kiln-benches --example ttr_probe -- fib 24 [rounds] [threshold]`
 
@@ -14,6 +16,9 @@ fn runtime(engine: EngineKind, threshold: Option<u32>) -> kiln::Runtime {
         .with_tier_workers(1);
     if let Some(t) = threshold {
         config = config.with_tier_threshold(t);
+    }
+    if std::env::var_os("TTR_PROBE_SYNC").is_some() {
+        config = config.with_tier_sync(true);
     }
     kiln::Runtime::with_config(config).expect("engine available")
 }

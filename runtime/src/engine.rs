@@ -189,24 +189,23 @@ pub trait NativeBackend: Send + Sync {
     /// calls every function (its own module's too) through the indirection slots, so code
     /// published later is reached.
     ///
-    /// With `osr_loop: Some(k)` the result is instead an on-stack-replacement entry into
-    /// the `k`-th `loop` of the body (counting `loop` operators in body order from 0), see
-    /// [`crate::vm::abi`]: native type `(i64) -> ()`, its parameter the address of the
-    /// interpreter frame's slots, which hold the function's locals (parameters first, one
-    /// slot each, in the runtime's value encoding) as they are at the loop header; the
-    /// function runs from the header to its end and writes its results into slots `0..`.
+    /// When the function has loops, the result also has its on-stack-replacement entry
+    /// ([`CompiledFunction::osr`]), see [`crate::vm::abi`]: native type
+    /// `(i64, i64) -> ()`, its parameters the address of the interpreter frame's slots,
+    /// which hold the function's locals (parameters first, one slot each, in the runtime's
+    /// value encoding) as they are at a loop header, and the ordinal of that loop
+    /// (counting `loop` operators in body order from 0); the function runs from the header
+    /// to its end and writes its results into slots `0..`.
     ///
     /// # Errors
     ///
-    /// [`crate::Error::Unsupported`] when the function (or, for OSR, the loop: one entered
-    /// with operand values or loop parameters) cannot be compiled this way.
+    /// [`crate::Error::Unsupported`] when the function cannot be compiled this way.
     fn compile_function(
         &self,
         module: &crate::Module,
         index: u32,
-        osr_loop: Option<u32>,
     ) -> crate::Result<CompiledFunction> {
-        let _ = (module, index, osr_loop);
+        let _ = (module, index);
         Err(crate::Error::Unsupported(
             "compiling single functions (tiering) in this backend".into(),
         ))
@@ -220,6 +219,25 @@ pub struct CompiledFunction {
     pub code: Arc<dyn crate::vm::native::NativeCode>,
     /// Address of the entry.
     pub entry: usize,
+    /// Its OSR entry, in the same code block (`None` when no loop can be entered).
+    pub osr: Option<OsrEntry>,
+}
+
+/// The on-stack-replacement entry of a compiled function (see
+/// [`NativeBackend::compile_function`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OsrEntry {
+    /// Address of the entry.
+    pub entry: usize,
+    /// The ordinals of the loops it can enter at, sorted.
+    pub loops: Vec<u32>,
+}
+
+impl OsrEntry {
+    /// Whether a frame at the header of loop `ordinal` can enter.
+    pub fn enters(&self, ordinal: u32) -> bool {
+        self.loops.binary_search(&ordinal).is_ok()
+    }
 }
 
 impl std::fmt::Debug for CompiledFunction {
@@ -230,16 +248,13 @@ impl std::fmt::Debug for CompiledFunction {
 
 /// The tiering policy's side of engine `tiered` (implemented by the tiering crate): the
 /// interpreter reports hot code, the policy compiles it (through the engine's
-/// [`NativeBackend`]) and publishes it with [`crate::Module::publish`] and
-/// [`crate::Module::publish_osr`].
+/// [`NativeBackend`]) and publishes it with [`crate::Module::publish`].
 pub trait TierPolicy: Send + Sync {
-    /// Function `index` of `module` crossed the threshold. Called once per function and
-    /// module; must not block unless [`Config::tier_sync`] is set (then the code should be
-    /// published when this returns).
+    /// Function `index` of `module` crossed the threshold, on calls or in a loop of a
+    /// running frame (which then waits for the function's OSR entry). Called once per
+    /// function and module; must not block unless [`Config::tier_sync`] is set (then the
+    /// code should be published when this returns).
     fn function_hot(&self, module: &crate::Module, index: u32);
-    /// Loop `ordinal` of function `index` got hot in a running frame: an OSR entry is
-    /// wanted. Called once per loop and module, same blocking rules.
-    fn loop_hot(&self, module: &crate::Module, index: u32, ordinal: u32);
     /// The policy's counters (the runtime adds its own, see [`Engine::tier_stats`]).
     fn stats(&self) -> TierStats;
 }
@@ -275,7 +290,7 @@ struct EngineInner {
     /// Runtime-side tiering counters.
     functions_interpreted: std::sync::atomic::AtomicU64,
     osr_entries: std::sync::atomic::AtomicU64,
-    /// The array trampoline of `(i64) -> ()`, through which OSR entries are entered.
+    /// The array trampoline of `(i64, i64) -> ()`, through which OSR entries are entered.
     osr_trampoline: std::sync::OnceLock<Option<usize>>,
     interrupt: Arc<std::sync::atomic::AtomicU32>,
     accounting: Arc<crate::limits::Accounting>,
@@ -389,10 +404,10 @@ impl Engine {
         self.0.osr_entries.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// The array trampoline OSR entries are called through (type `(i64) -> ()`).
+    /// The array trampoline OSR entries are called through (type `(i64, i64) -> ()`).
     pub(crate) fn osr_trampoline(&self) -> Option<usize> {
         *self.0.osr_trampoline.get_or_init(|| {
-            let ty = FuncType::new([crate::ValType::I64], []);
+            let ty = FuncType::new([crate::ValType::I64, crate::ValType::I64], []);
             self.backend()?.trampolines(&ty).ok().map(|t| t.array_call)
         })
     }

@@ -30,7 +30,8 @@ pub mod types;
 pub mod vm;
 
 pub use engine::{
-    CompiledFunction, Config, Engine, EngineKind, NativeBackend, TierPolicy, TierStats, Trampolines,
+    CompiledFunction, Config, Engine, EngineKind, NativeBackend, OsrEntry, TierPolicy, TierStats,
+    Trampolines,
 };
 pub use error::{Error, FrameInfo, Result, Trap, TrapCode};
 pub use instance::{Caller, CallerTier, Extern, Func, HostFunc, Instance};

@@ -4,7 +4,7 @@
 //! bodies are translated for the interpreter lazily, on first call, and the translation is
 //! shared by every instance of the module.
 
-use crate::engine::{CompiledFunction, Engine};
+use crate::engine::{CompiledFunction, Engine, OsrEntry};
 use crate::error::{Error, Result};
 use crate::interp::FuncCode;
 use crate::types::{ExternType, FuncType, GlobalType, Limits, MemoryType, TableType, ValType};
@@ -374,17 +374,6 @@ pub(crate) mod tier {
     pub const FAILED: u8 = 3;
 }
 
-/// An OSR entry of one loop.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum OsrState {
-    /// Requested, not compiled yet.
-    Requested,
-    /// Entry address.
-    Ready(usize),
-    /// Could not be compiled.
-    Failed,
-}
-
 /// Tiering state of one defined function.
 #[derive(Default)]
 pub(crate) struct FuncTier {
@@ -392,8 +381,8 @@ pub(crate) struct FuncTier {
     pub state: std::sync::atomic::AtomicU8,
     /// Entry of the published code, 0 before.
     pub entry: std::sync::atomic::AtomicUsize,
-    /// OSR entries by loop ordinal.
-    pub osr: Mutex<Vec<(u32, OsrState)>>,
+    /// The OSR entry of the published code (set before `state` becomes `PUBLISHED`).
+    pub osr: std::sync::OnceLock<OsrEntry>,
 }
 
 /// Tiering state of a module (engine `tiered`).
@@ -469,14 +458,6 @@ fn global_type(g: &wasmparser::GlobalType) -> Result<GlobalType> {
 
 fn no_tiering() -> Error {
     Error::Unsupported("tiering: the module's engine is not `tiered`".into())
-}
-
-fn set_osr(slot: &FuncTier, ordinal: u32, state: OsrState) {
-    let mut osr = slot.osr.lock().unwrap_or_else(|e| e.into_inner());
-    match osr.iter_mut().find(|(k, _)| *k == ordinal) {
-        Some(e) => e.1 = state,
-        None => osr.push((ordinal, state)),
-    }
 }
 
 impl Module {
@@ -672,7 +653,8 @@ impl Module {
     }
 
     /// Engine `tiered`: installs `compiled` as the code of defined function `index` in
-    /// every instance of this module, now and later. Each slot gets its code pointer, then
+    /// every instance of this module, now and later, and its OSR entry for the frames
+    /// running the function's loops in the interpreter. Each slot gets its code pointer, then
     /// its array trampoline, then loses the interpreter's cached entry (a swap, ordered
     /// with the interpreter's caching swap), so no call site keeps calling the interpreter (see RATIONALE.md; modelled in
     /// `tests/loom_publish.rs`).
@@ -704,42 +686,25 @@ impl Module {
             // A swap, like the interpreter's caching in `enter` (see RATIONALE.md).
             r.interp_code.swap(std::ptr::null_mut(), Ordering::AcqRel);
         }
+        if let Some(osr) = compiled.osr {
+            let _ = slot.osr.set(osr);
+        }
         slot.state.store(tier::PUBLISHED, Ordering::SeqCst);
-        Ok(())
-    }
-
-    /// Engine `tiered`: installs an OSR entry for loop `ordinal` of defined function
-    /// `index` (see [`crate::NativeBackend::compile_function`]); frames of every instance
-    /// running that loop in the interpreter move into it at their next check.
-    ///
-    /// # Errors
-    ///
-    /// When the module is not tiered or `index` is not a defined function.
-    pub fn publish_osr(&self, index: u32, ordinal: u32, compiled: CompiledFunction) -> Result<()> {
-        let (tiering, slot) = self.tier_slot(index)?;
-        let registered = crate::vm::native::register_accounted(compiled.code, self)?;
-        tiering
-            .code
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(registered);
-        set_osr(slot, ordinal, OsrState::Ready(compiled.entry));
-        // The frame waiting for this entry checks in at its very next back-edge instead of
-        // after the usual interval (up to a thousand more iterations in the interpreter).
-        if let Some(code) = self.translated_code(index) {
+        // A frame waiting in a loop for the OSR entry checks in at its very next back-edge
+        // instead of after the usual interval (up to a thousand more iterations).
+        if slot.osr.get().is_some()
+            && let Some(code) = self.translated_code(index)
+        {
             code.osr_at.store(0, Ordering::Relaxed);
         }
         Ok(())
     }
 
-    /// Engine `tiered`: records that defined function `index` (or its loop `osr_loop`)
-    /// could not be compiled; it stays in the interpreter and is not requested again.
-    pub fn tier_failed(&self, index: u32, osr_loop: Option<u32>) {
+    /// Engine `tiered`: records that defined function `index` could not be compiled; it
+    /// stays in the interpreter and is not requested again.
+    pub fn tier_failed(&self, index: u32) {
         if let Ok((_, slot)) = self.tier_slot(index) {
-            match osr_loop {
-                None => slot.state.store(tier::FAILED, Ordering::SeqCst),
-                Some(k) => set_osr(slot, k, OsrState::Failed),
-            }
+            slot.state.store(tier::FAILED, Ordering::SeqCst);
         }
     }
 

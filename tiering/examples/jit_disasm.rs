@@ -28,7 +28,7 @@ fn main() {
     for i in module.num_imported_funcs()..module.num_funcs() {
         let body = translate_body(&module, i, &opts, &*isa, &mut fctx).expect("translate");
         let ty = module.func_type(i).expect("type");
-        let stub = entry_stub(ty, i, &*isa, &mut fctx);
+        let stub = entry_stub(ty, i, false, &*isa, &mut fctx);
         for func in [stub, body] {
             println!("{}", func.display());
             ctx.clear();

@@ -15,7 +15,7 @@ use cranelift_codegen::{Context, ir};
 use cranelift_codegen::{FinalizedRelocTarget, MachTrap};
 use cranelift_frontend::FunctionBuilderContext;
 use kiln_runtime::vm::native::{self, NativeCode, Registered};
-use kiln_runtime::{Error, FuncType, Module, NativeBackend, Result, Trampolines};
+use kiln_runtime::{Error, FuncType, Module, NativeBackend, OsrEntry, Result, Trampolines};
 use rayon::prelude::*;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -204,20 +204,8 @@ impl CraneliftBackend {
             translate_function
         };
         let func =
-            translate(module, index, &self.options, &*self.isa, fctx).map_err(|e| match e {
-                crate::translate::TranslateError::Unsupported(m) => Error::Unsupported(m),
-                other => Error::Compile(other.to_string()),
-            })?;
-        let compile = |ctx: &mut Context, func| {
-            compile_function(&*self.isa, ctx, func).map_err(|m| {
-                if let Some(rest) = m.strip_prefix("unsupported: ") {
-                    Error::Unsupported(rest.to_string())
-                } else {
-                    Error::Compile(format!("function {index}: {m}"))
-                }
-            })
-        };
-        let code = compile(ctx, func)?;
+            translate(module, index, &self.options, &*self.isa, fctx).map_err(translate_err)?;
+        let code = self.compile_translated(index, ctx, func)?;
         if !with_body {
             return Ok(CompiledFunction {
                 entry: code,
@@ -227,42 +215,51 @@ impl CraneliftBackend {
         let ty = module
             .func_type(index)
             .ok_or_else(|| Error::Compile(format!("no function {index}")))?;
-        let stub = entry_stub(ty, index, &*self.isa, fctx);
+        let stub = entry_stub(ty, index, false, &*self.isa, fctx);
         Ok(CompiledFunction {
-            entry: compile(ctx, stub)?,
+            entry: self.compile_translated(index, ctx, stub)?,
             body: Some(code),
         })
     }
 
-    /// Translates and compiles defined function `index`, or with `osr_loop` its OSR entry
-    /// into that loop.
+    /// Translates and compiles defined function `index` for engine `tiered`: its body
+    /// (which OSR entries enter too), the public entry stub and, when a loop can be
+    /// entered, the OSR stub with the ordinals of those loops.
     ///
     /// # Errors
     ///
     /// Translation or code generation errors.
-    pub fn compile_variant(
+    pub fn compile_tiered(
         &self,
         module: &Module,
         index: u32,
-        osr_loop: Option<u32>,
         fctx: &mut FunctionBuilderContext,
         ctx: &mut Context,
-    ) -> Result<Compiled> {
-        let translated = match osr_loop {
-            None => translate_function(module, index, &self.options, &*self.isa, fctx),
-            Some(k) => crate::translate::translate_osr_entry(
-                module,
-                index,
-                k,
-                &self.options,
-                &*self.isa,
-                fctx,
-            ),
+    ) -> Result<TieredFunction> {
+        let (func, loops) =
+            crate::translate::translate_tiered_body(module, index, &self.options, &*self.isa, fctx)
+                .map_err(translate_err)?;
+        let body = self.compile_translated(index, ctx, func)?;
+        let ty = module
+            .func_type(index)
+            .ok_or_else(|| Error::Compile(format!("no function {index}")))?;
+        let stub = entry_stub(ty, index, true, &*self.isa, fctx);
+        let entry = self.compile_translated(index, ctx, stub)?;
+        let osr = if loops.is_empty() {
+            None
+        } else {
+            let stub = crate::translate::osr_stub(ty, index, &*self.isa, fctx);
+            Some((self.compile_translated(index, ctx, stub)?, loops))
         };
-        let func = translated.map_err(|e| match e {
-            crate::translate::TranslateError::Unsupported(m) => Error::Unsupported(m),
-            other => Error::Compile(other.to_string()),
-        })?;
+        Ok(TieredFunction { body, entry, osr })
+    }
+
+    fn compile_translated(
+        &self,
+        index: u32,
+        ctx: &mut Context,
+        func: ir::Function,
+    ) -> Result<Compiled> {
         compile_function(&*self.isa, ctx, func).map_err(|m| {
             if let Some(rest) = m.strip_prefix("unsupported: ") {
                 Error::Unsupported(rest.to_string())
@@ -271,6 +268,24 @@ impl CraneliftBackend {
             }
         })
     }
+}
+
+fn translate_err(e: crate::translate::TranslateError) -> Error {
+    match e {
+        crate::translate::TranslateError::Unsupported(m) => Error::Unsupported(m),
+        other => Error::Compile(other.to_string()),
+    }
+}
+
+/// The code of one Wasm function in engine `tiered` (see
+/// [`CraneliftBackend::compile_tiered`]).
+pub struct TieredFunction {
+    /// The body.
+    pub body: Compiled,
+    /// The public entry, a stub calling the body.
+    pub entry: Compiled,
+    /// The OSR entry, a stub calling the body, and the loops it can enter.
+    pub osr: Option<(Compiled, Vec<u32>)>,
 }
 
 /// The code of one Wasm function.
@@ -339,7 +354,6 @@ impl NativeBackend for CraneliftBackend {
         &self,
         module: &Module,
         index: u32,
-        osr_loop: Option<u32>,
     ) -> Result<kiln_runtime::CompiledFunction> {
         if self.options.direct_calls {
             return Err(Error::Unsupported(
@@ -348,27 +362,24 @@ impl NativeBackend for CraneliftBackend {
         }
         let mut fctx = FunctionBuilderContext::new();
         let mut ctx = Context::new();
+        let c = self.compile_tiered(module, index, &mut fctx, &mut ctx)?;
         let mut builder = CodeBuilder::default();
-        let at = match osr_loop {
-            Some(_) => {
-                let c = self.compile_variant(module, index, osr_loop, &mut fctx, &mut ctx)?;
-                builder.push(Some(index), &c)
-            }
-            // A body and its entry stub, so that recursion is a direct call.
-            None => {
-                let c = self.compile_body_and_stub(module, index, &mut fctx, &mut ctx)?;
-                let at = builder.push(Some(index), &c.entry);
-                if let Some(body) = &c.body {
-                    builder.push_body(index, body);
-                }
-                at
-            }
-        };
+        let at = builder.push(Some(index), &c.entry);
+        builder.push_body(index, &c.body);
+        // The OSR stub's frame sits under the body's: left out of backtraces, like the
+        // trampolines.
+        let osr = c
+            .osr
+            .map(|(stub, loops)| (builder.push(None, &stub), loops));
         let memory = builder
             .finish()
             .map_err(|e| Error::Compile(format!("cannot map code memory: {e}")))?;
         Ok(kiln_runtime::CompiledFunction {
             entry: memory.address(at),
+            osr: osr.map(|(at, loops)| OsrEntry {
+                entry: memory.address(at),
+                loops,
+            }),
             code: Arc::new(memory),
         })
     }

@@ -23,7 +23,7 @@ pub struct CodeBuilder {
 }
 
 /// Alignment of every function's entry.
-const FUNCTION_ALIGN: usize = 16;
+const FUNCTION_ALIGN: usize = 64;
 
 impl CodeBuilder {
     /// Appends one function's code; `index` is its Wasm function index (`None` for

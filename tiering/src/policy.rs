@@ -19,8 +19,6 @@ use std::time::{Duration, Instant};
 struct Job {
     module: WeakModule,
     index: u32,
-    /// `Some(k)`: an OSR entry for loop `k`.
-    osr_loop: Option<u32>,
 }
 
 #[derive(Default)]
@@ -129,41 +127,38 @@ impl Worker {
             return;
         };
         let start = Instant::now();
-        let compiled = self
-            .backend
-            .compile_function(&module, job.index, job.osr_loop);
+        let compiled = self.backend.compile_function(&module, job.index);
         let elapsed = start.elapsed();
         {
             let mut t = c.times.lock().unwrap_or_else(|e| e.into_inner());
             t.0 += elapsed;
             t.1 = t.1.max(elapsed);
         }
-        let published = compiled.and_then(|code| match job.osr_loop {
-            None => module.publish(job.index, code),
-            Some(k) => module.publish_osr(job.index, k, code),
+        let published = compiled.and_then(|code| {
+            let osr = code.osr.is_some();
+            module.publish(job.index, code).map(|()| osr)
         });
         match published {
-            Ok(()) => {
-                match job.osr_loop {
-                    None => c.compiled.fetch_add(1, Ordering::Relaxed),
-                    Some(_) => c.osr_compiled.fetch_add(1, Ordering::Relaxed),
-                };
+            Ok(osr) => {
+                c.compiled.fetch_add(1, Ordering::Relaxed);
+                if osr {
+                    c.osr_compiled.fetch_add(1, Ordering::Relaxed);
+                }
                 tracing::debug!(
                     target: "kiln::tier",
                     module = module.name().unwrap_or(""),
                     func = job.index,
-                    osr_loop = job.osr_loop,
+                    osr_entry = osr,
                     micros = elapsed.as_micros() as u64,
                     "tier-up"
                 );
             }
             Err(e) => {
                 c.failed.fetch_add(1, Ordering::Relaxed);
-                module.tier_failed(job.index, job.osr_loop);
+                module.tier_failed(job.index);
                 tracing::debug!(
                     target: "kiln::tier",
                     func = job.index,
-                    osr_loop = job.osr_loop,
                     error = %e,
                     "tier-up failed; staying in the interpreter"
                 );
@@ -177,15 +172,6 @@ impl TierPolicy for Tiering {
         self.submit(Job {
             module: module.downgrade(),
             index,
-            osr_loop: None,
-        });
-    }
-
-    fn loop_hot(&self, module: &Module, index: u32, ordinal: u32) {
-        self.submit(Job {
-            module: module.downgrade(),
-            index,
-            osr_loop: Some(ordinal),
         });
     }
 

@@ -33,7 +33,7 @@ use crate::error::{FrameInfo, Trap, TrapCode};
 use crate::instance::{
     Callee, Caller, CallerTier, InstanceInner, retain_in_global, retain_in_table,
 };
-use crate::module::{OsrState, tier};
+use crate::module::tier;
 use crate::vm::{MemView, VMFuncRef};
 use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -269,10 +269,9 @@ fn request_function(inst: &InstanceInner, index: u32) {
 }
 
 /// Engine `tiered`: a back-edge (the branch at `ip`, `rel` instructions back) of a hot
-/// function. At a loop header a frame can leave, requests an OSR entry for the loop; once
-/// that entry exists the frame moves into it and this returns the function's final
-/// `Return`. Elsewhere it requests the function. Otherwise returns the branch target (null
-/// after recording a trap).
+/// function requests the function; at a loop header a frame can leave, once the compiled
+/// function's OSR entry exists the frame moves into it and this returns the function's
+/// final `Return`. Otherwise returns the branch target (null after recording a trap).
 #[cold]
 #[inline(never)]
 fn loop_hot(ip: *const Op, rel: i32, cx: &mut Ctx<'_>) -> *const Op {
@@ -284,15 +283,11 @@ fn loop_hot(ip: *const Op, rel: i32, cx: &mut Ctx<'_>) -> *const Op {
     let interval = inst.engine.config().tier_threshold.clamp(16, 4096);
     code.osr_at
         .store(backedges.saturating_add(interval), Ordering::Relaxed);
-    // The running frame needs only the OSR entry. The function itself is requested by its
-    // next call (its hotness is past `tier_at`), so a function that runs once, like a
-    // `_start` or a script's main loop, does not make the compiler thread build code no
-    // call will use, in front of the functions that are called.
     match osr_entry_of(inst, code, target) {
-        Some(OsrState::Ready(entry)) => osr_enter(cx, entry).unwrap_or(target),
-        Some(_) => target,
-        None => {
-            // Not an enterable header: only later calls can run native code.
+        OsrCheck::Enter { entry, ordinal } => osr_enter(cx, entry, ordinal).unwrap_or(target),
+        OsrCheck::Later => target,
+        OsrCheck::Never => {
+            // No entry for this frame: only later calls can run native code.
             if code.tier_at.swap(u32::MAX, Ordering::Relaxed) != u32::MAX {
                 request_function(inst, code.func_index);
             }
@@ -301,72 +296,57 @@ fn loop_hot(ip: *const Op, rel: i32, cx: &mut Ctx<'_>) -> *const Op {
     }
 }
 
-/// How many back-edge checks of a function may wait for the ready OSR entry of another of
-/// its loops before a loop requests its own entry (see `osr_entry_of`).
-const OSR_WAIT_CHECKS: u32 = 1024;
+/// What a hot back-edge does about OSR.
+enum OsrCheck {
+    /// Move the frame into the function's OSR entry at loop `ordinal`.
+    Enter { entry: usize, ordinal: u32 },
+    /// The function is being compiled: check again later.
+    Later,
+    /// No OSR here: not an enterable header, not a tiered module, or no entry for it.
+    Never,
+}
 
-/// Looks up (and requests once) the OSR entry of the loop whose header is `target`.
-fn osr_entry_of(inst: &InstanceInner, code: &FuncCode, target: *const Op) -> Option<OsrState> {
-    let (Some(module), Some(policy)) = (inst.module.as_ref(), inst.engine.tier_policy()) else {
+/// Looks up the function's OSR entry for the loop whose header is `target`, requesting the
+/// function (whose compile brings the entry) if nobody has. One entry serves every
+/// enterable loop of the function, so a function with several loops in sequence (or
+/// nested) compiles once, whichever loop got hot first.
+fn osr_entry_of(inst: &InstanceInner, code: &FuncCode, target: *const Op) -> OsrCheck {
+    let Some((module, tiering)) = inst
+        .module
+        .as_ref()
+        .and_then(|m| Some((m, m.0.tiering.as_ref()?)))
+    else {
         code.osr_at.store(u32::MAX, Ordering::Relaxed);
-        return None;
-    };
-    let Some(tiering) = module.0.tiering.as_ref() else {
-        code.osr_at.store(u32::MAX, Ordering::Relaxed);
-        return None;
+        return OsrCheck::Never;
     };
     let at = (target as usize - code.ops.as_ptr() as usize) / std::mem::size_of::<Op>();
-    let ordinal = code.loop_at(at as u32)?;
-    let slot = &tiering.funcs[(code.func_index - module.0.num_imported_funcs) as usize];
-    let known = {
-        let mut osr = slot.osr.lock().unwrap_or_else(|e| e.into_inner());
-        match osr.iter().find(|(k, _)| *k == ordinal) {
-            Some(&(_, state)) => Some(state),
-            // Another loop's entry of this function is still compiling (the hot check
-            // landed on an outer loop's back-edge): wait for it instead of queueing a second
-            // compile of nearly the same code on the same worker; the frame enters at that
-            // loop's next back-edge. A loop whose entry is ready or failed no longer blocks.
-            None if osr.iter().any(|(_, s)| matches!(s, OsrState::Requested)) => {
-                return Some(OsrState::Requested);
-            }
-            // Another loop's entry is ready: the frame is most likely still inside that loop
-            // or about to run it again (the first check of a nested loop nest often lands on
-            // an outer loop, whose inner loop takes nearly every back-edge), so check again
-            // at the very next back-edges and enter there. Only after `OSR_WAIT_CHECKS`
-            // such checks without reaching it (the ready loop has finished for good) does
-            // this loop get its own entry. Measured on the float kernel (three nested loops)
-            // at ~1 ms: the frame entered after ~30% of the run's back-edges, behind a
-            // second compile, instead of within a few dozen of them.
-            None if osr.iter().any(|(_, s)| matches!(s, OsrState::Ready(_)))
-                && code.osr_waits.fetch_add(1, Ordering::Relaxed) < OSR_WAIT_CHECKS =>
-            {
-                let backedges = code.backedges.load(Ordering::Relaxed);
-                code.osr_at
-                    .store(backedges.saturating_add(1), Ordering::Relaxed);
-                return Some(OsrState::Requested);
-            }
-            None => {
-                osr.push((ordinal, OsrState::Requested));
-                None
-            }
-        }
+    let Some(ordinal) = code.loop_at(at as u32) else {
+        return OsrCheck::Never;
     };
-    Some(match known {
-        Some(state) => state,
-        None => {
-            policy.loop_hot(module, code.func_index, ordinal);
-            let osr = slot.osr.lock().unwrap_or_else(|e| e.into_inner());
-            osr.iter()
-                .find(|(k, _)| *k == ordinal)
-                .map_or(OsrState::Failed, |&(_, s)| s)
-        }
-    })
+    let slot = &tiering.funcs[(code.func_index - module.0.num_imported_funcs) as usize];
+    if slot.state.load(Ordering::Acquire) == tier::COLD {
+        // In synchronous mode this publishes before it returns.
+        request_function(inst, code.func_index);
+    }
+    match slot.state.load(Ordering::Acquire) {
+        tier::PUBLISHED => match slot.osr.get() {
+            Some(osr) if osr.enters(ordinal) => OsrCheck::Enter {
+                entry: osr.entry,
+                ordinal,
+            },
+            // The compiler found no loop (or not this one) enterable: it agrees with the
+            // interpreter's translator on which loops are, so this is only a safeguard.
+            _ => OsrCheck::Never,
+        },
+        tier::QUEUED => OsrCheck::Later,
+        _ => OsrCheck::Never,
+    }
 }
 
 /// Moves the current frame into the OSR entry at `entry`: the native code runs the rest
 /// of the function and leaves its results in the frame's first slots. Returns the final
 /// `Return` (or null after recording a trap); `None` when native code cannot be entered.
-fn osr_enter(cx: &mut Ctx<'_>, entry: usize) -> Option<*const Op> {
+fn osr_enter(cx: &mut Ctx<'_>, entry: usize, ordinal: u32) -> Option<*const Op> {
     let code = cx.code;
     let inst = cx.inst;
     let tramp = inst.engine.osr_trampoline()?;
@@ -374,14 +354,15 @@ fn osr_enter(cx: &mut Ctx<'_>, entry: usize) -> Option<*const Op> {
     let fref = unsafe { &*inst.funcs[code.func_index as usize] };
     // SAFETY: `values` holds the current frame at `fp`.
     let frame = unsafe { cx.values.as_mut_ptr().add(cx.fp) };
-    let mut arg = [frame as u64];
+    let mut args = [frame as u64, u64::from(ordinal)];
     let outer = OUTER_DEPTH.get();
     // The native frame takes the place of the current one.
     OUTER_DEPTH.set(outer + cx.frames.len());
-    // SAFETY: `tramp` is the engine's array trampoline of `(i64) -> ()`, the native type
-    // of every OSR entry; `entry` was published for this function by its module, which
-    // keeps it alive; `arg` holds the one slot the trampoline reads.
-    let r = unsafe { crate::vm::native::enter_code(tramp, entry, fref, &*inst.vmctx, &mut arg) };
+    // SAFETY: `tramp` is the engine's array trampoline of `(i64, i64) -> ()`, the native
+    // type of every OSR entry; `entry` was published for this function by its module,
+    // which keeps it alive, and can enter at loop `ordinal`; `args` holds the two slots
+    // the trampoline reads.
+    let r = unsafe { crate::vm::native::enter_code(tramp, entry, fref, &*inst.vmctx, &mut args) };
     OUTER_DEPTH.set(outer);
     inst.engine.count_osr_entry();
     match r {

@@ -47,13 +47,10 @@ pub struct FuncCode {
     /// then requests the function and, at an enterable loop header, an OSR entry);
     /// `u32::MAX`: never.
     pub osr_at: AtomicU32,
-    /// Back-edge checks that waited for another loop's ready OSR entry instead of
-    /// requesting one for their own loop (bounded by `OSR_WAIT_CHECKS`).
-    pub osr_waits: AtomicU32,
 }
 
-/// A loop header in the interpreter's code and the loop's ordinal in the Wasm body (the
-/// `osr_loop` of [`crate::NativeBackend::compile_function`]).
+/// A loop header in the interpreter's code and the loop's ordinal in the Wasm body (what
+/// an OSR entry is entered with, see [`crate::OsrEntry`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LoopHeader {
     /// Index of the header's first instruction in [`FuncCode::ops`].

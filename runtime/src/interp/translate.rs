@@ -294,7 +294,6 @@ impl<'m> Translator<'m> {
             loops,
             tier_at: AtomicU32::new(threshold),
             osr_at: AtomicU32::new(threshold),
-            osr_waits: AtomicU32::new(0),
         })
     }
 

@@ -93,14 +93,22 @@
 //!
 //! An OSR entry (see `NativeBackend::compile_function`) continues a function that the
 //! interpreter is running, at the header of one of its loops. It is a native function of
-//! Wasm type `(i64) -> ()`: `(callee, caller_vmctx, depth, frame: i64)`, where `callee` is
-//! the function's own `VMFuncRef` and `frame` the address of the interpreter frame's value
-//! slots: the locals in order, parameters first, one slot each except a v128, which takes
-//! two, low half first (`i32`/`f32` zero-extended bit patterns as in the adapters). It
-//! loads the locals, runs from the loop header to the end of the function (calls, traps and
-//! `depth` as in any native function) and stores the function's results into slots `0..`
-//! (laid out the same way) instead of returning them. The
-//! runtime enters it through the array trampoline of `(i64) -> ()`.
+//! Wasm type `(i64, i64) -> ()`: `(callee, caller_vmctx, depth, frame: i64, loop: i64)`,
+//! where `callee` is the function's own `VMFuncRef`, `frame` the address of the
+//! interpreter frame's value slots: the locals in order, parameters first, one slot each
+//! except a v128, which takes two, low half first (`i32`/`f32` zero-extended bit patterns
+//! as in the adapters), and `loop` the ordinal of the loop (counting the body's `loop`
+//! operators from 0) at whose header the frame stands. It loads the locals, runs from that
+//! header to the end of the function (calls, traps and `depth` as in any native function)
+//! and stores the function's results into slots `0..` (laid out the same way) instead of
+//! returning them. The runtime enters it through the array trampoline of
+//! `(i64, i64) -> ()`.
+//!
+//! Engine `tiered` compiles a function once for both: its body takes two more parameters,
+//! `frame` and `loop`, after the Wasm ones. A call passes [`NOT_OSR`] as `loop`; the OSR
+//! entry is a stub that loads the parameters from the frame and calls the body with the
+//! frame and the loop, which then loads the other locals from the frame and jumps to that
+//! loop's header.
 //!
 //! # Memory
 //!
@@ -109,6 +117,9 @@
 //! `base` never moves, `length` only grows (and may grow on another thread).
 
 use super::VMContext;
+
+/// The `loop` argument of a tiered function body on a call (not an OSR entry).
+pub const NOT_OSR: i64 = -1;
 
 /// Cranelift user trap code: `unreachable`.
 pub const TRAP_UNREACHABLE: u8 = 1;

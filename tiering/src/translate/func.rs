@@ -2,7 +2,7 @@
 
 use super::{
     BODY_NAMESPACE, BoundsChecks, TranslateError, TranslateOptions, body_signature, clif_type,
-    native_signature,
+    native_signature, osr_body_signature,
 };
 use cranelift_codegen::entity::packed_option::ReservedValue;
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
@@ -129,7 +129,8 @@ struct FuncTranslator<'a, 'f> {
     builtin_sigs: Vec<(Builtin, SigRef)>,
     regions: Regions,
     args: Vec<BlockArg>,
-    /// Set when translating an on-stack-replacement entry (see `kiln_runtime::vm::abi`).
+    /// Set when translating a tiered body, which OSR entries enter too (see
+    /// `kiln_runtime::vm::abi`).
     osr: Option<Osr>,
     /// `loop` operators seen so far, reachable or not (OSR targets count this way).
     loops_seen: u32,
@@ -144,25 +145,43 @@ struct FuncTranslator<'a, 'f> {
     segment: usize,
 }
 
-/// State of an OSR entry's translation.
+/// The OSR path of a tiered body: it dispatches on the loop-ordinal parameter through a
+/// chain of blocks, one test per enterable loop, each emitted when its loop's header is
+/// created (before the header is sealed).
 struct Osr {
-    /// Ordinal of the loop to enter.
-    target: u32,
     /// The interpreter frame's slots: locals in, results out.
     frame: Value,
-    /// Jumps to the target loop's header once that exists (`None` after).
-    start: Option<Block>,
+    /// The ordinal of the loop to enter (an `i64` parameter).
+    ordinal: Value,
+    /// The next link of the dispatch chain (`None` before the locals are loaded).
+    dispatch: Option<Block>,
+    /// Ordinals of the loops the entry can enter, in body order.
+    loops: Vec<u32>,
 }
 
+/// What [`translate`] produces.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Variant {
+    /// The function with its public native signature.
+    Entry,
+    /// The body that direct calls enter (`vmctx` first).
+    Body,
+    /// The body of engine `tiered`, which OSR entries enter too (see
+    /// [`super::translate_tiered_body`]).
+    OsrBody,
+}
+
+/// Translates defined function `func_index`; for [`Variant::OsrBody`] also returns the
+/// ordinals of the loops an OSR entry can enter (empty otherwise).
 pub(super) fn translate(
     module: &Module,
     func_index: u32,
-    osr_loop: Option<u32>,
+    variant: Variant,
     opts: &TranslateOptions,
     isa: &dyn TargetIsa,
     fctx: &mut FunctionBuilderContext,
-    is_body: bool,
-) -> Result<ir::Function> {
+) -> Result<(ir::Function, Vec<u32>)> {
+    let is_body = variant != Variant::Entry;
     if isa.pointer_type() != types::I64 {
         return Err(TranslateError::Unsupported(
             "native code for a target without 64-bit pointers".into(),
@@ -184,21 +203,19 @@ pub(super) fn translate(
             "function {func_index} is not a defined function"
         )));
     };
-    let (name, sig) = if osr_loop.is_some() {
-        (
-            UserFuncName::user(0, func_index),
-            native_signature(&FuncType::new([ValType::I64], []), CallConv::Tail),
-        )
-    } else if is_body {
-        (
-            UserFuncName::user(BODY_NAMESPACE, func_index),
-            body_signature(&ty, CallConv::Tail),
-        )
-    } else {
-        (
+    let (name, sig) = match variant {
+        Variant::Entry => (
             UserFuncName::user(0, func_index),
             native_signature(&ty, CallConv::Tail),
-        )
+        ),
+        Variant::Body => (
+            UserFuncName::user(BODY_NAMESPACE, func_index),
+            body_signature(&ty, CallConv::Tail),
+        ),
+        Variant::OsrBody => (
+            UserFuncName::user(BODY_NAMESPACE, func_index),
+            osr_body_signature(&ty, CallConv::Tail),
+        ),
     };
     let mut func = ir::Function::with_name_signature(name, sig);
     let result = {
@@ -235,10 +252,11 @@ pub(super) fn translate(
             builtin_sigs: Vec::new(),
             regions,
             args: Vec::new(),
-            osr: osr_loop.map(|target| Osr {
-                target,
+            osr: (variant == Variant::OsrBody).then(|| Osr {
                 frame: Value::reserved_value(),
-                start: None,
+                ordinal: Value::reserved_value(),
+                dispatch: None,
+                loops: Vec::new(),
             }),
             loops_seen: 0,
             func_index,
@@ -250,13 +268,13 @@ pub(super) fn translate(
             Ok(()) => {
                 t.b.seal_all_blocks();
                 t.b.finalize(isa.frontend_config());
-                Ok(())
+                Ok(t.osr.map(|o| o.loops).unwrap_or_default())
             }
             Err(e) => Err(e),
         }
     };
     match result {
-        Ok(()) => Ok(func),
+        Ok(loops) => Ok((func, loops)),
         Err(e) => {
             // The builder was dropped half-way: start the context afresh for its next use.
             *fctx = FunctionBuilderContext::new();
@@ -395,7 +413,13 @@ impl FuncTranslator<'_, '_> {
             return Ok(*s);
         }
         let ft = self.func_type(type_index)?;
-        let s = self.b.import_signature(body_signature(&ft, CallConv::Tail));
+        // A tiered body's only direct calls are those to itself.
+        let sig = if self.osr.is_some() {
+            osr_body_signature(&ft, CallConv::Tail)
+        } else {
+            body_signature(&ft, CallConv::Tail)
+        };
+        let s = self.b.import_signature(sig);
         self.body_sigs[type_index as usize] = Some(s);
         Ok(s)
     }
@@ -624,14 +648,7 @@ impl FuncTranslator<'_, '_> {
         args.push(if tail { self.depth } else { self.inner_depth });
         let params = self.pop_n(ft.params().len())?;
         args.extend_from_slice(&params);
-        if tail && self.osr.is_some() {
-            // An OSR entry's signature is not the callee's: call, then return normally.
-            args[2] = self.inner_depth;
-            let call = self.b.ins().call_indirect(sig, code, &args);
-            let results = self.b.inst_results(call).to_vec();
-            self.emit_return(&results);
-            self.reachable = false;
-        } else if tail {
+        if tail {
             self.b.ins().return_call_indirect(sig, code, &args);
             self.reachable = false;
         } else {
@@ -679,12 +696,17 @@ impl FuncTranslator<'_, '_> {
             colocated: true,
             patchable: false,
         });
-        let mut args = Vec::with_capacity(ft.params().len() + 2);
+        let mut args = Vec::with_capacity(ft.params().len() + 4);
         args.push(self.vmctx);
         // A tail call replaces this frame, so the callee inherits its budget.
         args.push(if tail { self.depth } else { self.inner_depth });
         let params = self.pop_n(ft.params().len())?;
         args.extend_from_slice(&params);
+        if self.osr.is_some() {
+            // A call, not an OSR entry: no frame, no loop.
+            args.push(self.b.ins().iconst(types::I64, 0));
+            args.push(self.b.ins().iconst(types::I64, abi::NOT_OSR));
+        }
         if tail {
             self.b.ins().return_call(func, &args);
             self.reachable = false;
@@ -869,18 +891,23 @@ impl FuncTranslator<'_, '_> {
         let header = self.block_with_params(&params);
         let next = self.block_with_params(&results);
         self.jump_with_top(header, params.len())?;
+        // An OSR entry can enter here when the locals are the whole state (what the
+        // interpreter's translator records as an OSR point): one more link of the chain.
         if let Some(osr) = &mut self.osr
-            && osr.target == ordinal
+            && let Some(dispatch) = osr.dispatch
+            && self.stack.is_empty()
+            && params.is_empty()
         {
-            if !self.stack.is_empty() || !params.is_empty() {
-                return Err(TranslateError::Unsupported(
-                    "OSR at a loop entered with operand values".into(),
-                ));
-            }
-            let start = osr.start.take().ok_or_else(|| invalid("OSR entry twice"))?;
-            self.b.switch_to_block(start);
-            self.b.ins().jump(header, &[]);
-            self.b.seal_block(start);
+            let next_link = self.b.create_block();
+            self.b.switch_to_block(dispatch);
+            let here = self
+                .b
+                .ins()
+                .icmp_imm_u(IntCC::Equal, osr.ordinal, i64::from(ordinal));
+            self.b.ins().brif(here, header, &[], next_link, &[]);
+            self.b.seal_block(dispatch);
+            osr.dispatch = Some(next_link);
+            osr.loops.push(ordinal);
         }
         let base = self.stack.len() - params.len();
         self.stack.truncate(base);
@@ -1078,9 +1105,10 @@ impl FuncTranslator<'_, '_> {
             _ => return Err(invalid("native signature without context parameters")),
         };
         if let Some(osr) = &mut self.osr {
-            osr.frame = wasm_params
-                .pop()
-                .ok_or_else(|| invalid("OSR entry without frame"))?;
+            let (Some(ordinal), Some(frame)) = (wasm_params.pop(), wasm_params.pop()) else {
+                return Err(invalid("OSR-capable body without frame and loop ordinal"));
+            };
+            (osr.frame, osr.ordinal) = (frame, ordinal);
         }
         // The call budget: 0 means this frame is one too many.
         self.b.ins().trapz(depth, TrapCode::STACK_OVERFLOW);
@@ -1088,17 +1116,10 @@ impl FuncTranslator<'_, '_> {
         self.inner_depth = self.b.ins().iadd_imm_s(depth, -1);
 
         let ty = self.ty.clone();
-        if self.osr.is_none() {
-            for (&p, &t) in wasm_params.iter().zip(ty.params()) {
-                let var = self.b.declare_var(clif_type(t));
-                self.b.def_var(var, p);
-                self.locals.push(var);
-            }
-        } else {
-            for &t in ty.params() {
-                let var = self.b.declare_var(clif_type(t));
-                self.locals.push(var);
-            }
+        for (&p, &t) in wasm_params.iter().zip(ty.params()) {
+            let var = self.b.declare_var(clif_type(t));
+            self.b.def_var(var, p);
+            self.locals.push(var);
         }
 
         let body = wasmparser::FunctionBody::new(wasmparser::BinaryReader::new(
@@ -1106,15 +1127,28 @@ impl FuncTranslator<'_, '_> {
             self.body_offset as u64,
         ));
         let mut locals = body.get_locals_reader().map_err(read_err)?;
-        let mut declared = 0u64;
-        let mut zeros: [Option<Value>; 5] = [None; 5];
+        let mut declared = Vec::new();
         for _ in 0..locals.get_count() {
             let (count, wty) = locals.read().map_err(read_err)?;
-            declared += count as u64;
-            if declared > MAX_LOCALS {
+            if declared.len() as u64 + count as u64 > MAX_LOCALS {
                 return Err(invalid("too many locals"));
             }
             let ty = self.wasm_type(wty)?;
+            declared.extend(std::iter::repeat_n(ty, count as usize));
+        }
+        for &ty in &declared {
+            let var = self.b.declare_var(ty);
+            self.locals.push(var);
+        }
+        if self.osr.is_some() {
+            self.enter_osr(&local_types(&ty, &body)?)?;
+        }
+        // Declared locals start at zero (on the OSR path they come from the frame).
+        let mut zeros: [Option<Value>; 5] = [None; 5];
+        for (&ty, var) in declared
+            .iter()
+            .zip(self.locals[ty.params().len()..].to_vec())
+        {
             let slot = match ty {
                 types::I32 => 0,
                 types::I64 => 1,
@@ -1135,18 +1169,9 @@ impl FuncTranslator<'_, '_> {
                     z
                 }
             };
-            for _ in 0..count {
-                let var = self.b.declare_var(ty);
-                if self.osr.is_none() {
-                    self.b.def_var(var, zero);
-                }
-                self.locals.push(var);
-            }
+            self.b.def_var(var, zero);
         }
 
-        if self.osr.is_some() {
-            self.enter_osr(&local_types(&ty, &body)?)?;
-        }
         let results: Vec<Type> = ty.results().iter().map(|&t| clif_type(t)).collect();
         let next = self.block_with_params(&results);
         self.push_frame(FrameKind::Block, next, 0, results.len());
@@ -1164,8 +1189,8 @@ impl FuncTranslator<'_, '_> {
                     self.fuel_costs.push(0);
                 }
             }
-            // Function entry (in the unreachable prefix for an OSR entry, which starts at
-            // its loop header's charge).
+            // Function entry, on the call path (an OSR entry starts at its loop header's
+            // charge).
             self.charge_fuel();
         }
         let mut ops = wasmparser::OperatorsReader::new(code);
@@ -1192,57 +1217,57 @@ impl FuncTranslator<'_, '_> {
         if !self.frames.is_empty() {
             return Err(invalid("function body without its final end"));
         }
-        if let Some(osr) = &self.osr
-            && osr.start.is_some()
-        {
-            return Err(TranslateError::Unsupported(format!(
-                "OSR: loop {} is not a reachable loop of the function",
-                osr.target
-            )));
+        if let Some(osr) = &self.osr {
+            // End of the chain: the runtime only enters at the loops it was told of (and
+            // has no OSR entry for a function without one).
+            let last = osr.dispatch.expect("set by enter_osr");
+            self.b.switch_to_block(last);
+            self.b.ins().trap(user_trap(abi::TRAP_UNREACHABLE));
+            self.b.seal_block(last);
         }
         Ok(())
     }
 
-    /// OSR entry: the locals come from the interpreter frame (`types` are their Wasm
-    /// types), then control jumps to the target loop's header once it is translated. The
-    /// body from its start is translated in a block without predecessors, which Cranelift
-    /// drops.
+    /// The OSR path of a tiered body: when the ordinal parameter names a loop (it is
+    /// [`abi::NOT_OSR`] on a call), the declared locals come from the interpreter frame
+    /// (`types` are the Wasm types of all locals; the parameters come in as arguments,
+    /// loaded from the frame by the OSR stub) and control enters the dispatch chain,
+    /// whose links `op_loop` adds. Translation goes on in the call path.
     fn enter_osr(&mut self, types: &[ValType]) -> Result<()> {
-        let frame = self.osr.as_ref().map(|o| o.frame).expect("OSR");
+        let Some((frame, ordinal)) = self.osr.as_ref().map(|o| (o.frame, o.ordinal)) else {
+            return Ok(());
+        };
+        let call_path = self.b.create_block();
+        let osr_path = self.b.create_block();
+        let is_call = self.b.ins().icmp_imm_s(IntCC::Equal, ordinal, abi::NOT_OSR);
+        self.b.ins().brif(is_call, call_path, &[], osr_path, &[]);
+        self.b.seal_block(call_path);
+        self.b.seal_block(osr_path);
+        self.b.switch_to_block(osr_path);
         // Slot `i` of a local is the sum of the slots of those before it (a v128 takes
         // two, low half first).
+        let nparams = self.ty.params().len();
         let mut slot = 0u32;
-        for (&t, &var) in types.iter().zip(&self.locals) {
-            let offset = scaled(slot, 8).ok_or_else(|| invalid("too many locals"))?;
-            let v = crate::trampoline::load_slot(&mut self.b, t, frame, offset);
-            self.b.def_var(var, v);
+        for (i, (&t, &var)) in types.iter().zip(&self.locals).enumerate() {
+            if i >= nparams {
+                let offset = scaled(slot, 8).ok_or_else(|| invalid("too many locals"))?;
+                let v = crate::trampoline::load_slot(&mut self.b, t, frame, offset);
+                self.b.def_var(var, v);
+            }
             slot += t.slots();
         }
-        let start = self.b.create_block();
-        self.b.ins().jump(start, &[]);
-        let dead = self.b.create_block();
-        self.b.seal_block(dead);
-        self.b.switch_to_block(dead);
+        let dispatch = self.b.create_block();
+        self.b.ins().jump(dispatch, &[]);
+        self.b.switch_to_block(call_path);
         if let Some(o) = self.osr.as_mut() {
-            o.start = Some(start);
+            o.dispatch = Some(dispatch);
         }
         Ok(())
     }
 
-    /// Returns `results` from the function: as the native results, or (OSR entry) stored
-    /// into the interpreter frame's first slots.
+    /// Returns `results` from the function.
     fn emit_return(&mut self, results: &[Value]) {
-        let Some(frame) = self.osr.as_ref().map(|o| o.frame) else {
-            self.b.ins().return_(results);
-            return;
-        };
-        let ty = self.ty.clone();
-        let mut slot = 0i32;
-        for (&v, &t) in results.iter().zip(ty.results()) {
-            crate::trampoline::store_slot(&mut self.b, t, v, frame, slot * 8);
-            slot += t.slots() as i32;
-        }
-        self.b.ins().return_(&[]);
+        self.b.ins().return_(results);
     }
 
     /// An operator in unreachable code: only the nesting of control matters.

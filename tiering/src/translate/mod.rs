@@ -128,19 +128,36 @@ pub fn body_signature(ty: &FuncType, call_conv: CallConv) -> Signature {
     sig
 }
 
+/// The signature of a function body in engine `tiered`: the [`body_signature`] followed
+/// by `frame: i64, loop_ordinal: i64`. A call passes `0` and
+/// [`NOT_OSR`](kiln_runtime::vm::abi::NOT_OSR); the [`osr_stub`] passes the interpreter
+/// frame and the loop to enter at (see [`translate_tiered_body`]).
+pub fn osr_body_signature(ty: &FuncType, call_conv: CallConv) -> Signature {
+    let mut sig = body_signature(ty, call_conv);
+    sig.params.push(AbiParam::new(types::I64));
+    sig.params.push(AbiParam::new(types::I64));
+    sig
+}
+
 /// The public entry `u0:func_index` of a function compiled as a body (`u1:func_index`):
 /// it has the [`native_signature`] of `ty`, loads `vmctx` from the callee's `VMFuncRef`
-/// and tail-calls the body, so it leaves no frame behind.
+/// and tail-calls the body, so it leaves no frame behind. With `osr_body` the body is a
+/// tiered one ([`osr_body_signature`]), called without an OSR frame.
 pub fn entry_stub(
     ty: &FuncType,
     func_index: u32,
+    osr_body: bool,
     isa: &dyn TargetIsa,
     fctx: &mut FunctionBuilderContext,
 ) -> ir::Function {
     let sig = native_signature(ty, CallConv::Tail);
     let mut func = ir::Function::with_name_signature(UserFuncName::user(0, func_index), sig);
     let mut b = cranelift_frontend::FunctionBuilder::new(&mut func, fctx);
-    let body_sig = b.import_signature(body_signature(ty, CallConv::Tail));
+    let body_sig = b.import_signature(if osr_body {
+        osr_body_signature(ty, CallConv::Tail)
+    } else {
+        body_signature(ty, CallConv::Tail)
+    });
     let name = b
         .func
         .declare_imported_user_function(UserExternalName::new(BODY_NAMESPACE, func_index));
@@ -165,6 +182,10 @@ pub fn entry_stub(
     let mut args = Vec::with_capacity(params.len() - 1);
     args.push(vmctx);
     args.extend_from_slice(&params[2..]);
+    if osr_body {
+        args.push(b.ins().iconst(types::I64, 0));
+        args.push(b.ins().iconst(types::I64, kiln_runtime::vm::abi::NOT_OSR));
+    }
     b.ins().return_call(body, &args);
     b.finalize(isa.frontend_config());
     func
@@ -186,7 +207,7 @@ pub fn translate_function(
     isa: &dyn TargetIsa,
     fctx: &mut FunctionBuilderContext,
 ) -> Result<ir::Function, TranslateError> {
-    func::translate(module, func_index, None, opts, isa, fctx, false)
+    func::translate(module, func_index, func::Variant::Entry, opts, isa, fctx).map(|(f, _)| f)
 }
 
 /// Like [`translate_function`], the body `u1:func_index` with the [`body_signature`] (engine
@@ -202,37 +223,91 @@ pub fn translate_body(
     isa: &dyn TargetIsa,
     fctx: &mut FunctionBuilderContext,
 ) -> Result<ir::Function, TranslateError> {
-    func::translate(module, func_index, None, opts, isa, fctx, true)
+    func::translate(module, func_index, func::Variant::Body, opts, isa, fctx).map(|(f, _)| f)
 }
 
-/// Translates an on-stack-replacement entry into loop `loop_ordinal` (counting the body's
-/// `loop` operators from 0, reachable or not) of defined function `func_index`: a
-/// Cranelift function of the native type `(i64) -> ()` that loads the locals from the
-/// interpreter frame at its parameter, continues at the loop header and stores the
-/// results into the frame (see `kiln_runtime::vm::abi`; a v128 takes two slots there, low
-/// half first).
+/// The Wasm type of every OSR entry's native signature: `(frame, loop ordinal) -> ()`.
+pub fn osr_entry_type() -> FuncType {
+    FuncType::new([ValType::I64, ValType::I64], [])
+}
+
+/// Translates the body of defined function `func_index` for engine `tiered`: like
+/// [`translate_body`] with the [`osr_body_signature`], whose two extra parameters let the
+/// same code serve on-stack replacement. Called with a loop ordinal, the body loads its
+/// declared locals from the interpreter frame instead of zeroing them and jumps to the
+/// header of that loop (counting the body's `loop` operators from 0, reachable or not)
+/// through a chain of comparisons. Every loop entered with an empty operand stack and no
+/// parameters can be entered; their ordinals are returned with the body, in body order
+/// (entering at any other traps).
 ///
 /// # Errors
 ///
-/// As [`translate_function`], and [`TranslateError::Unsupported`] when the loop is
-/// entered with operand values or parameters, is unreachable, or does not exist.
-pub fn translate_osr_entry(
+/// As [`translate_function`].
+pub fn translate_tiered_body(
     module: &Module,
     func_index: u32,
-    loop_ordinal: u32,
     opts: &TranslateOptions,
     isa: &dyn TargetIsa,
     fctx: &mut FunctionBuilderContext,
-) -> Result<ir::Function, TranslateError> {
-    func::translate(
-        module,
-        func_index,
-        Some(loop_ordinal),
-        opts,
-        isa,
-        fctx,
-        false,
-    )
+) -> Result<(ir::Function, Vec<u32>), TranslateError> {
+    func::translate(module, func_index, func::Variant::OsrBody, opts, isa, fctx)
+}
+
+/// The OSR entry `u0:func_index` of a function compiled with [`translate_tiered_body`]:
+/// native type [`osr_entry_type`], `(callee, caller_vmctx, depth, frame, loop_ordinal)`.
+/// It loads the function's parameters from the interpreter frame's first slots (one each,
+/// a v128 two, low half first; see `kiln_runtime::vm::abi`), calls the body with the frame
+/// and the ordinal, and stores the body's results into the frame's first slots.
+pub fn osr_stub(
+    ty: &FuncType,
+    func_index: u32,
+    isa: &dyn TargetIsa,
+    fctx: &mut FunctionBuilderContext,
+) -> ir::Function {
+    let sig = native_signature(&osr_entry_type(), CallConv::Tail);
+    let mut func = ir::Function::with_name_signature(UserFuncName::user(0, func_index), sig);
+    let mut b = cranelift_frontend::FunctionBuilder::new(&mut func, fctx);
+    let body_sig = b.import_signature(osr_body_signature(ty, CallConv::Tail));
+    let name = b
+        .func
+        .declare_imported_user_function(UserExternalName::new(BODY_NAMESPACE, func_index));
+    let body = b.import_function(ExtFuncData {
+        name: ExternalName::user(name),
+        signature: body_sig,
+        colocated: true,
+        patchable: false,
+    });
+    let entry = b.create_block();
+    b.append_block_params_for_function_params(entry);
+    b.switch_to_block(entry);
+    b.seal_block(entry);
+    let &[callee, _caller_vmctx, depth, frame, ordinal] = b.block_params(entry) else {
+        unreachable!("the OSR entry signature has five parameters");
+    };
+    let flags = MemFlagsData::trusted().with_readonly().with_can_move();
+    let vmctx = b.ins().load(
+        types::I64,
+        flags,
+        callee,
+        kiln_runtime::vm::VMFUNCREF_VMCTX as i32,
+    );
+    let mut args = vec![vmctx, depth];
+    let mut slot = 0i32;
+    for &t in ty.params() {
+        args.push(crate::trampoline::load_slot(&mut b, t, frame, slot * 8));
+        slot += t.slots() as i32;
+    }
+    args.extend([frame, ordinal]);
+    let call = b.ins().call(body, &args);
+    let results = b.inst_results(call).to_vec();
+    let mut slot = 0i32;
+    for (&v, &t) in results.iter().zip(ty.results()) {
+        crate::trampoline::store_slot(&mut b, t, v, frame, slot * 8);
+        slot += t.slots() as i32;
+    }
+    b.ins().return_(&[]);
+    b.finalize(isa.frontend_config());
+    func
 }
 
 #[cfg(test)]

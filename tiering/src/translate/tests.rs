@@ -453,8 +453,14 @@ fn many_results_need_an_implicit_return_area() {
                 translate_function(&module, i, &TranslateOptions::default(), &*isa, fctx).unwrap();
             // Engine jit: the body, and the entry stub that tail-calls it.
             let body = translate_body(&module, i, &jit, &*isa, fctx).unwrap();
-            let stub = entry_stub(module.func_type(i).unwrap(), i, &*isa, fctx);
-            for func in [func, body, stub] {
+            let stub = entry_stub(module.func_type(i).unwrap(), i, false, &*isa, fctx);
+            // Engine tiered: the body with its OSR path, its entry stub and its OSR stub.
+            let (tiered, _) =
+                translate_tiered_body(&module, i, &TranslateOptions::default(), &*isa, fctx)
+                    .unwrap();
+            let tiered_stub = entry_stub(module.func_type(i).unwrap(), i, true, &*isa, fctx);
+            let osr = osr_stub(module.func_type(i).unwrap(), i, &*isa, fctx);
+            for func in [func, body, stub, tiered, tiered_stub, osr] {
                 let mut ctx = Context::for_function(func);
                 ctx.compile(&*isa, &mut ControlPlane::default())
                     .map_err(|e| format!("{:?}", e.inner))?;
@@ -468,7 +474,8 @@ fn many_results_need_an_implicit_return_area() {
 }
 
 /// An OSR entry reads a v128 local from two frame slots (low half first) and stores v128
-/// results into two slots: later locals and results sit one slot further.
+/// results into two slots: later locals and results sit one slot further. The OSR stub
+/// loads the parameters and stores the results; the body loads the declared locals.
 #[test]
 fn osr_entry_with_v128_locals() {
     let isa = isa();
@@ -483,25 +490,33 @@ fn osr_entry_with_v128_locals() {
     .unwrap();
     let module = kiln_runtime::Module::new(&Engine::default(), &bytes).unwrap();
     let mut fctx = FunctionBuilderContext::new();
-    let func = translate_osr_entry(
-        &module,
-        0,
-        0,
-        &TranslateOptions::default(),
-        &*isa,
-        &mut fctx,
-    )
-    .unwrap();
-    let text = func.display().to_string();
-    for load in ["load.i32", "load.i8x16", "load.f64", "load.i8x16"] {
-        assert!(text.contains(load), "{text}");
+    let (body, loops) =
+        translate_tiered_body(&module, 0, &TranslateOptions::default(), &*isa, &mut fctx).unwrap();
+    assert_eq!(loops, [0]);
+    let stub = osr_stub(module.func_type(0).unwrap(), 0, &*isa, &mut fctx);
+    let body_text = body.display().to_string();
+    let stub_text = stub.display().to_string();
+    // Parameters at slots 0 and 1-2 (the stub), declared locals at 3 and 4-5 (the body).
+    for (text, load, at) in [
+        (&stub_text, "load.i32", "\n"),
+        (&stub_text, "load.i8x16", "+8\n"),
+        (&body_text, "load.f64", "+24\n"),
+        (&body_text, "load.i8x16", "+32\n"),
+    ] {
+        assert!(
+            text.lines()
+                .any(|l| l.contains(load) && (l.to_string() + "\n").ends_with(at)),
+            "{load} {at:?} in {text}"
+        );
     }
-    // Locals at slots 0, 1-2, 3 and 4-5; results at 0-1 and 2.
-    for at in ["+8\n", "+24\n", "+32\n", "+16\n"] {
-        assert!(text.contains(at), "{at:?} in {text}");
+    // Results at slots 0-1 and 2.
+    assert!(stub_text.contains("store"), "{stub_text}");
+    assert!(stub_text.contains("+16\n"), "{stub_text}");
+    for func in [body, stub] {
+        let text = func.display().to_string();
+        let mut ctx = Context::new();
+        ctx.func = func;
+        ctx.compile(&*isa, &mut ControlPlane::default())
+            .unwrap_or_else(|e| panic!("{:?}\n{text}", e.inner));
     }
-    let mut ctx = Context::new();
-    ctx.func = func;
-    ctx.compile(&*isa, &mut ControlPlane::default())
-        .unwrap_or_else(|e| panic!("{:?}\n{text}", e.inner));
 }
