@@ -139,25 +139,16 @@ pub fn osr_body_signature(ty: &FuncType, call_conv: CallConv) -> Signature {
     sig
 }
 
-/// The public entry `u0:func_index` of a function compiled as a body (`u1:func_index`):
-/// it has the [`native_signature`] of `ty`, loads `vmctx` from the callee's `VMFuncRef`
-/// and tail-calls the body, so it leaves no frame behind. With `osr_body` the body is a
-/// tiered one ([`osr_body_signature`]), called without an OSR frame.
-pub fn entry_stub(
-    ty: &FuncType,
+/// The start of a stub of function `func_index` (native signature, already set on `b`'s
+/// function): imports the body `u1:func_index` with `body_sig`, opens the entry block and
+/// loads `vmctx` from the callee's `VMFuncRef`. Returns the body, the stub's parameters
+/// and `vmctx`.
+fn stub_prologue(
+    b: &mut cranelift_frontend::FunctionBuilder<'_>,
+    body_sig: Signature,
     func_index: u32,
-    osr_body: bool,
-    isa: &dyn TargetIsa,
-    fctx: &mut FunctionBuilderContext,
-) -> ir::Function {
-    let sig = native_signature(ty, CallConv::Tail);
-    let mut func = ir::Function::with_name_signature(UserFuncName::user(0, func_index), sig);
-    let mut b = cranelift_frontend::FunctionBuilder::new(&mut func, fctx);
-    let body_sig = b.import_signature(if osr_body {
-        osr_body_signature(ty, CallConv::Tail)
-    } else {
-        body_signature(ty, CallConv::Tail)
-    });
+) -> (ir::FuncRef, Vec<ir::Value>, ir::Value) {
+    let body_sig = b.import_signature(body_sig);
     let name = b
         .func
         .declare_imported_user_function(UserExternalName::new(BODY_NAMESPACE, func_index));
@@ -179,6 +170,29 @@ pub fn entry_stub(
         params[0],
         kiln_runtime::vm::VMFUNCREF_VMCTX as i32,
     );
+    (body, params, vmctx)
+}
+
+/// The public entry `u0:func_index` of a function compiled as a body (`u1:func_index`):
+/// it has the [`native_signature`] of `ty`, loads `vmctx` from the callee's `VMFuncRef`
+/// and tail-calls the body, so it leaves no frame behind. With `osr_body` the body is a
+/// tiered one ([`osr_body_signature`]), called without an OSR frame.
+pub fn entry_stub(
+    ty: &FuncType,
+    func_index: u32,
+    osr_body: bool,
+    isa: &dyn TargetIsa,
+    fctx: &mut FunctionBuilderContext,
+) -> ir::Function {
+    let sig = native_signature(ty, CallConv::Tail);
+    let mut func = ir::Function::with_name_signature(UserFuncName::user(0, func_index), sig);
+    let mut b = cranelift_frontend::FunctionBuilder::new(&mut func, fctx);
+    let body_sig = if osr_body {
+        osr_body_signature(ty, CallConv::Tail)
+    } else {
+        body_signature(ty, CallConv::Tail)
+    };
+    let (body, params, vmctx) = stub_prologue(&mut b, body_sig, func_index);
     let mut args = Vec::with_capacity(params.len() - 1);
     args.push(vmctx);
     args.extend_from_slice(&params[2..]);
@@ -267,30 +281,11 @@ pub fn osr_stub(
     let sig = native_signature(&osr_entry_type(), CallConv::Tail);
     let mut func = ir::Function::with_name_signature(UserFuncName::user(0, func_index), sig);
     let mut b = cranelift_frontend::FunctionBuilder::new(&mut func, fctx);
-    let body_sig = b.import_signature(osr_body_signature(ty, CallConv::Tail));
-    let name = b
-        .func
-        .declare_imported_user_function(UserExternalName::new(BODY_NAMESPACE, func_index));
-    let body = b.import_function(ExtFuncData {
-        name: ExternalName::user(name),
-        signature: body_sig,
-        colocated: true,
-        patchable: false,
-    });
-    let entry = b.create_block();
-    b.append_block_params_for_function_params(entry);
-    b.switch_to_block(entry);
-    b.seal_block(entry);
-    let &[callee, _caller_vmctx, depth, frame, ordinal] = b.block_params(entry) else {
+    let (body, params, vmctx) =
+        stub_prologue(&mut b, osr_body_signature(ty, CallConv::Tail), func_index);
+    let [_callee, _caller_vmctx, depth, frame, ordinal] = params[..] else {
         unreachable!("the OSR entry signature has five parameters");
     };
-    let flags = MemFlagsData::trusted().with_readonly().with_can_move();
-    let vmctx = b.ins().load(
-        types::I64,
-        flags,
-        callee,
-        kiln_runtime::vm::VMFUNCREF_VMCTX as i32,
-    );
     let mut args = vec![vmctx, depth];
     let mut slot = 0i32;
     for &t in ty.params() {
