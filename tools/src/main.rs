@@ -120,8 +120,7 @@ struct RunArgs {
         value_names = ["FILE", "ARGS"],
         required = true,
         num_args = 1..,
-        trailing_var_arg = true,
-        allow_hyphen_values = true
+        trailing_var_arg = true
     )]
     file_and_args: Vec<OsString>,
 }

@@ -421,3 +421,18 @@ fn version_and_help() {
     assert!(out.contains("--invoke"), "{out}");
     assert!(out.contains("--engine"), "{out}");
 }
+
+#[test]
+fn unknown_flag_before_file_is_a_usage_error() {
+    let f = fib_wat();
+    // Before FILE an unknown flag is Kiln's mistake, not the file name: clap's error and tip.
+    let err = usage_error(kiln(&["run", "--bogus", f.to_str().unwrap()]));
+    assert!(err.contains("unexpected argument '--bogus'"), "{err}");
+    assert!(!err.contains("cannot read"), "{err}");
+    let err = usage_error(kiln(&["run", "--invok", "add", f.to_str().unwrap(), "1", "2"]));
+    assert!(err.contains("similar argument exists: '--invoke'"), "{err}");
+    let err = usage_error(kiln(&["run", "-x", f.to_str().unwrap()]));
+    assert!(err.contains("unexpected argument '-x'"), "{err}");
+    // After FILE, flags and negative numbers are still the guest's.
+    assert_eq!(ok(run("add", &f, &["-1", "-2"])), "-3\n");
+}
