@@ -532,19 +532,33 @@ impl ModuleConfig {
     }
 
     /// The guest's stdin (default: empty).
+    ///
+    /// The filetype the guest sees for it (`fd_fdstat_get`) follows what the stream is:
+    /// for [`std::io::stdin()`] that of the host's descriptor 0, looked up when the guest
+    /// asks (a terminal is a `character_device`, a redirected file a `regular_file`, a
+    /// pipe `unknown`); for a [`std::fs::File`] that of the file; for anything else (a
+    /// `Cursor`, any `Read`) `unknown`, a stream that is neither a terminal nor seekable.
     pub fn with_stdin(mut self, stdin: impl std::io::Read + Send + 'static) -> ModuleConfig {
+        self.wasi.stdio_kinds[0] = crate::wasi::stream_kind_of(&stdin);
         self.wasi.stdin = Some(crate::wasi::shared_reader(stdin));
         self
     }
 
-    /// The guest's stdout (default: discarded). Flushed after every write.
+    /// The guest's stdout (default: discarded). Flushed after every write. Its filetype
+    /// follows the stream as for [`with_stdin`](Self::with_stdin): the host's descriptor 1
+    /// for [`std::io::stdout()`] (a guest's C library buffers by line only when that is a
+    /// terminal), a file's own type, `unknown` for a `Vec<u8>` or any other `Write`.
     pub fn with_stdout(mut self, stdout: impl std::io::Write + Send + 'static) -> ModuleConfig {
+        self.wasi.stdio_kinds[1] = crate::wasi::stream_kind_of(&stdout);
         self.wasi.stdout = Some(crate::wasi::shared_writer(stdout));
         self
     }
 
-    /// The guest's stderr (default: discarded). Flushed after every write.
+    /// The guest's stderr (default: discarded). Flushed after every write. Its filetype
+    /// follows the stream as for [`with_stdout`](Self::with_stdout) (the host's descriptor
+    /// 2 for [`std::io::stderr()`]).
     pub fn with_stderr(mut self, stderr: impl std::io::Write + Send + 'static) -> ModuleConfig {
+        self.wasi.stdio_kinds[2] = crate::wasi::stream_kind_of(&stderr);
         self.wasi.stderr = Some(crate::wasi::shared_writer(stderr));
         self
     }

@@ -469,3 +469,62 @@ fn raw_calls_from_wat() {
         assert_eq!(m.exit_code(), Some(42));
     });
 }
+
+/// Exports `fdstat_type(fd)` and `filestat_type(fd)`: the filetype `fd_fdstat_get` and
+/// `fd_filestat_get` report for `fd`, or -1 when the call fails.
+const FILETYPES: &str = r#"(module
+    (import "wasi_snapshot_preview1" "fd_fdstat_get" (func $fdstat (param i32 i32) (result i32)))
+    (import "wasi_snapshot_preview1" "fd_filestat_get" (func $filestat (param i32 i32) (result i32)))
+    (memory (export "memory") 1)
+    (func (export "fdstat_type") (param $fd i32) (result i32)
+        (if (call $fdstat (local.get $fd) (i32.const 0)) (then (return (i32.const -1))))
+        (i32.load8_u (i32.const 0)))
+    (func (export "filestat_type") (param $fd i32) (result i32)
+        (if (call $filestat (local.get $fd) (i32.const 64)) (then (return (i32.const -1))))
+        (i32.load8_u (i32.const 80))))"#;
+
+const FILETYPE_UNKNOWN: u64 = 0;
+const FILETYPE_REGULAR_FILE: u64 = 4;
+
+/// The filetypes reported for fds 0, 1 and 2, by `fd_fdstat_get` then `fd_filestat_get`.
+fn stdio_filetypes(rt: &Runtime, config: ModuleConfig) -> Vec<(u64, u64)> {
+    let compiled = rt.compile(&wat::parse_str(FILETYPES).unwrap()).unwrap();
+    let m = rt.instantiate(&compiled, config).unwrap();
+    let ty = |name: &str, fd: u64| m.exported_function(name).unwrap().call(&[fd]).unwrap()[0];
+    (0..3)
+        .map(|fd| (ty("fdstat_type", fd), ty("filestat_type", fd)))
+        .collect()
+}
+
+#[test]
+fn in_memory_stdio_is_not_a_terminal() {
+    each_engine(|rt| {
+        let unknown = (FILETYPE_UNKNOWN, FILETYPE_UNKNOWN);
+        // Nothing configured (empty stdin, discarded output), then in-memory streams:
+        // streams that are neither terminals nor seekable, like pipes.
+        assert_eq!(stdio_filetypes(rt, ModuleConfig::new()), [unknown; 3]);
+        let config = ModuleConfig::new()
+            .with_stdin(std::io::Cursor::new(b"in".to_vec()))
+            .with_stdout(Vec::new())
+            .with_stderr(Capture::default());
+        assert_eq!(stdio_filetypes(rt, config), [unknown; 3]);
+    });
+}
+
+#[test]
+fn host_files_as_stdio_report_their_type() {
+    each_engine(|rt| {
+        let dir = temp_dir("stdio-files");
+        let input = dir.join("input");
+        std::fs::write(&input, b"data").unwrap();
+        let file = (FILETYPE_REGULAR_FILE, FILETYPE_REGULAR_FILE);
+        let unknown = (FILETYPE_UNKNOWN, FILETYPE_UNKNOWN);
+        let config = ModuleConfig::new()
+            .with_stdin(std::fs::File::open(&input).unwrap())
+            .with_stdout(std::fs::File::create(dir.join("output")).unwrap())
+            // A character device that is not a terminal is no terminal to the guest.
+            .with_stderr(std::fs::File::create("/dev/null").unwrap());
+        assert_eq!(stdio_filetypes(rt, config), [file, file, unknown]);
+        std::fs::remove_dir_all(dir).unwrap();
+    });
+}

@@ -429,7 +429,14 @@ fn unknown_flag_before_file_is_a_usage_error() {
     let err = usage_error(kiln(&["run", "--bogus", f.to_str().unwrap()]));
     assert!(err.contains("unexpected argument '--bogus'"), "{err}");
     assert!(!err.contains("cannot read"), "{err}");
-    let err = usage_error(kiln(&["run", "--invok", "add", f.to_str().unwrap(), "1", "2"]));
+    let err = usage_error(kiln(&[
+        "run",
+        "--invok",
+        "add",
+        f.to_str().unwrap(),
+        "1",
+        "2",
+    ]));
     assert!(err.contains("similar argument exists: '--invoke'"), "{err}");
     let err = usage_error(kiln(&["run", "-x", f.to_str().unwrap()]));
     assert!(err.contains("unexpected argument '-x'"), "{err}");

@@ -398,3 +398,70 @@ fn fuel_flag_bounds_the_guest_identically_in_every_engine() {
     assert!(hello_lines.windows(2).all(|w| w[0] == w[1]), "{used:?}");
     assert!(!fib_lines[0].starts_with("fuel: 0 used"), "{used:?}");
 }
+
+/// A WASI command that prints the filetype `fd_fdstat_get` reports for fds 0, 1 and 2 as
+/// three digits (`E` when the call fails) on stdout.
+const STDIO_TYPES: &str = r#"(module
+    (import "wasi_snapshot_preview1" "fd_fdstat_get" (func $fdstat (param i32 i32) (result i32)))
+    (import "wasi_snapshot_preview1" "fd_write" (func $write (param i32 i32 i32 i32) (result i32)))
+    (memory (export "memory") 1)
+    (func $digit (param $fd i32) (result i32)
+        (if (call $fdstat (local.get $fd) (i32.const 64)) (then (return (i32.const 69))))
+        (i32.add (i32.load8_u (i32.const 64)) (i32.const 48)))
+    (func (export "_start")
+        (i32.store8 (i32.const 100) (call $digit (i32.const 0)))
+        (i32.store8 (i32.const 101) (call $digit (i32.const 1)))
+        (i32.store8 (i32.const 102) (call $digit (i32.const 2)))
+        (i32.store8 (i32.const 103) (i32.const 10))
+        (i32.store (i32.const 0) (i32.const 100))
+        (i32.store (i32.const 4) (i32.const 4))
+        (drop (call $write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))))"#;
+
+/// `kiln run --engine ENGINE FILE` with the given stdio; returns what the guest printed
+/// (read from `out` when stdout went to that file).
+fn stdio_types(
+    engine: &str,
+    file: &Path,
+    stdin: Stdio,
+    out: Stdio,
+    out_file: Option<&Path>,
+) -> String {
+    let o = Command::new(KILN)
+        .args(["run", "--engine", engine])
+        .arg(file)
+        .stdin(stdin)
+        .stdout(out)
+        .stderr(Stdio::piped())
+        .output()
+        .expect("kiln runs");
+    assert_status(&o, 0);
+    match out_file {
+        Some(path) => std::fs::read_to_string(path).unwrap(),
+        None => stdout(&o),
+    }
+}
+
+#[test]
+fn redirected_stdio_is_not_a_terminal() {
+    // WASI filetypes: 0 unknown (a pipe, /dev/null), 4 regular file.
+    let dir = temp_dir("stdio-types");
+    let module = dir.join("types.wat");
+    std::fs::write(&module, STDIO_TYPES).unwrap();
+    let input = dir.join("input");
+    std::fs::write(&input, b"data").unwrap();
+    let file = |p: &Path| Stdio::from(std::fs::File::open(p).unwrap());
+    for e in engines() {
+        // stdout to a pipe, stdin from a pipe, stderr to a pipe.
+        let piped = stdio_types(e, &module, Stdio::piped(), Stdio::piped(), None);
+        assert_eq!(piped, "000\n", "{e}");
+        // stdout to a file, stdin from a file.
+        let out = dir.join(format!("out-{e}"));
+        let to_file = Stdio::from(std::fs::File::create(&out).unwrap());
+        let redirected = stdio_types(e, &module, file(&input), to_file, Some(&out));
+        assert_eq!(redirected, "440\n", "{e}");
+        // /dev/null is a character device, but no terminal.
+        let null = stdio_types(e, &module, Stdio::null(), Stdio::piped(), None);
+        assert_eq!(null, "000\n", "{e}");
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}

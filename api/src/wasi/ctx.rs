@@ -80,7 +80,9 @@ pub(crate) mod rights {
         | PATH_SYMLINK
         | PATH_REMOVE_DIRECTORY
         | PATH_UNLINK_FILE;
-    /// Stdio streams: no seek or tell, so wasi-libc's `isatty` says yes (line buffering).
+    /// Stdio streams: no seek or tell (they are streams whatever they are connected to;
+    /// `fd_seek` answers `ESPIPE`). wasi-libc's `isatty` also needs the character-device
+    /// filetype, which only a terminal reports.
     pub const STDIO: u64 =
         FD_READ | FD_WRITE | FD_FDSTAT_SET_FLAGS | FD_FILESTAT_GET | POLL_FD_READWRITE;
 }
@@ -92,10 +94,45 @@ pub(crate) struct DirEntry {
     pub name: Vec<u8>,
 }
 
+/// What a stdio stream is connected to, which decides the filetype `fd_fdstat_get` and
+/// `fd_filestat_get` report (see `funcs::host_stream_filetype`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum StreamKind {
+    /// The process's own stdin: its host type is looked up at every query.
+    ProcessStdin,
+    /// The process's own stdout.
+    ProcessStdout,
+    /// The process's own stderr.
+    ProcessStderr,
+    /// A type known when the stream was configured: a host file's, or `unknown` for an
+    /// in-memory stream (a stream that is neither a terminal nor seekable, like a pipe).
+    Fixed(u8),
+}
+
+impl Default for StreamKind {
+    fn default() -> StreamKind {
+        StreamKind::Fixed(super::funcs::FILETYPE_UNKNOWN)
+    }
+}
+
+impl StreamKind {
+    /// The WASI filetype of the stream now.
+    pub fn filetype(self) -> u8 {
+        use std::os::fd::AsFd;
+        let host = super::funcs::host_stream_filetype;
+        match self {
+            StreamKind::ProcessStdin => host(std::io::stdin().as_fd()),
+            StreamKind::ProcessStdout => host(std::io::stdout().as_fd()),
+            StreamKind::ProcessStderr => host(std::io::stderr().as_fd()),
+            StreamKind::Fixed(filetype) => filetype,
+        }
+    }
+}
+
 /// What a descriptor refers to.
 pub(crate) enum Handle {
-    Stdin(SharedReader),
-    Writer(SharedWriter),
+    Stdin(SharedReader, StreamKind),
+    Writer(SharedWriter, StreamKind),
     File(File),
     Dir {
         fd: OwnedFd,
@@ -212,9 +249,16 @@ impl WasiCtx {
             fdflags: 0,
             preopen: None,
         };
-        table.entries.insert(0, stdio(Handle::Stdin(stdin)));
-        table.entries.insert(1, stdio(Handle::Writer(stdout)));
-        table.entries.insert(2, stdio(Handle::Writer(stderr)));
+        let [stdin_kind, stdout_kind, stderr_kind] = config.stdio_kinds;
+        table
+            .entries
+            .insert(0, stdio(Handle::Stdin(stdin, stdin_kind)));
+        table
+            .entries
+            .insert(1, stdio(Handle::Writer(stdout, stdout_kind)));
+        table
+            .entries
+            .insert(2, stdio(Handle::Writer(stderr, stderr_kind)));
         for (host, guest) in &config.preopens {
             let fd = rustix::fs::open(
                 host,

@@ -24,7 +24,7 @@ const I32: ValueType = ValueType::I32;
 const I64: ValueType = ValueType::I64;
 
 // filetype
-const FILETYPE_UNKNOWN: u8 = 0;
+pub(super) const FILETYPE_UNKNOWN: u8 = 0;
 const FILETYPE_BLOCK_DEVICE: u8 = 1;
 const FILETYPE_CHARACTER_DEVICE: u8 = 2;
 const FILETYPE_DIRECTORY: u8 = 3;
@@ -390,6 +390,24 @@ fn filetype_of(ft: FileType) -> u8 {
     }
 }
 
+/// The filetype of a host descriptor used as a stdio stream: a regular file, block
+/// device or socket reports its own type; a character device reports
+/// `character_device` only when it is a terminal (wasi-libc's `isatty` goes by that
+/// type, and so decides line buffering and colours); a pipe, `/dev/null` or a descriptor
+/// that cannot be examined reports `unknown`, as wasmtime does for every stdio stream
+/// that is not a terminal (WASI has no pipe filetype).
+pub(super) fn host_stream_filetype(fd: BorrowedFd<'_>) -> u8 {
+    use std::io::IsTerminal;
+    let Ok(st) = rustix::fs::fstat(fd) else {
+        return FILETYPE_UNKNOWN;
+    };
+    match mode_type(&st) {
+        FileType::CharacterDevice if fd.is_terminal() => FILETYPE_CHARACTER_DEVICE,
+        FileType::CharacterDevice | FileType::Fifo => FILETYPE_UNKNOWN,
+        other => filetype_of(other),
+    }
+}
+
 fn mode_type(st: &rustix::fs::Stat) -> FileType {
     FileType::from_raw_mode(st.st_mode as rustix::fs::RawMode)
 }
@@ -428,9 +446,9 @@ fn stat_entry(entry: &FdEntry) -> R<[u8; 64]> {
     match &entry.handle {
         Handle::File(f) => Ok(filestat_bytes(&rustix::fs::fstat(f)?)),
         Handle::Dir { fd, .. } => Ok(filestat_bytes(&rustix::fs::fstat(fd)?)),
-        Handle::Stdin(_) | Handle::Writer(_) => {
+        Handle::Stdin(_, kind) | Handle::Writer(_, kind) => {
             let mut out = [0u8; 64];
-            out[16] = FILETYPE_CHARACTER_DEVICE;
+            out[16] = kind.filetype();
             Ok(out)
         }
     }
@@ -489,8 +507,8 @@ fn sync(cx: &Cx, fd: u32, data_only: bool) -> R {
         Handle::File(f) if data_only => Ok(f.sync_data()?),
         Handle::File(f) => Ok(f.sync_all()?),
         Handle::Dir { fd, .. } => Ok(rustix::fs::fsync(fd)?),
-        Handle::Writer(w) => Ok(w.lock().unwrap_or_else(|e| e.into_inner()).flush()?),
-        Handle::Stdin(_) => Err(Errno::INVAL),
+        Handle::Writer(w, _) => Ok(w.lock().unwrap_or_else(|e| e.into_inner()).flush()?),
+        Handle::Stdin(..) => Err(Errno::INVAL),
     }
 }
 
@@ -506,7 +524,7 @@ fn fd_fdstat_get(cx: &Cx, s: &[u64]) -> R {
     let fds = cx.wasi.fds();
     let entry = fds.get(a32(s, 0))?;
     let filetype = match &entry.handle {
-        Handle::Stdin(_) | Handle::Writer(_) => FILETYPE_CHARACTER_DEVICE,
+        Handle::Stdin(_, kind) | Handle::Writer(_, kind) => kind.filetype(),
         Handle::Dir { .. } => FILETYPE_DIRECTORY,
         Handle::File(f) => {
             let st = rustix::fs::fstat(f)?;
@@ -626,13 +644,13 @@ fn fd_read(cx: &Cx, s: &[u64]) -> R {
     let mut fds = cx.wasi.fds();
     let n = match &mut fds.get_mut(a32(s, 0))?.handle {
         Handle::File(f) => read_iovecs(cx, &iovs, |b, _| f.read(b), false)?,
-        Handle::Stdin(r) => {
+        Handle::Stdin(r, _) => {
             let mut r = r.lock().unwrap_or_else(|e| e.into_inner());
             // One read that returns data is enough: do not block for more.
             read_iovecs(cx, &iovs, |b, _| r.read(b), true)?
         }
         Handle::Dir { .. } => return Err(Errno::ISDIR),
-        Handle::Writer(_) => return Err(Errno::BADF),
+        Handle::Writer(..) => return Err(Errno::BADF),
     };
     cx.write_u32(a32(s, 3), n)
 }
@@ -644,7 +662,7 @@ fn fd_pread(cx: &Cx, s: &[u64]) -> R {
     let n = match &fds.get(a32(s, 0))?.handle {
         Handle::File(f) => read_iovecs(cx, &iovs, |b, done| f.read_at(b, offset + done), false)?,
         Handle::Dir { .. } => return Err(Errno::ISDIR),
-        Handle::Stdin(_) | Handle::Writer(_) => return Err(Errno::SPIPE),
+        Handle::Stdin(..) | Handle::Writer(..) => return Err(Errno::SPIPE),
     };
     cx.write_u32(a32(s, 4), n)
 }
@@ -664,13 +682,13 @@ fn fd_write(cx: &Cx, s: &[u64]) -> R {
     let mut fds = cx.wasi.fds();
     match &mut fds.get_mut(a32(s, 0))?.handle {
         Handle::File(f) => f.write_all(&data)?,
-        Handle::Writer(w) => {
+        Handle::Writer(w, _) => {
             let mut w = w.lock().unwrap_or_else(|e| e.into_inner());
             w.write_all(&data)?;
             w.flush()?;
         }
         Handle::Dir { .. } => return Err(Errno::ISDIR),
-        Handle::Stdin(_) => return Err(Errno::BADF),
+        Handle::Stdin(..) => return Err(Errno::BADF),
     }
     drop(fds);
     cx.write_u32(a32(s, 3), data.len() as u32)
@@ -683,7 +701,7 @@ fn fd_pwrite(cx: &Cx, s: &[u64]) -> R {
     match &fds.get(a32(s, 0))?.handle {
         Handle::File(f) => f.write_all_at(&data, s[3])?,
         Handle::Dir { .. } => return Err(Errno::ISDIR),
-        Handle::Stdin(_) | Handle::Writer(_) => return Err(Errno::SPIPE),
+        Handle::Stdin(..) | Handle::Writer(..) => return Err(Errno::SPIPE),
     }
     drop(fds);
     cx.write_u32(a32(s, 4), data.len() as u32)
@@ -783,7 +801,7 @@ fn fd_seek(cx: &Cx, s: &[u64]) -> R {
     let new = match &mut fds.get_mut(a32(s, 0))?.handle {
         Handle::File(f) => f.seek(pos)?,
         Handle::Dir { .. } => return Err(Errno::BADF),
-        Handle::Stdin(_) | Handle::Writer(_) => return Err(Errno::SPIPE),
+        Handle::Stdin(..) | Handle::Writer(..) => return Err(Errno::SPIPE),
     };
     drop(fds);
     cx.write_u64(a32(s, 3), new)
@@ -794,7 +812,7 @@ fn fd_tell(cx: &Cx, s: &[u64]) -> R {
     let pos = match &mut fds.get_mut(a32(s, 0))?.handle {
         Handle::File(f) => f.stream_position()?,
         Handle::Dir { .. } => return Err(Errno::BADF),
-        Handle::Stdin(_) | Handle::Writer(_) => return Err(Errno::SPIPE),
+        Handle::Stdin(..) | Handle::Writer(..) => return Err(Errno::SPIPE),
     };
     drop(fds);
     cx.write_u64(a32(s, 1), pos)
@@ -1129,7 +1147,10 @@ mod tests {
     fn fd_numbers_reuse_the_lowest_free_slot() {
         let mut t = FdTable::default();
         let entry = || FdEntry {
-            handle: Handle::Stdin(super::super::shared_reader(std::io::empty())),
+            handle: Handle::Stdin(
+                super::super::shared_reader(std::io::empty()),
+                super::super::StreamKind::default(),
+            ),
             rights_base: 0,
             rights_inheriting: 0,
             fdflags: 0,

@@ -69,7 +69,7 @@ use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-pub(crate) use ctx::WasiCtx;
+pub(crate) use ctx::{StreamKind, WasiCtx};
 
 /// The import module name.
 pub const MODULE_NAME: &str = "wasi_snapshot_preview1";
@@ -99,6 +99,8 @@ pub(crate) struct WasiConfig {
     pub stdin: Option<SharedReader>,
     pub stdout: Option<SharedWriter>,
     pub stderr: Option<SharedWriter>,
+    /// What stdin, stdout and stderr are (for `fd_fdstat_get`), in that order.
+    pub stdio_kinds: [StreamKind; 3],
     pub preopens: Vec<(PathBuf, String)>,
     pub walltime: Option<(ClockFn, u64)>,
     pub nanotime: Option<(ClockFn, u64)>,
@@ -120,6 +122,24 @@ impl fmt::Debug for WasiConfig {
             .field("nanosleep", &self.nanosleep.is_some())
             .field("rand", &self.rand.is_some())
             .finish()
+    }
+}
+
+/// What the stream `stream` given to the config is: the process's own stdin, stdout or
+/// stderr (their type is looked up on the host whenever the guest asks, so a redirection
+/// is seen), a host file (its type read now), or anything else, an in-memory stream.
+pub(crate) fn stream_kind_of(stream: &dyn std::any::Any) -> StreamKind {
+    use std::os::fd::AsFd;
+    if stream.is::<std::io::Stdin>() {
+        StreamKind::ProcessStdin
+    } else if stream.is::<std::io::Stdout>() {
+        StreamKind::ProcessStdout
+    } else if stream.is::<std::io::Stderr>() {
+        StreamKind::ProcessStderr
+    } else if let Some(file) = stream.downcast_ref::<std::fs::File>() {
+        StreamKind::Fixed(funcs::host_stream_filetype(file.as_fd()))
+    } else {
+        StreamKind::Fixed(funcs::FILETYPE_UNKNOWN)
     }
 }
 
