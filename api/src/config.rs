@@ -571,7 +571,30 @@ impl ModuleConfig {
         host: impl Into<std::path::PathBuf>,
         guest: impl Into<String>,
     ) -> ModuleConfig {
-        self.wasi.preopens.push((host.into(), guest.into()));
+        self.wasi.preopens.push(crate::wasi::Preopen {
+            host: host.into(),
+            guest: guest.into(),
+            read_only: false,
+        });
+        self
+    }
+
+    /// [`with_preopen_dir`](Self::with_preopen_dir), read-only: the guest can open, read,
+    /// list and stat what is inside, but every change (creating, truncating or writing
+    /// files, creating or removing directories, unlinking, renaming, linking, setting
+    /// times or sizes) fails with `EPERM`, as in wasmtime's read-only preopens. The
+    /// restriction covers every descriptor opened through this directory; the same host
+    /// directory given again writable (or a writable parent of it) stays writable.
+    pub fn with_readonly_preopen_dir(
+        mut self,
+        host: impl Into<std::path::PathBuf>,
+        guest: impl Into<String>,
+    ) -> ModuleConfig {
+        self.wasi.preopens.push(crate::wasi::Preopen {
+            host: host.into(),
+            guest: guest.into(),
+            read_only: true,
+        });
         self
     }
 

@@ -528,3 +528,42 @@ fn host_files_as_stdio_report_their_type() {
         std::fs::remove_dir_all(dir).unwrap();
     });
 }
+
+#[test]
+fn read_only_preopens_refuse_changes() {
+    // `mkdir(name)` and `create(name)` on the preopen (fd 3) return the errno.
+    let wasm = wat::parse_str(
+        r#"(module
+        (import "wasi_snapshot_preview1" "path_create_directory" (func $mkdir (param i32 i32 i32) (result i32)))
+        (import "wasi_snapshot_preview1" "path_open" (func $open (param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)))
+        (import "wasi_snapshot_preview1" "path_filestat_get" (func $stat (param i32 i32 i32 i32 i32) (result i32)))
+        (memory (export "memory") 1)
+        (data (i32.const 16) "d")
+        (data (i32.const 17) "f")
+        (data (i32.const 18) "existing")
+        (func (export "mkdir") (result i32) (call $mkdir (i32.const 3) (i32.const 16) (i32.const 1)))
+        (func (export "create") (result i32)
+            (call $open (i32.const 3) (i32.const 0) (i32.const 17) (i32.const 1) (i32.const 1)
+                (i64.const 64) (i64.const 0) (i32.const 0) (i32.const 0)))
+        (func (export "stat") (result i32)
+            (call $stat (i32.const 3) (i32.const 0) (i32.const 18) (i32.const 8) (i32.const 100))))"#,
+    )
+    .unwrap();
+    each_engine(|rt| {
+        let dir = temp_dir("read-only-preopen");
+        std::fs::write(dir.join("existing"), b"x").unwrap();
+        let compiled = rt.compile(&wasm).unwrap();
+        let errnos = |config: ModuleConfig| {
+            let m = rt.instantiate(&compiled, config).unwrap();
+            let call = |name: &str| m.exported_function(name).unwrap().call(&[]).unwrap()[0];
+            [call("stat"), call("mkdir"), call("create")]
+        };
+        let ro = ModuleConfig::new().with_readonly_preopen_dir(&dir, "/");
+        assert_eq!(errnos(ro), [0, 63, 63], "EPERM");
+        assert!(!dir.join("d").exists() && !dir.join("f").exists());
+        let rw = ModuleConfig::new().with_preopen_dir(&dir, "/");
+        assert_eq!(errnos(rw), [0, 0, 0]);
+        assert!(dir.join("d").is_dir() && dir.join("f").is_file());
+        std::fs::remove_dir_all(dir).unwrap();
+    });
+}

@@ -1,7 +1,8 @@
 //! `kiln`: the Kiln command line.
 //!
 //! ```text
-//! kiln run [--engine E] [--dir HOST[::GUEST]]... [--env K=V]... [--invoke NAME] [--fuel N]
+//! kiln run [--engine E] [--dir HOST[::GUEST][:ro]]... [--env NAME[=VALUE]]... [--invoke NAME]
+//!          [--fuel N] [--timeout DURATION] [--max-memory SIZE] [--trap-unknown-imports]
 //!          [--stats] FILE.wasm|FILE.wat [ARGS...]
 //! kiln compile FILE
 //! kiln inspect FILE
@@ -13,17 +14,20 @@
 //! FILE as given), with `--invoke` as the export's arguments (even `-5`).
 //!
 //! Exit status of `run`: the guest's `proc_exit` code (0-255; a larger code exits 1 with a
-//! warning), 0 when `_start` (or the invoked export) returns, 134 when execution traps, 1
-//! when the module fails to load, validate, link or instantiate, 2 for usage errors.
+//! warning), 0 when `_start` (or the invoked export) returns, 134 when execution traps or
+//! runs past `--timeout`, 1 when the module fails to load, validate, link or instantiate, 2
+//! for usage errors.
 //! Results of `--invoke` go to stdout, one per line; every diagnostic goes to stderr.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use kiln::core::{ExternType, FuncType, Module, ValType};
-use kiln::{CompiledModule, Error, ModuleConfig, Runtime, RuntimeConfig};
+use kiln::{CompiledModule, Error, ModuleConfig, Runtime, RuntimeConfig, Trap};
+use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
 /// Exit status for a module that fails to load, validate, link or instantiate.
 const EXIT_LOAD: u8 = 1;
@@ -33,7 +37,7 @@ const EXIT_USAGE: u8 = 2;
 const EXIT_TRAP: u8 = 134;
 
 const STATUS_HELP: &str = "Exit status of `run`: the guest's exit code (0-255; larger codes exit 1), \
-0 when it returns, 1 load/validate/link error, 2 usage error, 134 trap.";
+0 when it returns, 1 load/validate/link error, 2 usage error, 134 trap or timeout.";
 
 #[derive(Parser, Debug)]
 #[command(
@@ -72,8 +76,11 @@ With --invoke, the arguments are parsed by the export's parameter types:
   externref       null, or a number N (the host reference N)
 Results are printed to stdout in the same notations, one per line.
 
+A reactor (a module that exports `_initialize` instead of `_start`) gets its
+`_initialize` run before the --invoke'd export.
+
 Exit status: the guest's exit code (0-255; larger codes exit 1), 0 when it returns,
-1 load/validate/link error, 2 usage error, 134 trap.";
+1 load/validate/link error, 2 usage error, 134 trap or timeout.";
 
 #[derive(Args, Debug)]
 struct RunArgs {
@@ -96,12 +103,32 @@ struct RunArgs {
     invoke: Option<String>,
 
     /// Give the guest the host directory HOST, under the name GUEST (default: HOST).
-    #[arg(long = "dir", value_name = "HOST[::GUEST]")]
+    /// With `:ro` at the end the guest can only read it: changes fail with EPERM.
+    #[arg(long = "dir", value_name = "HOST[::GUEST][:ro]")]
     dirs: Vec<String>,
 
-    /// Set the guest environment variable K to V.
-    #[arg(long = "env", value_name = "K=V")]
+    /// Set the guest environment variable NAME to VALUE, or with NAME alone to the
+    /// host's value (left unset when the host has none).
+    #[arg(long = "env", value_name = "NAME[=VALUE]")]
     envs: Vec<String>,
+
+    /// Stop the guest when it has run this long (`500ms`, `2s`, `1.5m`, `1h`): it is
+    /// closed as by a deadline and Kiln exits with status 134.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    timeout: Option<Duration>,
+
+    /// Cap every memory of the guest at SIZE: bytes, or with a suffix `KiB`, `MiB`,
+    /// `GiB` or `pages` (64 KiB each), a whole number of pages up to 4 GiB. Growing past
+    /// it fails (`memory.grow` returns -1); a module that needs more to start fails to
+    /// instantiate.
+    #[arg(long, value_name = "SIZE", value_parser = parse_memory_size)]
+    max_memory: Option<u32>,
+
+    /// Define every function import that nothing provides as a function that traps
+    /// (naming the import) when called, instead of failing to link. Missing memories,
+    /// tables and globals still fail.
+    #[arg(long)]
+    trap_unknown_imports: bool,
 
     /// Stop the guest after N units of fuel (one per Wasm operator, the same count in
     /// every engine): running out traps with "all fuel consumed" (exit status 134).
@@ -227,6 +254,10 @@ impl From<Error> for Failure {
     fn from(e: Error) -> Failure {
         match e {
             Error::Trap(t) => Failure::Trap(format!("trap: {t}")),
+            // Stopped from outside: reported like a trap (wasmtime's timeout is one).
+            Error::Exit(e) if e.is_deadline_exceeded() || e.is_interrupted() => {
+                Failure::Trap(format!("stopped: {e}"))
+            }
             Error::Usage(_) => Failure::Usage(e.to_string()),
             Error::Exit(e) => Failure::Exit(e.exit_code()),
             _ => Failure::Load(e.to_string()),
@@ -290,13 +321,14 @@ fn print_stats(engine: EngineChoice, runtime: Option<&Runtime>) {
 /// Tier-up settings of `kiln run` (threshold, synchronous).
 type TierFlags = (Option<u32>, bool);
 
-/// Loads and validates FILE in a runtime of `engine` with the `tier` settings and, when
-/// `fuel` is set, that much fuel.
+/// Loads and validates FILE in a runtime of `engine` with the `tier` settings, when
+/// `fuel` is set that much fuel, and when `max_memory_pages` is set that memory limit.
 fn load(
     file: &Path,
     engine: EngineChoice,
     tier: TierFlags,
     fuel: Option<u64>,
+    max_memory_pages: Option<u32>,
 ) -> Result<(Runtime, CompiledModule), Failure> {
     let (tier_threshold, tier_sync) = tier;
     let available = kiln::EngineKind::from_name(engine.name()).is_some_and(|k| k.is_available());
@@ -319,6 +351,9 @@ fn load(
         .with_fuel(fuel.is_some());
     if let Some(t) = tier_threshold {
         config = config.with_tier_threshold(t);
+    }
+    if let Some(pages) = max_memory_pages {
+        config = config.with_memory_limit_pages(pages);
     }
     let runtime = Runtime::with_config(config).map_err(|e| Failure::Usage(e.to_string()))?;
     if let Some(fuel) = fuel {
@@ -347,10 +382,14 @@ fn wasi_config(args: &RunArgs, argv: Vec<String>) -> Result<ModuleConfig, Failur
         config = config.with_rand_source(random);
     }
     for dir in &args.dirs {
-        let (host, guest) = dir.split_once("::").unwrap_or((dir, dir));
+        let (spec, read_only) = match dir.strip_suffix(":ro") {
+            Some(spec) => (spec, true),
+            None => (dir.as_str(), false),
+        };
+        let (host, guest) = spec.split_once("::").unwrap_or((spec, spec));
         if host.is_empty() || guest.is_empty() {
             return Err(Failure::Usage(format!(
-                "--dir `{dir}`: expected HOST or HOST::GUEST"
+                "--dir `{dir}`: expected HOST, HOST::GUEST, HOST:ro or HOST::GUEST:ro"
             )));
         }
         if !Path::new(host).is_dir() {
@@ -358,12 +397,30 @@ fn wasi_config(args: &RunArgs, argv: Vec<String>) -> Result<ModuleConfig, Failur
                 "--dir `{dir}`: `{host}` is not a directory"
             )));
         }
-        config = config.with_preopen_dir(host, guest);
+        config = if read_only {
+            config.with_readonly_preopen_dir(host, guest)
+        } else {
+            config.with_preopen_dir(host, guest)
+        };
     }
     for env in &args.envs {
         match env.split_once('=') {
-            Some((k, v)) if !k.is_empty() => config = config.with_env(k, v),
-            _ => return Err(Failure::Usage(format!("--env `{env}`: expected K=V"))),
+            Some((name, value)) if !name.is_empty() => config = config.with_env(name, value),
+            Some(_) => {
+                return Err(Failure::Usage(format!(
+                    "--env `{env}`: expected NAME=VALUE or NAME"
+                )));
+            }
+            // NAME alone: the host's value, as wasmtime does; unset on the host, unset here.
+            None => match std::env::var(env) {
+                Ok(value) => config = config.with_env(env, value),
+                Err(std::env::VarError::NotPresent) => {}
+                Err(std::env::VarError::NotUnicode(_)) => {
+                    return Err(Failure::Usage(format!(
+                        "--env `{env}`: the host's value is not valid UTF-8"
+                    )));
+                }
+            },
         }
     }
     Ok(config)
@@ -378,6 +435,7 @@ fn run(args: &RunArgs) -> Result<(), Failure> {
                 args.engine,
                 (args.tier_threshold, args.tier_sync),
                 args.fuel,
+                args.max_memory,
             )?,
         ))
     });
@@ -410,20 +468,42 @@ fn run_loaded(
     let file = args.file();
     let module = compiled.inner();
 
-    // The only host module Kiln offers is WASI.
-    if let Some(import) = module
+    // The only host module Kiln offers is WASI; --trap-unknown-imports fills in the
+    // functions of any other.
+    let mut trapping: BTreeMap<&str, BTreeMap<&str, &FuncType>> = BTreeMap::new();
+    for import in module
         .imports()
-        .find(|i| i.module != kiln::wasi::MODULE_NAME)
+        .filter(|i| i.module != kiln::wasi::MODULE_NAME)
     {
-        return Err(Failure::Load(format!(
-            "link error: unknown import `{}::{}` ({}); kiln run provides only {}",
-            import.module,
-            import.name,
-            import.ty.kind_name(),
-            kiln::wasi::MODULE_NAME
-        )));
+        match &import.ty {
+            ExternType::Func(ty) if args.trap_unknown_imports => {
+                // The same name imported twice with two types stays a link error.
+                trapping
+                    .entry(&import.module)
+                    .or_default()
+                    .entry(&import.name)
+                    .or_insert(ty);
+            }
+            ty => {
+                let hint = if matches!(ty, ExternType::Func(_)) {
+                    " (--trap-unknown-imports defines missing functions as traps)"
+                } else {
+                    ""
+                };
+                return Err(Failure::Load(format!(
+                    "link error: unknown import `{}::{}` ({}); kiln run provides only {}{hint}",
+                    import.module,
+                    import.name,
+                    ty.kind_name(),
+                    kiln::wasi::MODULE_NAME
+                )));
+            }
+        }
     }
     kiln::wasi::instantiate(runtime)?;
+    for (module_name, functions) in trapping {
+        define_trapping_imports(runtime, module_name, functions)?;
+    }
 
     let Some(name) = &args.invoke else {
         // A WASI command: `_start` runs as part of instantiation.
@@ -437,14 +517,58 @@ fn run_loaded(
         }
         let mut argv = vec![utf8(&args.file_and_args[0], "FILE")?];
         argv.extend(guest_args);
-        let config = wasi_config(args, argv)?;
+        let deadline = args.timeout.map(|t| Instant::now() + t);
+        let config = with_deadline(wasi_config(args, argv)?, deadline);
         return match runtime.instantiate(compiled, config) {
             Ok(_) => Ok(()),
             Err(Error::Exit(e)) if e.exit_code() == 0 => Ok(()),
-            Err(e) => Err(e.into()),
+            Err(e) => Err(run_failure(e, args.timeout)),
         };
     };
     invoke(args, runtime, compiled, name, &guest_args)
+}
+
+/// Instantiates host module `module_name` with one function per entry of `functions`,
+/// each trapping with a message that names the import.
+fn define_trapping_imports(
+    runtime: &Runtime,
+    module_name: &str,
+    functions: BTreeMap<&str, &FuncType>,
+) -> Result<(), Failure> {
+    let mut builder = runtime.new_host_module_builder(module_name);
+    for (name, ty) in functions {
+        let message = format!(
+            "called unknown import `{module_name}::{name}`, which --trap-unknown-imports \
+             defined as a trap"
+        );
+        builder
+            .new_function_builder()
+            .with_stack_func(ty.params(), ty.results(), move |_, _| {
+                Err(Trap::host(message.clone()))
+            })
+            .export(name);
+    }
+    builder.instantiate()?;
+    Ok(())
+}
+
+/// `config` with what is left until `deadline` as its start timeout (instantiation runs
+/// `_start` and a reactor's `_initialize`).
+fn with_deadline(config: ModuleConfig, deadline: Option<Instant>) -> ModuleConfig {
+    match deadline {
+        Some(d) => config.with_start_timeout(d.saturating_duration_since(Instant::now())),
+        None => config,
+    }
+}
+
+/// What a failed run reports: a deadline that `--timeout` set is named as such.
+fn run_failure(e: Error, timeout: Option<Duration>) -> Failure {
+    match (&e, timeout) {
+        (Error::Exit(exit), Some(t)) if exit.is_deadline_exceeded() => Failure::Trap(format!(
+            "timeout: the guest ran for longer than {t:?} ({exit})"
+        )),
+        _ => e.into(),
+    }
 }
 
 fn invoke(
@@ -473,7 +597,11 @@ fn invoke(
     // `_initialize` runs first, as WASI expects.
     let argv = vec![utf8(&args.file_and_args[0], "FILE")?];
     let config = wasi_config(args, argv)?.with_start_functions(&["_initialize"]);
-    let instance = runtime.instantiate(compiled, config)?;
+    // One budget for `_initialize` and the call.
+    let deadline = args.timeout.map(|t| Instant::now() + t);
+    let instance = runtime
+        .instantiate(compiled, with_deadline(config, deadline))
+        .map_err(|e| run_failure(e, args.timeout))?;
     let Some(func) = instance.exported_function(name) else {
         return Err(Failure::Load(format!(
             "export `{name}` disappeared after instantiation"
@@ -497,10 +625,14 @@ fn invoke(
         }
         slot += p.slots();
     }
-    match func.call_with_stack(&mut stack) {
+    let called = match deadline {
+        Some(d) => func.call_with_stack_deadline(&mut stack, d),
+        None => func.call_with_stack(&mut stack),
+    };
+    match called {
         Ok(()) => {}
         Err(Error::Exit(e)) if e.exit_code() == 0 => return Ok(()),
-        Err(e) => return Err(e.into()),
+        Err(e) => return Err(run_failure(e, args.timeout)),
     }
 
     let mut out = String::new();
@@ -522,7 +654,7 @@ fn invoke(
 
 /// `kiln compile FILE`: decode and validate, then report.
 fn compile(file: &Path) -> Result<(), Failure> {
-    let (_, compiled) = load(file, EngineChoice::Interp, (None, false), None)?;
+    let (_, compiled) = load(file, EngineChoice::Interp, (None, false), None, None)?;
     let m = compiled.inner();
     println!(
         "{}: valid; {} functions ({} imported), {} bytes of code{}",
@@ -537,7 +669,7 @@ fn compile(file: &Path) -> Result<(), Failure> {
 
 /// `kiln inspect FILE`: the module's interface.
 fn inspect(file: &Path) -> Result<(), Failure> {
-    let (_, compiled) = load(file, EngineChoice::Interp, (None, false), None)?;
+    let (_, compiled) = load(file, EngineChoice::Interp, (None, false), None, None)?;
     let m = compiled.inner();
     let mut out = String::new();
     let name = if compiled.name().is_empty() {
@@ -785,6 +917,63 @@ fn parse_value(ty: ValType, s: &str, num_funcs: u32) -> Result<Param, String> {
     }
 }
 
+/// `--timeout`: a positive decimal number and a unit, `ms`, `s`, `m` or `h` (`500ms`,
+/// `2s`, `1.5m`).
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .ok_or_else(|| format!("`{s}` has no unit: write e.g. `500ms`, `2s`, `1m` or `1h`"))?;
+    let (number, unit) = s.split_at(split);
+    let seconds_per_unit = match unit {
+        "ms" => 1e-3,
+        "s" => 1.0,
+        "m" => 60.0,
+        "h" => 3600.0,
+        _ => return Err(format!("unknown unit `{unit}` (expected ms, s, m or h)")),
+    };
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("`{number}` is not a number"))?;
+    match Duration::try_from_secs_f64(value * seconds_per_unit) {
+        Ok(d) if !d.is_zero() => Ok(d),
+        Ok(_) => Err("a timeout must be longer than zero".into()),
+        Err(_) => Err(format!("`{s}` is too long")),
+    }
+}
+
+/// `--max-memory`: bytes, or a number with a suffix `KiB`, `MiB`, `GiB` or `pages`
+/// (case-insensitive), as a whole number of 64 KiB pages up to 4 GiB.
+fn parse_memory_size(s: &str) -> Result<u32, String> {
+    const PAGE: u64 = 65536;
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (number, suffix) = s.split_at(split);
+    let unit: u64 = match suffix.trim_start().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kib" => 1 << 10,
+        "mib" => 1 << 20,
+        "gib" => 1 << 30,
+        "page" | "pages" => PAGE,
+        other => {
+            return Err(format!(
+                "unknown suffix `{other}` (expected KiB, MiB, GiB or pages)"
+            ));
+        }
+    };
+    let value: u64 = number
+        .parse()
+        .map_err(|_| format!("`{s}` does not start with a whole number"))?;
+    let bytes = value
+        .checked_mul(unit)
+        .filter(|&b| b <= 65536 * PAGE)
+        .ok_or_else(|| format!("`{s}` is more than 4 GiB, the most a 32-bit memory can have"))?;
+    if bytes % PAGE != 0 {
+        return Err(format!(
+            "`{s}` is not a whole number of 64 KiB pages ({bytes} bytes)"
+        ));
+    }
+    Ok((bytes / PAGE) as u32)
+}
+
 /// Signed decimal or `0x` hex, with an optional sign; wide enough for every i64 and u64.
 fn parse_int(s: &str) -> Result<i128, String> {
     let (neg, body) = match s.as_bytes().first() {
@@ -901,6 +1090,40 @@ mod tests {
         assert_eq!(format_float(f64::INFINITY, false), "inf");
         assert_eq!(format_float(f64::NEG_INFINITY, false), "-inf");
         assert_eq!(format_float(0.1f32, false), "0.1");
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_duration("1.5m"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        for bad in ["", "5", "s", "2x", "1..5s", "0s", "-1s", "1e400s"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn memory_sizes() {
+        assert_eq!(parse_memory_size("65536"), Ok(1));
+        assert_eq!(parse_memory_size("64MiB"), Ok(1024));
+        assert_eq!(parse_memory_size("64 mib"), Ok(1024));
+        assert_eq!(parse_memory_size("128KiB"), Ok(2));
+        assert_eq!(parse_memory_size("4GiB"), Ok(65536));
+        assert_eq!(parse_memory_size("3pages"), Ok(3));
+        assert_eq!(parse_memory_size("0"), Ok(0));
+        for bad in [
+            "",
+            "MiB",
+            "1000",
+            "4097MiB",
+            "65537pages",
+            "1KB",
+            "-1",
+            "99999999999999999999GiB",
+        ] {
+            assert!(parse_memory_size(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -253,8 +253,8 @@ fn invoke_runs_an_export_of_a_wasi_module() {
 fn usage_errors() {
     let hello = fixture("hello");
     for (flags, needle) in [
-        (&["--env", "NOEQUALS"][..], "expected K=V"),
-        (&["--env", "=v"][..], "expected K=V"),
+        (&["--env", "=v"][..], "expected NAME=VALUE or NAME"),
+        (&["--dir", "::/x:ro"][..], "HOST::GUEST:ro"),
         (&["--dir", "/nonexistent/kiln/dir"][..], "not a directory"),
         (&["--dir", "::/x"][..], "HOST::GUEST"),
     ] {
@@ -464,4 +464,261 @@ fn redirected_stdio_is_not_a_terminal() {
         assert_eq!(null, "000\n", "{e}");
     }
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// A WASI command that tries to read and to change the preopened directory (fd 3) and
+/// prints each call's errno (two digits) on stdout: open `existing` for reading, create
+/// `new`, open `existing` for writing, truncate it, create directory `dir`, rename
+/// `existing` to `moved`, unlink `new`.
+const CHANGE_PREOPEN: &str = r#"(module
+    (import "wasi_snapshot_preview1" "path_open" (func $open (param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)))
+    (import "wasi_snapshot_preview1" "path_create_directory" (func $mkdir (param i32 i32 i32) (result i32)))
+    (import "wasi_snapshot_preview1" "path_unlink_file" (func $unlink (param i32 i32 i32) (result i32)))
+    (import "wasi_snapshot_preview1" "path_rename" (func $rename (param i32 i32 i32 i32 i32 i32) (result i32)))
+    (import "wasi_snapshot_preview1" "fd_write" (func $write (param i32 i32 i32 i32) (result i32)))
+    (memory (export "memory") 1)
+    (data (i32.const 100) "existing")
+    (data (i32.const 120) "new")
+    (data (i32.const 140) "dir")
+    (data (i32.const 160) "moved")
+    (global $out (mut i32) (i32.const 1000))
+    (func $emit (param $errno i32)
+        (i32.store8 (global.get $out) (i32.add (i32.div_u (local.get $errno) (i32.const 10)) (i32.const 48)))
+        (i32.store8 (i32.add (global.get $out) (i32.const 1))
+            (i32.add (i32.rem_u (local.get $errno) (i32.const 10)) (i32.const 48)))
+        (i32.store8 (i32.add (global.get $out) (i32.const 2)) (i32.const 32))
+        (global.set $out (i32.add (global.get $out) (i32.const 3))))
+    (func $open_existing (param $oflags i32) (param $rights i64) (result i32)
+        (call $open (i32.const 3) (i32.const 0) (i32.const 100) (i32.const 8) (local.get $oflags)
+            (local.get $rights) (i64.const 0) (i32.const 0) (i32.const 40)))
+    (func (export "_start")
+        ;; rights: fd_read = 2, fd_write = 64; oflags: creat = 1, trunc = 8
+        (call $emit (call $open_existing (i32.const 0) (i64.const 2)))
+        (call $emit (call $open (i32.const 3) (i32.const 0) (i32.const 120) (i32.const 3) (i32.const 1)
+            (i64.const 64) (i64.const 0) (i32.const 0) (i32.const 40)))
+        (call $emit (call $open_existing (i32.const 0) (i64.const 64)))
+        (call $emit (call $open_existing (i32.const 8) (i64.const 2)))
+        (call $emit (call $mkdir (i32.const 3) (i32.const 140) (i32.const 3)))
+        (call $emit (call $rename (i32.const 3) (i32.const 100) (i32.const 8) (i32.const 3) (i32.const 160) (i32.const 5)))
+        (call $emit (call $unlink (i32.const 3) (i32.const 120) (i32.const 3)))
+        (i32.store8 (i32.sub (global.get $out) (i32.const 1)) (i32.const 10))
+        (i32.store (i32.const 0) (i32.const 1000))
+        (i32.store (i32.const 4) (i32.sub (global.get $out) (i32.const 1000)))
+        (drop (call $write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))))"#;
+
+/// The names in `dir`, sorted.
+fn names_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn read_only_dirs_refuse_changes_with_eperm() {
+    let dir = temp_dir("read-only");
+    let module = dir.join("change.wat");
+    std::fs::write(&module, CHANGE_PREOPEN).unwrap();
+    for e in engines() {
+        let data = dir.join(format!("data-{e}"));
+        std::fs::create_dir(&data).unwrap();
+        std::fs::write(data.join("existing"), b"keep me").unwrap();
+        let ro = format!("{}::/data:ro", data.display());
+        // Reading works; every change fails with EPERM (63) and the tree is untouched.
+        let out = ok(run(e, &["--dir", &ro], &module, &[]));
+        assert_eq!(out, "00 63 63 63 63 63 63\n", "{e}");
+        assert_eq!(names_in(&data), ["existing"], "{e}");
+        assert_eq!(std::fs::read(data.join("existing")).unwrap(), b"keep me");
+        // The same directory writable: the same calls succeed.
+        let rw = format!("{}::/data", data.display());
+        let out = ok(run(e, &["--dir", &rw], &module, &[]));
+        assert_eq!(out, "00 00 00 00 00 00 00\n", "{e}");
+        assert_eq!(names_in(&data), ["dir", "moved"], "{e}");
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// A `.wat` file holding `text`, in a fresh directory.
+fn wat(tag: &str, text: &str) -> PathBuf {
+    let path = temp_dir(tag).join("module.wat");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn timeout_stops_a_runaway_guest() {
+    let spin = wat(
+        "timeout",
+        r#"(module
+            (func (export "_start") (loop br 0))
+            (func (export "spin") (param i32) (result i32) (loop br 0) (local.get 0))
+            (func (export "quick") (param i32) (result i32) (i32.add (local.get 0) (i32.const 1))))"#,
+    );
+    for e in engines() {
+        for invoke in [&[][..], &["--invoke", "spin"][..]] {
+            let mut flags = vec!["--timeout", "300ms"];
+            flags.extend_from_slice(invoke);
+            let args: &[&str] = if invoke.is_empty() { &[] } else { &["1"] };
+            let started = std::time::Instant::now();
+            let o = run(e, &flags, &spin, args);
+            assert_status(&o, 134);
+            assert!(
+                stderr(&o).contains("timeout: the guest ran for longer than 300ms"),
+                "{e}: {}",
+                stderr(&o)
+            );
+            assert!(
+                stderr(&o).contains("deadline exceeded"),
+                "{e}: {}",
+                stderr(&o)
+            );
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(20),
+                "{e}"
+            );
+        }
+        // A guest that finishes in time is not affected.
+        let o = run(e, &["--timeout", "1m", "--invoke", "quick"], &spin, &["41"]);
+        assert_eq!(ok(o), "42\n", "{e}");
+    }
+    let bad = run(engines()[0], &["--timeout", "5"], &spin, &[]);
+    assert_status(&bad, 2);
+    assert!(stderr(&bad).contains("--timeout"), "{}", stderr(&bad));
+}
+
+#[test]
+fn max_memory_caps_growth() {
+    // Grows by 16 pages (1 MiB) from 1 page and prints the old size, or -1.
+    let grow = wat(
+        "max-memory",
+        r#"(module
+            (memory 1)
+            (func (export "grow") (result i32) (memory.grow (i32.const 16))))"#,
+    );
+    let big = wat(
+        "max-memory-min",
+        r#"(module (memory 32) (func (export "f")))"#,
+    );
+    for e in engines() {
+        let grow_with = |limit: &str| {
+            ok(run(
+                e,
+                &["--max-memory", limit, "--invoke", "grow"],
+                &grow,
+                &[],
+            ))
+        };
+        assert_eq!(grow_with("1MiB"), "-1\n", "{e}");
+        assert_eq!(grow_with("16pages"), "-1\n", "{e}");
+        assert_eq!(grow_with("17pages"), "1\n", "{e}");
+        assert_eq!(grow_with("64MiB"), "1\n", "{e}");
+        // A module whose minimum is above the cap does not start.
+        let o = run(e, &["--max-memory", "1MiB", "--invoke", "f"], &big, &[]);
+        assert_status(&o, 1);
+    }
+    let o = run(
+        engines()[0],
+        &["--max-memory", "1000", "--invoke", "grow"],
+        &grow,
+        &[],
+    );
+    assert_status(&o, 2);
+    assert!(stderr(&o).contains("64 KiB pages"), "{}", stderr(&o));
+}
+
+#[test]
+fn env_name_alone_copies_the_host_value() {
+    for e in engines() {
+        let o = Command::new(KILN)
+            .args(["run", "--engine", e])
+            .args([
+                "--env",
+                "KILN_TEST_FROM_HOST",
+                "--env",
+                "KILN_TEST_UNSET_ON_HOST",
+            ])
+            .args(["--env", "SET=here"])
+            .arg(fixture("args_env"))
+            .env("KILN_TEST_FROM_HOST", "host value")
+            .env_remove("KILN_TEST_UNSET_ON_HOST")
+            .output()
+            .unwrap();
+        let out = ok(o);
+        assert!(out.contains("KILN_TEST_FROM_HOST=host value"), "{e}: {out}");
+        assert!(out.contains("SET=here"), "{e}: {out}");
+        assert!(!out.contains("KILN_TEST_UNSET_ON_HOST"), "{e}: {out}");
+    }
+}
+
+#[test]
+fn trap_unknown_imports_defines_traps() {
+    let f = wat(
+        "trap-imports",
+        r#"(module
+            (import "env" "log" (func $log (param i32)))
+            (import "env" "now" (func $now (result i64)))
+            (import "other" "f" (func $f (param f64) (result f64 i32)))
+            (func (export "no_call") (result i32) (i32.const 7))
+            (func (export "call_log") (call $log (i32.const 1))))"#,
+    );
+    for e in engines() {
+        // Without the flag: a link error naming the import and the flag.
+        let o = run(e, &["--invoke", "no_call"], &f, &[]);
+        assert_status(&o, 1);
+        assert!(stderr(&o).contains("env::log"), "{}", stderr(&o));
+        assert!(
+            stderr(&o).contains("--trap-unknown-imports"),
+            "{}",
+            stderr(&o)
+        );
+        // With it: the module links, runs, and traps only when an import is called.
+        let flags = ["--trap-unknown-imports", "--invoke"];
+        let o = run(e, &[&flags[..], &["no_call"]].concat(), &f, &[]);
+        assert_eq!(ok(o), "7\n", "{e}");
+        let o = run(e, &[&flags[..], &["call_log"]].concat(), &f, &[]);
+        assert_status(&o, 134);
+        assert!(
+            stderr(&o).contains("called unknown import `env::log`"),
+            "{e}: {}",
+            stderr(&o)
+        );
+    }
+    // Only functions are defined: a missing memory is still a link error.
+    let mem = wat(
+        "trap-imports-mem",
+        r#"(module (import "env" "mem" (memory 1)) (func (export "f")))"#,
+    );
+    let o = run(
+        engines()[0],
+        &["--trap-unknown-imports", "--invoke", "f"],
+        &mem,
+        &[],
+    );
+    assert_status(&o, 1);
+    assert!(stderr(&o).contains("env::mem"), "{}", stderr(&o));
+}
+
+#[test]
+fn reactor_initialize_runs_before_invoke() {
+    // `_initialize` sets the global that `get` reads, and writes a line through WASI.
+    let f = wat(
+        "reactor",
+        r#"(module
+            (import "wasi_snapshot_preview1" "fd_write" (func $write (param i32 i32 i32 i32) (result i32)))
+            (memory (export "memory") 1)
+            (data (i32.const 16) "initialized\n")
+            (global $g (mut i32) (i32.const 0))
+            (func (export "_initialize")
+                (global.set $g (i32.add (global.get $g) (i32.const 41)))
+                (i32.store (i32.const 0) (i32.const 16))
+                (i32.store (i32.const 4) (i32.const 12))
+                (drop (call $write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8))))
+            (func (export "get") (param i32) (result i32) (i32.add (global.get $g) (local.get 0))))"#,
+    );
+    for e in engines() {
+        let o = run(e, &["--invoke", "get"], &f, &["1"]);
+        assert_eq!(ok(o), "initialized\n42\n", "{e}");
+    }
 }

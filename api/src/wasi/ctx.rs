@@ -80,6 +80,24 @@ pub(crate) mod rights {
         | PATH_SYMLINK
         | PATH_REMOVE_DIRECTORY
         | PATH_UNLINK_FILE;
+    /// What a read-only directory (and everything opened through it) loses: every right
+    /// that changes the file system.
+    pub const MUTATING: u64 = FD_DATASYNC
+        | FD_WRITE
+        | FD_ALLOCATE
+        | FD_FILESTAT_SET_SIZE
+        | FD_FILESTAT_SET_TIMES
+        | PATH_CREATE_DIRECTORY
+        | PATH_CREATE_FILE
+        | PATH_LINK_SOURCE
+        | PATH_LINK_TARGET
+        | PATH_RENAME_SOURCE
+        | PATH_RENAME_TARGET
+        | PATH_FILESTAT_SET_SIZE
+        | PATH_FILESTAT_SET_TIMES
+        | PATH_SYMLINK
+        | PATH_REMOVE_DIRECTORY
+        | PATH_UNLINK_FILE;
     /// Stdio streams: no seek or tell (they are streams whatever they are connected to;
     /// `fd_seek` answers `ESPIPE`). wasi-libc's `isatty` also needs the character-device
     /// filetype, which only a terminal reports.
@@ -150,6 +168,8 @@ pub(crate) struct FdEntry {
     pub fdflags: u16,
     /// The guest name of a preopened directory.
     pub preopen: Option<String>,
+    /// Opened through a read-only preopen: changes fail with `EPERM`.
+    pub read_only: bool,
 }
 
 /// The descriptor table.
@@ -248,6 +268,7 @@ impl WasiCtx {
             rights_inheriting: 0,
             fdflags: 0,
             preopen: None,
+            read_only: false,
         };
         let [stdin_kind, stdout_kind, stderr_kind] = config.stdio_kinds;
         table
@@ -259,7 +280,12 @@ impl WasiCtx {
         table
             .entries
             .insert(2, stdio(Handle::Writer(stderr, stderr_kind)));
-        for (host, guest) in &config.preopens {
+        for super::Preopen {
+            host,
+            guest,
+            read_only,
+        } in &config.preopens
+        {
             let fd = rustix::fs::open(
                 host,
                 rustix::fs::OFlags::RDONLY
@@ -268,13 +294,15 @@ impl WasiCtx {
                 rustix::fs::Mode::empty(),
             )
             .map_err(|e| format!("cannot preopen directory {}: {e}", host.display()))?;
+            let mutating = if *read_only { rights::MUTATING } else { 0 };
             table
                 .insert(FdEntry {
                     handle: Handle::Dir { fd, listing: None },
-                    rights_base: rights::DIR,
-                    rights_inheriting: rights::DIR | rights::FILE,
+                    rights_base: rights::DIR & !mutating,
+                    rights_inheriting: (rights::DIR | rights::FILE) & !mutating,
                     fdflags: 0,
                     preopen: Some(guest.clone()),
+                    read_only: *read_only,
                 })
                 .map_err(|e| e.to_string())?;
         }

@@ -45,6 +45,10 @@ const FDFLAG_NONBLOCK: u16 = 4;
 const FDFLAG_RSYNC: u16 = 8;
 const FDFLAG_SYNC: u16 = 16;
 
+/// Rights that make `path_open` open a file for writing.
+const WRITE_RIGHTS: u64 =
+    rights::FD_WRITE | rights::FD_ALLOCATE | rights::FD_FILESTAT_SET_SIZE | rights::FD_DATASYNC;
+
 // lookupflags
 const LOOKUP_SYMLINK_FOLLOW: u32 = 1;
 
@@ -371,6 +375,16 @@ fn file_of(entry: &FdEntry) -> R<&std::fs::File> {
     }
 }
 
+/// `entry` itself, or `EPERM` when it was opened through a read-only preopen (what
+/// wasmtime answers for changes under a read-only directory).
+fn writable(entry: &FdEntry) -> R<&FdEntry> {
+    if entry.read_only {
+        Err(Errno::PERM)
+    } else {
+        Ok(entry)
+    }
+}
+
 fn dir_of(entry: &FdEntry) -> R<BorrowedFd<'_>> {
     match &entry.handle {
         Handle::Dir { fd, .. } => Ok(fd.as_fd()),
@@ -484,7 +498,7 @@ fn fd_advise(cx: &Cx, s: &[u64]) -> R {
 
 fn fd_allocate(cx: &Cx, s: &[u64]) -> R {
     let fds = cx.wasi.fds();
-    let file = file_of(fds.get(a32(s, 0))?)?;
+    let file = file_of(writable(fds.get(a32(s, 0))?)?)?;
     let end = s[1].checked_add(s[2]).ok_or(Errno::FBIG)?;
     if end > i64::MAX as u64 {
         return Err(Errno::FBIG);
@@ -572,7 +586,7 @@ fn fd_filestat_get(cx: &Cx, s: &[u64]) -> R {
 
 fn fd_filestat_set_size(cx: &Cx, s: &[u64]) -> R {
     let fds = cx.wasi.fds();
-    let file = file_of(fds.get(a32(s, 0))?)?;
+    let file = file_of(writable(fds.get(a32(s, 0))?)?)?;
     if s[1] > i64::MAX as u64 {
         return Err(Errno::FBIG);
     }
@@ -609,7 +623,7 @@ fn timestamps(atim: u64, mtim: u64, flags: u32) -> R<rustix::fs::Timestamps> {
 fn fd_filestat_set_times(cx: &Cx, s: &[u64]) -> R {
     let ts = timestamps(s[1], s[2], a32(s, 3))?;
     let fds = cx.wasi.fds();
-    match &fds.get(a32(s, 0))?.handle {
+    match &writable(fds.get(a32(s, 0))?)?.handle {
         Handle::File(f) => Ok(rustix::fs::futimens(f, &ts)?),
         Handle::Dir { fd, .. } => Ok(rustix::fs::futimens(fd, &ts)?),
         _ => Err(Errno::BADF),
@@ -828,8 +842,22 @@ fn resolve_at(cx: &Cx, fds: &FdTable, fd: u32, ptr: u32, len: u32, follow: bool)
     resolve(dir, &path, follow)
 }
 
+/// [`resolve_at`] for an operation that changes the tree: `EPERM` under a read-only
+/// preopen, before the path is even looked at.
+fn resolve_to_change(
+    cx: &Cx,
+    fds: &FdTable,
+    fd: u32,
+    ptr: u32,
+    len: u32,
+    follow: bool,
+) -> R<Resolved> {
+    writable(fds.get(fd)?)?;
+    resolve_at(cx, fds, fd, ptr, len, follow)
+}
+
 fn path_create_directory(cx: &Cx, s: &[u64]) -> R {
-    let r = resolve_at(cx, &cx.wasi.fds(), a32(s, 0), a32(s, 1), a32(s, 2), false)?;
+    let r = resolve_to_change(cx, &cx.wasi.fds(), a32(s, 0), a32(s, 1), a32(s, 2), false)?;
     Ok(rustix::fs::mkdirat(
         &r.dir,
         r.name.as_str(),
@@ -847,7 +875,7 @@ fn path_filestat_get(cx: &Cx, s: &[u64]) -> R {
 fn path_filestat_set_times(cx: &Cx, s: &[u64]) -> R {
     let follow = a32(s, 1) & LOOKUP_SYMLINK_FOLLOW != 0;
     let ts = timestamps(s[4], s[5], a32(s, 6))?;
-    let r = resolve_at(cx, &cx.wasi.fds(), a32(s, 0), a32(s, 2), a32(s, 3), follow)?;
+    let r = resolve_to_change(cx, &cx.wasi.fds(), a32(s, 0), a32(s, 2), a32(s, 3), follow)?;
     Ok(rustix::fs::utimensat(
         &r.dir,
         r.name.as_str(),
@@ -859,8 +887,8 @@ fn path_filestat_set_times(cx: &Cx, s: &[u64]) -> R {
 fn path_link(cx: &Cx, s: &[u64]) -> R {
     let follow = a32(s, 1) & LOOKUP_SYMLINK_FOLLOW != 0;
     let fds = cx.wasi.fds();
-    let old = resolve_at(cx, &fds, a32(s, 0), a32(s, 2), a32(s, 3), follow)?;
-    let new = resolve_at(cx, &fds, a32(s, 4), a32(s, 5), a32(s, 6), false)?;
+    let old = resolve_to_change(cx, &fds, a32(s, 0), a32(s, 2), a32(s, 3), follow)?;
+    let new = resolve_to_change(cx, &fds, a32(s, 4), a32(s, 5), a32(s, 6), false)?;
     Ok(rustix::fs::linkat(
         &old.dir,
         old.name.as_str(),
@@ -875,6 +903,15 @@ fn path_open(cx: &Cx, s: &[u64]) -> R {
     let (oflags, base, inheriting, fdflags) = (a32(s, 4), s[5], s[6], a32(s, 7) as u16);
     let mut fds = cx.wasi.fds();
     let parent = fds.get(dirfd)?;
+    let read_only = parent.read_only;
+    // Under a read-only preopen, asking to write or create is refused outright (as
+    // wasmtime does) rather than narrowed into a read-only open that fails later.
+    let wants_change = base & WRITE_RIGHTS != 0
+        || fdflags & FDFLAG_APPEND != 0
+        || oflags & (O_CREAT | O_TRUNC) != 0;
+    if read_only && wants_change {
+        return Err(Errno::PERM);
+    }
     // Rights of the new descriptor can only narrow what the directory hands down.
     let (base, inheriting) = (
         base & parent.rights_inheriting,
@@ -890,14 +927,7 @@ fn path_open(cx: &Cx, s: &[u64]) -> R {
     )?;
 
     let read = base & (rights::FD_READ | rights::FD_READDIR) != 0;
-    let write = base
-        & (rights::FD_WRITE
-            | rights::FD_ALLOCATE
-            | rights::FD_FILESTAT_SET_SIZE
-            | rights::FD_DATASYNC)
-        != 0
-        || fdflags & FDFLAG_APPEND != 0
-        || oflags & O_TRUNC != 0;
+    let write = base & WRITE_RIGHTS != 0 || fdflags & FDFLAG_APPEND != 0 || oflags & O_TRUNC != 0;
     let mut flags = OFlags::CLOEXEC | OFlags::NOFOLLOW;
     if oflags & O_DIRECTORY != 0 {
         flags |= OFlags::DIRECTORY | OFlags::RDONLY;
@@ -953,6 +983,7 @@ fn path_open(cx: &Cx, s: &[u64]) -> R {
             rights_inheriting: inheriting,
             fdflags,
             preopen: None,
+            read_only,
         }
     } else {
         FdEntry {
@@ -961,6 +992,7 @@ fn path_open(cx: &Cx, s: &[u64]) -> R {
             rights_inheriting: inheriting,
             fdflags,
             preopen: None,
+            read_only,
         }
     };
     let new_fd = fds.insert(entry)?;
@@ -979,7 +1011,7 @@ fn path_readlink(cx: &Cx, s: &[u64]) -> R {
 }
 
 fn path_remove_directory(cx: &Cx, s: &[u64]) -> R {
-    let r = resolve_at(cx, &cx.wasi.fds(), a32(s, 0), a32(s, 1), a32(s, 2), false)?;
+    let r = resolve_to_change(cx, &cx.wasi.fds(), a32(s, 0), a32(s, 1), a32(s, 2), false)?;
     Ok(rustix::fs::unlinkat(
         &r.dir,
         r.name.as_str(),
@@ -989,8 +1021,8 @@ fn path_remove_directory(cx: &Cx, s: &[u64]) -> R {
 
 fn path_rename(cx: &Cx, s: &[u64]) -> R {
     let fds = cx.wasi.fds();
-    let old = resolve_at(cx, &fds, a32(s, 0), a32(s, 1), a32(s, 2), false)?;
-    let new = resolve_at(cx, &fds, a32(s, 3), a32(s, 4), a32(s, 5), false)?;
+    let old = resolve_to_change(cx, &fds, a32(s, 0), a32(s, 1), a32(s, 2), false)?;
+    let new = resolve_to_change(cx, &fds, a32(s, 3), a32(s, 4), a32(s, 5), false)?;
     Ok(rustix::fs::renameat(
         &old.dir,
         old.name.as_str(),
@@ -1004,7 +1036,7 @@ fn path_symlink(cx: &Cx, s: &[u64]) -> R {
     if target.contains('\0') {
         return Err(Errno::ILSEQ);
     }
-    let r = resolve_at(cx, &cx.wasi.fds(), a32(s, 2), a32(s, 3), a32(s, 4), false)?;
+    let r = resolve_to_change(cx, &cx.wasi.fds(), a32(s, 2), a32(s, 3), a32(s, 4), false)?;
     Ok(rustix::fs::symlinkat(
         target.as_str(),
         &r.dir,
@@ -1013,7 +1045,7 @@ fn path_symlink(cx: &Cx, s: &[u64]) -> R {
 }
 
 fn path_unlink_file(cx: &Cx, s: &[u64]) -> R {
-    let r = resolve_at(cx, &cx.wasi.fds(), a32(s, 0), a32(s, 1), a32(s, 2), false)?;
+    let r = resolve_to_change(cx, &cx.wasi.fds(), a32(s, 0), a32(s, 1), a32(s, 2), false)?;
     Ok(rustix::fs::unlinkat(
         &r.dir,
         r.name.as_str(),
@@ -1155,6 +1187,7 @@ mod tests {
             rights_inheriting: 0,
             fdflags: 0,
             preopen: None,
+            read_only: false,
         };
         assert_eq!(t.insert(entry()), Ok(3));
         assert_eq!(t.insert(entry()), Ok(4));

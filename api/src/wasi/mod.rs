@@ -91,6 +91,15 @@ pub(crate) type SharedWriter = Arc<Mutex<Box<dyn Write + Send>>>;
 pub(crate) type ClockFn = Arc<dyn Fn() -> u64 + Send + Sync>;
 pub(crate) type SleepFn = Arc<dyn Fn(u64) + Send + Sync>;
 
+/// A directory given to the guest.
+#[derive(Clone, Debug)]
+pub(crate) struct Preopen {
+    pub host: PathBuf,
+    pub guest: String,
+    /// Nothing under it may be changed (`EPERM`).
+    pub read_only: bool,
+}
+
 /// The WASI part of a [`ModuleConfig`]. Streams are shared between clones of a config.
 #[derive(Clone, Default)]
 pub(crate) struct WasiConfig {
@@ -101,7 +110,7 @@ pub(crate) struct WasiConfig {
     pub stderr: Option<SharedWriter>,
     /// What stdin, stdout and stderr are (for `fd_fdstat_get`), in that order.
     pub stdio_kinds: [StreamKind; 3],
-    pub preopens: Vec<(PathBuf, String)>,
+    pub preopens: Vec<Preopen>,
     pub walltime: Option<(ClockFn, u64)>,
     pub nanotime: Option<(ClockFn, u64)>,
     pub nanosleep: Option<SleepFn>,
