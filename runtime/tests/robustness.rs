@@ -1,7 +1,9 @@
 //! Robustness: truncated and corrupted versions of the spec suite's modules must never
 //! make `Module::new`, `Instance::new` or a call panic. Errors and traps are fine.
 //!
-//! Seeds are the modules of `/work/shared/spectest/wasm-2.0/*.wast` (`module` commands, and
+//! Seeds are the modules of the spec suite's `wasm-2.0/*.wast` (`$KILN_SPECTEST_DIR`, else
+//! `../shared/spectest` beside the repository; without it the test prints one line and
+//! passes) (`module` commands, and
 //! the modules of `assert_trap`/`assert_unlinkable`/... commands); the deliberately
 //! malformed and invalid modules of `assert_malformed`/`assert_invalid` are fed as they
 //! are. Each seed is truncated at ~40 positions and corrupted in a few hundred
@@ -17,16 +19,20 @@ use kiln_runtime::{
 };
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashSet};
+use std::io::Write;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, Once};
 use std::time::{Duration, Instant};
 
-const SPEC_DIR: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/spectest/wasm-2.0"
-);
+/// The spec suite's WebAssembly 2.0 scripts.
+fn spec_dir() -> PathBuf {
+    match std::env::var_os("KILN_SPECTEST_DIR") {
+        Some(dir) => PathBuf::from(dir).join("wasm-2.0"),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/spectest/wasm-2.0"),
+    }
+}
 
 /// Truncation points per seed (every `len / TRUNCATIONS` bytes).
 const TRUNCATIONS: usize = 40;
@@ -52,14 +58,26 @@ struct Seed {
     mutate: bool,
 }
 
-fn collect_seeds() -> Vec<Seed> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(SPEC_DIR)
-        .unwrap_or_else(|e| panic!("cannot read the spec suite at {SPEC_DIR}: {e}"))
+/// The seeds, or `None` (after one line on stderr) when the spec suite is missing.
+fn collect_seeds() -> Option<Vec<Seed>> {
+    let dir = spec_dir();
+    if !dir.is_dir() {
+        // Straight to stderr: the test harness would hide a captured `eprintln!`.
+        let _ = writeln!(
+            std::io::stderr(),
+            "robustness test skipped: no spec suite at {} (see README.md, or set \
+             KILN_SPECTEST_DIR to the directory holding wasm-2.0/)",
+            dir.display()
+        );
+        return None;
+    }
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("cannot read the spec suite at {}: {e}", dir.display()))
         .map(|e| e.expect("directory entry").path())
         .filter(|p| p.extension().is_some_and(|e| e == "wast"))
         .collect();
     files.sort();
-    assert!(!files.is_empty(), "no .wast files in {SPEC_DIR}");
+    assert!(!files.is_empty(), "no .wast files in {}", dir.display());
 
     // Parsing is the slow part in a debug build: one file per thread.
     let next = AtomicUsize::new(0);
@@ -79,12 +97,14 @@ fn collect_seeds() -> Vec<Seed> {
     let per_file = per_file.into_inner().unwrap();
 
     let mut seen = HashSet::new();
-    per_file
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter(|s| seen.insert(s.bytes.clone()))
-        .collect()
+    Some(
+        per_file
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|s| seen.insert(s.bytes.clone()))
+            .collect(),
+    )
 }
 
 fn seeds_of_file(path: &Path) -> Vec<Seed> {
@@ -485,7 +505,9 @@ fn variants(seed: &Seed, index: usize, corruptions: usize) -> Vec<(String, Vec<u
 fn truncated_and_corrupted_spec_modules_never_panic() {
     install_panic_hook();
     let started = Instant::now();
-    let seeds = collect_seeds();
+    let Some(seeds) = collect_seeds() else {
+        return;
+    };
     let parsed = started.elapsed();
     let mutated = seeds.iter().filter(|s| s.mutate).count().max(1);
     let corruptions = (CORRUPTION_BUDGET / mutated).clamp(MIN_CORRUPTIONS, MAX_CORRUPTIONS);

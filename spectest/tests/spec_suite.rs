@@ -1,7 +1,13 @@
 //! Runs the WebAssembly 2.0 spec suite in every engine that exists.
+//!
+//! The suite is `$KILN_SPECTEST_DIR/wasm-2.0`, else `../shared/spectest/wasm-2.0` beside
+//! the repository (README.md says where it comes from). When it is missing every test
+//! here prints one line saying so and passes, so that a fresh clone's `cargo test`
+//! works.
 
 use kiln_spectest::{EngineChoice, Options, Summary, run_file};
 use rayon::prelude::*;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 fn suite_dir() -> PathBuf {
@@ -11,10 +17,26 @@ fn suite_dir() -> PathBuf {
     }
 }
 
-fn wast_files() -> Vec<PathBuf> {
+/// The suite's `.wast` files, or `None` (after one line on stderr) when the suite
+/// directory does not exist.
+fn wast_files() -> Option<Vec<PathBuf>> {
     let dir = suite_dir();
+    if !dir.is_dir() {
+        // Once for all the tests, and straight to stderr: the test harness would hide a
+        // captured `eprintln!`.
+        static SAID: std::sync::Once = std::sync::Once::new();
+        SAID.call_once(|| {
+            let _ = writeln!(
+                std::io::stderr(),
+                "spec suite skipped: no directory {} (get it as README.md says, or set \
+             KILN_SPECTEST_DIR to the directory holding wasm-2.0/)",
+                dir.display()
+            );
+        });
+        return None;
+    }
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("spec suite missing at {}: {e}", dir.display()))
+        .unwrap_or_else(|e| panic!("cannot read the spec suite at {}: {e}", dir.display()))
         .map(|e| e.expect("readable entry").path())
         .filter(|p| p.extension().is_some_and(|x| x == "wast"))
         .collect();
@@ -23,10 +45,10 @@ fn wast_files() -> Vec<PathBuf> {
         files.len() >= 148,
         "expected the 148 files of the 2.0 suite"
     );
-    files
+    Some(files)
 }
 
-fn run_suite(engine: EngineChoice) -> Summary {
+fn run_suite(engine: EngineChoice) -> Option<Summary> {
     run_suite_with(Options {
         engine,
         wasm3: false,
@@ -36,9 +58,9 @@ fn run_suite(engine: EngineChoice) -> Summary {
     })
 }
 
-fn run_suite_with(options: Options) -> Summary {
+fn run_suite_with(options: Options) -> Option<Summary> {
     let engine = options.engine;
-    let results: Vec<(PathBuf, Summary)> = wast_files()
+    let results: Vec<(PathBuf, Summary)> = wast_files()?
         .par_iter()
         .map(|f| (f.clone(), run_file(f, &options)))
         .collect();
@@ -68,7 +90,7 @@ fn run_suite_with(options: Options) -> Summary {
         "{engine:?}: {} passed, 0 failed, {} skipped",
         total.passed, total.skipped
     );
-    total
+    Some(total)
 }
 
 #[test]
@@ -84,13 +106,15 @@ fn wasm2_suite_tiered_threshold_1_sync() {
         eprintln!("tiered engine not available on this platform: skipped");
         return;
     }
-    let total = run_suite_with(Options {
+    let Some(total) = run_suite_with(Options {
         engine: EngineChoice::Tiered,
         wasm3: false,
         verbose: false,
         tier_threshold: Some(1),
         tier_sync: true,
-    });
+    }) else {
+        return;
+    };
     eprintln!(
         "tiered: {} functions tiered up, {} OSR entries, {} OSR transfers",
         total.tiered_up, total.osr_compiled, total.osr_entries
