@@ -46,7 +46,9 @@
 //! A guest sees only its preopened directories. Paths are resolved component by
 //! component with `openat(O_NOFOLLOW)` (see the `fs` module): `..` cannot climb above a
 //! preopen, absolute paths are refused, and symbolic links are followed only while they
-//! stay inside. Escapes fail with [`Errno::NOTCAPABLE`].
+//! stay inside. Escapes fail with [`Errno::NOTCAPABLE`]. Under a read-only preopen
+//! ([`ModuleConfig::with_readonly_preopen_dir`](crate::ModuleConfig::with_readonly_preopen_dir))
+//! every change fails with [`Errno::PERM`].
 //!
 //! # Not provided
 //!
