@@ -462,6 +462,16 @@ fn redirected_stdio_is_not_a_terminal() {
         // /dev/null is a character device, but no terminal.
         let null = stdio_types(e, &module, Stdio::null(), Stdio::piped(), None);
         assert_eq!(null, "000\n", "{e}");
+        // A terminal (a pseudo-terminal from util-linux `script`) stays a character device.
+        if Path::new("/usr/bin/script").exists() {
+            let command = format!("'{KILN}' run --engine {e} '{}'", module.display());
+            let o = Command::new("/usr/bin/script")
+                .args(["-qec", &command, "/dev/null"])
+                .stdin(Stdio::null())
+                .output()
+                .unwrap();
+            assert_eq!(ok(o), "222\r\n", "{e}");
+        }
     }
     std::fs::remove_dir_all(dir).unwrap();
 }
