@@ -917,8 +917,11 @@ fn parse_value(ty: ValType, s: &str, num_funcs: u32) -> Result<Param, String> {
     }
 }
 
+/// The longest `--timeout`: far beyond any run, and far from overflowing an `Instant`.
+const MAX_TIMEOUT: Duration = Duration::from_secs(366 * 24 * 3600);
+
 /// `--timeout`: a positive decimal number and a unit, `ms`, `s`, `m` or `h` (`500ms`,
-/// `2s`, `1.5m`).
+/// `2s`, `1.5m`), at most a year.
 fn parse_duration(s: &str) -> Result<Duration, String> {
     let split = s
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
@@ -935,9 +938,11 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
         .parse()
         .map_err(|_| format!("`{number}` is not a number"))?;
     match Duration::try_from_secs_f64(value * seconds_per_unit) {
-        Ok(d) if !d.is_zero() => Ok(d),
-        Ok(_) => Err("a timeout must be longer than zero".into()),
-        Err(_) => Err(format!("`{s}` is too long")),
+        Ok(d) if d.is_zero() => Err("a timeout must be longer than zero".into()),
+        Ok(d) if d <= MAX_TIMEOUT => Ok(d),
+        _ => Err(format!(
+            "`{s}` is more than a year; leave --timeout out for no limit"
+        )),
     }
 }
 
@@ -1098,7 +1103,20 @@ mod tests {
         assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
         assert_eq!(parse_duration("1.5m"), Ok(Duration::from_secs(90)));
         assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
-        for bad in ["", "5", "s", "2x", "1..5s", "0s", "-1s", "1e400s"] {
+        assert_eq!(parse_duration("8784h"), Ok(MAX_TIMEOUT));
+        for bad in [
+            "",
+            "5",
+            "s",
+            "2x",
+            "1..5s",
+            "0s",
+            "-1s",
+            "1e400s",
+            "8785h",
+            "1e30",
+            "99999999999999999999h",
+        ] {
             assert!(parse_duration(bad).is_err(), "{bad}");
         }
     }
