@@ -1,7 +1,7 @@
 //! Host functions: Rust code that Wasm modules import, built like wazero's host modules.
 
 use crate::error::Result;
-use crate::function::panic_message;
+use crate::function::{is_narrow, mask_narrow, panic_message};
 use crate::memory::Memory;
 use crate::module::{Module, ModuleInner, host_definition};
 use crate::runtime::Runtime;
@@ -217,13 +217,23 @@ impl HostModuleBuilder {
         let mut defs = Vec::new();
         for (i, p) in std::mem::take(&mut self.functions).into_iter().enumerate() {
             let user = p.func.clone();
+            let results = p.ty.results().to_vec();
+            let narrow_results = results.iter().any(|t| is_narrow(*t));
             let wrapped = move |caller: &kiln_runtime::Caller<'_>, stack: &mut [u64]| {
                 let caller = Caller { inner: caller };
                 // No panic may cross into the runtime: it becomes a host error trap.
                 match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                     user(&caller, stack)
                 })) {
-                    Ok(r) => r,
+                    Ok(Ok(())) => {
+                        // Native callers read only the low half of an i32/f32 slot, the
+                        // interpreter the whole slot: normalise so every engine agrees.
+                        if narrow_results {
+                            mask_narrow(&results, stack);
+                        }
+                        Ok(())
+                    }
+                    Ok(Err(trap)) => Err(trap),
                     Err(panic) => Err(Trap::host(format!(
                         "host function panicked: {}",
                         panic_message(&*panic)
