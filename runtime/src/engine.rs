@@ -212,8 +212,8 @@ pub struct Trampolines {
 ///     }
 /// }
 /// ```
-// Declaring the contract is the only unsafe code here; implementations live in the
-// tiering crate's code memory.
+// Declaring the contract is the only unsafe code here; the implementation is the tiering
+// crate's `CraneliftBackend`.
 #[allow(unsafe_code)]
 pub unsafe trait NativeBackend: Send + Sync {
     /// Compiles every defined function of `module` to native code.
