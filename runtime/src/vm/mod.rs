@@ -145,7 +145,7 @@ pub const VMMEMORY_LENGTH: usize = 8;
 pub const VMTABLE_BASE: usize = 0;
 /// Offset of [`VMTableDefinition::length`].
 pub const VMTABLE_LENGTH: usize = 8;
-/// Offset of [`VMFuncRef::native_code`].
+/// Offset of `VMFuncRef::native_code` (private to the runtime).
 pub const VMFUNCREF_NATIVE_CODE: usize = 0;
 /// Offset of [`VMFuncRef::vmctx`].
 pub const VMFUNCREF_VMCTX: usize = 8;
@@ -153,9 +153,9 @@ pub const VMFUNCREF_VMCTX: usize = 8;
 pub const VMFUNCREF_TYPE_ID: usize = 16;
 /// Offset of [`VMFuncRef::index`].
 pub const VMFUNCREF_INDEX: usize = 20;
-/// Offset of [`VMFuncRef::interp_code`].
+/// Offset of `VMFuncRef::interp_code` (private to the runtime).
 pub const VMFUNCREF_INTERP_CODE: usize = 24;
-/// Offset of [`VMFuncRef::array_call`].
+/// Offset of `VMFuncRef::array_call` (private to the runtime).
 pub const VMFUNCREF_ARRAY_CALL: usize = 32;
 
 // SAFETY: the raw pointers in these structs point into instance-owned data that lives as
