@@ -372,7 +372,10 @@ fn narrow_values_ignore_high_bits_of_their_slot() {
                         local.get 0 call $dirty_i32 local.get 1 call $dirty_f32
                         call $record
                         local.get 0 call $dirty_i32 local.get 1 call $dirty_f32)
-                    (func (export "get_g") (result i32) global.get $g))"#,
+                    (func (export "get_g") (result i32) global.get $g)
+                    (func (export "wrap") (param i64) (result i32)
+                        local.get 0 i32.wrap_i64 f32.const 1.5 call $record
+                        local.get 0 i32.wrap_i64))"#,
             );
             let call = |name: &str, params: &[u64]| {
                 m.exported_function(name).unwrap().call(params).unwrap()
@@ -391,6 +394,9 @@ fn narrow_values_ignore_high_bits_of_their_slot() {
                 let typed = typed.typed::<u32, u32>().unwrap();
                 assert_eq!(typed.call(9).unwrap(), 9);
                 call("pass", &[HIGH | 9, HIGH | f32_bits]);
+                // An i32 that Wasm code computed (native code may leave the high half of
+                // its register undefined).
+                assert_eq!(call("wrap", &[HIGH | 9]), [9]);
                 assert_eq!(call("dirty", &[9, f32_bits]), [9, f32_bits]);
                 // The host module's functions called directly.
                 let host = rt.module("host").unwrap();
@@ -401,7 +407,7 @@ fn narrow_values_ignore_high_bits_of_their_slot() {
             }
             assert_eq!(
                 *seen.lock().unwrap(),
-                [(9, f32_bits); 6],
+                [(9, f32_bits); 8],
                 "values a host function received in engine {engine:?}"
             );
             let g = m.exported_global("g").unwrap();
