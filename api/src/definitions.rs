@@ -2,6 +2,7 @@
 
 use crate::values::ValueType;
 use kiln_runtime::ExportIndex;
+use kiln_runtime::ExternType as EntityType;
 use std::fmt;
 use std::sync::Arc;
 
@@ -246,4 +247,72 @@ impl CustomSection {
     pub fn data(&self) -> &[u8] {
         &self.data
     }
+}
+
+/// One import of a module: the module and name it is imported from, and the type the
+/// providing export must match.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImportDefinition {
+    pub(crate) module: String,
+    pub(crate) name: String,
+    pub(crate) ty: EntityType,
+}
+
+impl ImportDefinition {
+    /// Name of the module it is imported from.
+    pub fn module(&self) -> &str {
+        &self.module
+    }
+
+    /// Name of the import within that module.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// What is imported, with its type.
+    pub fn ty(&self) -> &EntityType {
+        &self.ty
+    }
+}
+
+/// One export of a module: its name and the type of what it exports.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExportDefinition {
+    pub(crate) name: String,
+    pub(crate) ty: EntityType,
+}
+
+impl ExportDefinition {
+    /// The export name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// What is exported, with its type.
+    pub fn ty(&self) -> &EntityType {
+        &self.ty
+    }
+}
+
+/// The imports of `module`, in order.
+pub(crate) fn import_definitions(module: &kiln_runtime::Module) -> Vec<ImportDefinition> {
+    module
+        .imports()
+        .map(|i| ImportDefinition {
+            module: i.module.clone(),
+            name: i.name.clone(),
+            ty: i.ty.clone(),
+        })
+        .collect()
+}
+
+/// The exports of `module`, in order.
+pub(crate) fn export_definitions(module: &kiln_runtime::Module) -> Vec<ExportDefinition> {
+    module
+        .exports()
+        .map(|(name, ty)| ExportDefinition {
+            name: name.to_string(),
+            ty,
+        })
+        .collect()
 }

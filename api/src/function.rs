@@ -40,6 +40,9 @@ pub struct Function {
     result_slots: usize,
     funcref_params: bool,
     funcref_results: bool,
+    /// Whether an i32 or f32 is among the parameters / results (see [`mask_narrow`]).
+    narrow_params: bool,
+    narrow_results: bool,
 }
 
 impl Function {
@@ -54,6 +57,8 @@ impl Function {
             result_slots: ty.result_slots() as usize,
             funcref_params: ty.params().contains(&ValueType::FuncRef),
             funcref_results: ty.results().contains(&ValueType::FuncRef),
+            narrow_params: ty.params().iter().any(|t| is_narrow(*t)),
+            narrow_results: ty.results().iter().any(|t| is_narrow(*t)),
             module,
             func,
             definition,
@@ -66,6 +71,8 @@ impl Function {
     }
 
     /// Calls with `params` (one slot per value, two for a v128) and returns the results.
+    /// Only the low 32 bits of an i32 or f32 parameter count; results come back
+    /// zero-extended.
     ///
     /// # Errors
     ///
@@ -187,10 +194,16 @@ impl Function {
         if self.funcref_params {
             self.check_funcref_params(stack)?;
         }
+        if self.narrow_params {
+            mask_narrow(self.definition.param_types(), stack);
+        }
         let result =
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.func.call(stack)));
         match result {
             Ok(Ok(())) => {
+                if self.narrow_results {
+                    mask_narrow(self.definition.result_types(), stack);
+                }
                 if self.funcref_results {
                     self.register_funcref_results(stack);
                 }
@@ -237,6 +250,25 @@ impl Function {
 impl std::fmt::Debug for Function {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Function({})", self.definition.debug_name())
+    }
+}
+
+/// Whether values of `ty` take only the low 32 bits of their slot.
+pub(crate) fn is_narrow(ty: ValueType) -> bool {
+    matches!(ty, ValueType::I32 | ValueType::F32)
+}
+
+/// Clears the high 32 bits of every i32 and f32 slot of `values` (of types `types`).
+/// Values cross the API as `u64` slots: native code reads only the low half of such a
+/// slot while the interpreter copies whole slots, so without this a caller's garbage
+/// high bits would come back, or reach a host function, in some engines and not others.
+pub(crate) fn mask_narrow(types: &[ValueType], values: &mut [u64]) {
+    let mut slot = 0;
+    for ty in types {
+        if is_narrow(*ty) {
+            values[slot] &= 0xFFFF_FFFF;
+        }
+        slot += ty.slots() as usize;
     }
 }
 

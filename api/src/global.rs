@@ -85,6 +85,12 @@ impl MutableGlobal {
         {
             return false;
         }
+        // An i32 or f32 is the low half of the slot (see `Function::call`).
+        let v = if crate::function::is_narrow(self.global.ty()) {
+            v & 0xFFFF_FFFF
+        } else {
+            v
+        };
         self.global.global.set([v, 0]);
         true
     }

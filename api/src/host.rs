@@ -1,13 +1,13 @@
 //! Host functions: Rust code that Wasm modules import, built like wazero's host modules.
 
 use crate::error::Result;
-use crate::function::panic_message;
+use crate::function::{is_narrow, mask_narrow, panic_message};
 use crate::memory::Memory;
 use crate::module::{Module, ModuleInner, host_definition};
 use crate::runtime::Runtime;
 use crate::values::{ValueType, WasmValues};
 use kiln_runtime::{FuncType, HostFunc, Trap};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 /// What a host function sees of the module that called it.
 pub struct Caller<'a> {
@@ -114,6 +114,42 @@ into_host_func!(A 0, B 1, C 2, D 3, E 4, G 5);
 into_host_func!(A 0, B 1, C 2, D 3, E 4, G 5, H 6);
 into_host_func!(A 0, B 1, C 2, D 3, E 4, G 5, H 6, I 7);
 
+/// Calls `f` with every non-null funcref among `values` (of types `types`).
+fn for_each_funcref(types: &[ValueType], values: &[u64], mut f: impl FnMut(u64)) {
+    let mut slot = 0;
+    for ty in types {
+        if *ty == ValueType::FuncRef && values[slot] != 0 {
+            f(values[slot]);
+        }
+        slot += ty.slots() as usize;
+    }
+}
+
+/// Refuses funcref results a host function made up: a funcref is the address of an
+/// indirection slot, and Wasm code calls through it, so only null and values Kiln handed
+/// out (call results, global reads, parameters of host functions) may reach Wasm.
+fn check_funcref_results(
+    runtime: &Weak<crate::runtime::RuntimeInner>,
+    function_name: &str,
+    results: &[ValueType],
+    stack: &[u64],
+) -> std::result::Result<(), Trap> {
+    let rt = runtime.upgrade();
+    let mut forged = None;
+    for_each_funcref(results, stack, |v| {
+        if forged.is_none() && !rt.as_ref().is_some_and(|rt| rt.is_known_funcref(v)) {
+            forged = Some(v);
+        }
+    });
+    match forged {
+        Some(v) => Err(Trap::host(format!(
+            "host function `{function_name}` returned funcref {v:#x}, which is not a \
+             funcref obtained from this runtime"
+        ))),
+        None => Ok(()),
+    }
+}
+
 struct PendingFunction {
     export: String,
     name: String,
@@ -217,13 +253,36 @@ impl HostModuleBuilder {
         let mut defs = Vec::new();
         for (i, p) in std::mem::take(&mut self.functions).into_iter().enumerate() {
             let user = p.func.clone();
+            let params = p.ty.params().to_vec();
+            let results = p.ty.results().to_vec();
+            let narrow_results = results.iter().any(|t| is_narrow(*t));
+            let funcref_params = params.contains(&ValueType::FuncRef);
+            let funcref_results = results.contains(&ValueType::FuncRef);
+            let runtime = Arc::downgrade(rt);
+            let function_name = p.name.clone();
             let wrapped = move |caller: &kiln_runtime::Caller<'_>, stack: &mut [u64]| {
+                if funcref_params && let Some(rt) = runtime.upgrade() {
+                    // The host may hand these back to Wasm (as a result, call parameter or
+                    // global value): they are Kiln's own.
+                    for_each_funcref(&params, stack, |v| rt.remember_funcref(v));
+                }
                 let caller = Caller { inner: caller };
                 // No panic may cross into the runtime: it becomes a host error trap.
                 match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                     user(&caller, stack)
                 })) {
-                    Ok(r) => r,
+                    Ok(Ok(())) => {
+                        // Native callers read only the low half of an i32/f32 slot, the
+                        // interpreter the whole slot: normalise so every engine agrees.
+                        if narrow_results {
+                            mask_narrow(&results, stack);
+                        }
+                        if funcref_results {
+                            check_funcref_results(&runtime, &function_name, &results, stack)?;
+                        }
+                        Ok(())
+                    }
+                    Ok(Err(trap)) => Err(trap),
                     Err(panic) => Err(Trap::host(format!(
                         "host function panicked: {}",
                         panic_message(&*panic)

@@ -32,6 +32,45 @@
 //! memory never moves: its address space is reserved up front and only committed as it
 //! grows, and views copy bytes out instead of lending `&[u8]` into memory that Wasm code
 //! may be writing.
+//!
+//! # What an embedder cannot reach
+//!
+//! Safe code using this crate cannot make Kiln run code of its choosing. The runtime
+//! core (`kiln-runtime`), where code addresses are installed, is not re-exported:
+//!
+//! ```compile_fail
+//! // Refused: `kiln` has no `core` module.
+//! use kiln::core::Module;
+//! ```
+//!
+//! A [`CompiledModule`] does not hand out the runtime's module (whose code publication
+//! takes raw addresses); it describes itself through definitions instead:
+//!
+//! ```compile_fail
+//! fn publish_somewhere(compiled: &kiln::CompiledModule) {
+//!     // Refused: there is no `inner()`.
+//!     let _ = compiled.inner();
+//! }
+//! ```
+//!
+//! ```
+//! fn describe(compiled: &kiln::CompiledModule) -> Vec<String> {
+//!     compiled.imports().iter().map(|i| format!("{}::{}", i.module(), i.name())).collect()
+//! }
+//! ```
+//!
+//! A [`Function`] has no public indirection slot or code address either:
+//!
+//! ```compile_fail
+//! fn hijack(f: &kiln::Function) {
+//!     // Refused: a `Function` exposes no slot.
+//!     let _ = f.slot();
+//! }
+//! ```
+//!
+//! Funcref values are opaque numbers, checked wherever the host hands one to Wasm: call
+//! parameters, [`MutableGlobal::set`] and host function results accept only null or values
+//! Kiln handed out.
 
 #![deny(unsafe_code)]
 
@@ -49,14 +88,19 @@ pub mod wasi;
 mod watchdog;
 
 pub use config::{BoundsChecks, CoreFeatures, EngineKind, ModuleConfig, RuntimeConfig};
-pub use definitions::{CustomSection, FunctionDefinition, MemoryDefinition};
+pub use definitions::{
+    CustomSection, ExportDefinition, FunctionDefinition, ImportDefinition, MemoryDefinition,
+};
 pub use error::{EXIT_CODE_DEADLINE_EXCEEDED, EXIT_CODE_INTERRUPTED, Error, ExitError, Result};
 pub use function::{Function, TypedFunction};
 pub use global::{Global, MutableGlobal};
 pub use host::{Caller, HostFunctionBuilder, HostModuleBuilder, HostReturn, IntoHostFunc};
+/// The type of an import or export, with its details (see [`ExternType`] for the kind
+/// alone).
+pub use kiln_runtime::ExternType as EntityType;
 pub use kiln_runtime::{
-    CallerTier, CommittedBytes, FrameInfo, LimitError, LimitKind, TierStats as TieringStats, Trap,
-    TrapCode,
+    CallerTier, CommittedBytes, FrameInfo, FuncType, GlobalType, LimitError, LimitKind, Limits,
+    MemoryType, TableType, TierStats as TieringStats, Trap, TrapCode,
 };
 pub use memory::{Memory, MemoryView};
 pub use module::{InterruptHandle, Module};
@@ -66,6 +110,3 @@ pub use values::{
     decode_f64, decode_funcref, decode_i32, decode_i64, decode_u32, decode_v128, encode_externref,
     encode_f32, encode_f64, encode_funcref, encode_i32, encode_i64, encode_u32, encode_v128,
 };
-
-/// The runtime core, for tools that need more than the API (spec runner, CLI inspection).
-pub use kiln_runtime as core;

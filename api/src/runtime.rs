@@ -2,12 +2,14 @@
 
 use crate::config::{BoundsChecks, EngineKind, ModuleConfig, RuntimeConfig};
 use crate::definitions::{
-    CustomSection, FunctionDefinition, MemoryDefinition, function_export_names, memory_definitions,
+    CustomSection, ExportDefinition, FunctionDefinition, ImportDefinition, MemoryDefinition,
+    export_definitions, function_export_names, import_definitions, memory_definitions,
     wasm_function_definition,
 };
 use crate::error::{Error, ExitError, Result};
 use crate::host::HostModuleBuilder;
 use crate::module::{Module, ModuleInner};
+use kiln_runtime::ExternType as EntityType;
 use kiln_runtime::TierStats as TieringStats;
 use kiln_runtime::{CommittedBytes, LimitError, LimitKind};
 use std::collections::{BTreeMap, HashMap};
@@ -582,6 +584,9 @@ struct CompiledInner {
     exported_functions: BTreeMap<String, FunctionDefinition>,
     imported_memories: Vec<MemoryDefinition>,
     exported_memories: BTreeMap<String, MemoryDefinition>,
+    memories: Vec<MemoryDefinition>,
+    imports: Vec<ImportDefinition>,
+    exports: Vec<ExportDefinition>,
     custom_sections: Vec<CustomSection>,
 }
 
@@ -622,12 +627,15 @@ impl CompiledModule {
             })
             .collect();
         CompiledModule(Arc::new(CompiledInner {
+            imports: import_definitions(&module),
+            exports: export_definitions(&module),
             module,
             name,
             imported_functions,
             exported_functions,
             imported_memories,
             exported_memories,
+            memories,
             custom_sections,
         }))
     }
@@ -672,9 +680,53 @@ impl CompiledModule {
         self.0.module.num_funcs()
     }
 
-    /// The runtime-level module (for tools that need the full import/export lists).
-    pub fn inner(&self) -> &kiln_runtime::Module {
-        &self.0.module
+    /// Definitions of all memories (imported ones first), by index.
+    pub fn memories(&self) -> &[MemoryDefinition] {
+        &self.0.memories
+    }
+
+    /// Every import (functions, tables, memories and globals), in module order.
+    pub fn imports(&self) -> &[ImportDefinition] {
+        &self.0.imports
+    }
+
+    /// Every export (functions, tables, memories and globals), in module order.
+    pub fn exports(&self) -> &[ExportDefinition] {
+        &self.0.exports
+    }
+
+    /// The type of export `name`, if the module has one.
+    pub fn export_type(&self, name: &str) -> Option<&EntityType> {
+        self.0
+            .exports
+            .iter()
+            .find(|e| e.name() == name)
+            .map(|e| e.ty())
+    }
+
+    /// Whether the module uses 128-bit SIMD.
+    pub fn uses_simd(&self) -> bool {
+        self.0.module.uses_simd()
+    }
+
+    /// Engine `tiered`: whether function `index` (imports first) has been compiled and its
+    /// native code published, so calls of it in every instance now run natively. Always
+    /// false in the other engines. A diagnostic and test hook; it never changes what a
+    /// call does.
+    pub fn is_tiered_up(&self, index: u32) -> bool {
+        self.0.module.is_tiered_up(index)
+    }
+
+    /// The interpreter's hotness counters of defined function `index` (imports first):
+    /// `(calls, loop back-edges)` counted while interpreted, summed over the module's
+    /// instances; `None` for an imported or unknown function. Engine `tiered` compiles a
+    /// function when their sum reaches [`RuntimeConfig::with_tier_threshold`]. A
+    /// diagnostic and test hook.
+    pub fn hotness(&self, index: u32) -> Option<(u32, u32)> {
+        if index >= self.function_count() {
+            return None;
+        }
+        self.0.module.hotness(index)
     }
 }
 

@@ -2,7 +2,8 @@
 //!
 //! Every value crosses the API as `u64` slots: i32 zero-extended, f32 as its bits in the low
 //! half, i64 and f64 as their bits, a reference as one opaque slot with 0 for null, and a
-//! v128 as two slots, low half first.
+//! v128 as two slots, low half first. The high half of an i32 or f32 slot passed in is
+//! ignored (every engine clears it).
 
 pub use kiln_runtime::ValType as ValueType;
 

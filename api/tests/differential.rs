@@ -395,7 +395,7 @@ fn run_seed(seed: u64, engines: &[(String, Runtime)], stats: &mut Stats) {
     if engines[0]
         .1
         .compile(&generated.wasm)
-        .is_ok_and(|c| c.inner().uses_simd())
+        .is_ok_and(|c| c.uses_simd())
     {
         stats.simd_modules += 1;
     }

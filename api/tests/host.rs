@@ -690,3 +690,68 @@ fn exporting_a_name_twice_keeps_the_last_function() {
         assert_eq!(m.exported_function("run").unwrap().call(&[]).unwrap(), [2]);
     });
 }
+
+/// A funcref is the address of an indirection slot that Wasm code calls through: a host
+/// function may hand Wasm null or a funcref Kiln gave it (here one it received as a
+/// parameter earlier), but a made-up one traps before Wasm can call it.
+#[test]
+fn host_funcref_results_must_come_from_kiln() {
+    each_engine(|engine| {
+        let rt = runtime(engine);
+        let kept = Arc::new(AtomicU64::new(0));
+        let (keep, give) = (kept.clone(), kept.clone());
+        rt.new_host_module_builder("env")
+            .new_function_builder()
+            .with_stack_func(&[ValueType::FuncRef], &[], move |_, stack| {
+                keep.store(stack[0], Ordering::SeqCst);
+                Ok(())
+            })
+            .export("keep")
+            .new_function_builder()
+            .with_stack_func(&[], &[ValueType::FuncRef], move |_, stack| {
+                stack[0] = give.load(Ordering::SeqCst);
+                Ok(())
+            })
+            .export("give")
+            .new_function_builder()
+            .with_func(|| kiln::FuncRef(0x1000))
+            .export("forge")
+            .instantiate()
+            .unwrap();
+        let m = instantiate(
+            &rt,
+            r#"(module
+                (import "env" "keep" (func $keep (param funcref)))
+                (import "env" "give" (func $give (result funcref)))
+                (import "env" "forge" (func $forge (result funcref)))
+                (table $t 1 funcref)
+                (func $seven (result i32) i32.const 7)
+                (elem declare func $seven)
+                (func (export "keep") ref.func $seven call $keep)
+                (func (export "call_given") (result i32)
+                    (table.set $t (i32.const 0) (call $give))
+                    (call_indirect (result i32) (i32.const 0)))
+                (func (export "call_forged") (result i32)
+                    (table.set $t (i32.const 0) (call $forge))
+                    (call_indirect (result i32) (i32.const 0))))"#,
+        );
+        let call = |name: &str| m.exported_function(name).unwrap().call(&[]);
+        // Null is fine (and traps in Wasm as an uninitialised element).
+        assert_trap(
+            &call("call_given").unwrap_err(),
+            TrapCode::UninitializedElement,
+        );
+        call("keep").unwrap();
+        assert_ne!(kept.load(Ordering::SeqCst), 0);
+        assert_eq!(call("call_given").unwrap(), [7]);
+        let err = call("call_forged").unwrap_err();
+        let trap = assert_trap(&err, TrapCode::HostError);
+        assert!(
+            trap.to_string()
+                .contains("not a funcref obtained from this runtime"),
+            "{trap}"
+        );
+        // The instance is intact: the kept funcref still works.
+        assert_eq!(call("call_given").unwrap(), [7]);
+    });
+}

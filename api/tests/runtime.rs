@@ -387,7 +387,7 @@ fn compiled_module_metadata() {
         assert_eq!(with_memory.name(), "");
         assert_eq!(with_memory.code_size(), 0);
         assert_eq!(with_memory.function_count(), 0);
-        assert!(with_memory.inner().imports().next().is_none());
+        assert!(with_memory.imports().is_empty());
     });
 }
 
@@ -772,6 +772,135 @@ fn compiled_module_from_another_runtime() {
         match b.instantiate(&importer, ModuleConfig::new()) {
             Err(e) => assert!(refused(&e), "unclear refusal: {e:?}"),
             Ok(m) => assert_eq!(m.exported_function("run").unwrap().call(&[]).unwrap(), [1]),
+        }
+    });
+}
+
+/// A compiled module lists every import and export with its type, every memory, and
+/// whether it uses SIMD: what tools need, through the public API alone.
+#[test]
+fn compiled_module_lists_imports_exports_and_memories() {
+    use kiln::{EntityType, FuncType, GlobalType, Limits, MemoryType, TableType};
+    each_engine(|engine| {
+        let rt = runtime(engine);
+        let compiled = rt
+            .compile(&wat(r#"(module
+                (import "env" "f" (func (param i32 f64) (result i64)))
+                (import "env" "mem" (memory 1 4))
+                (import "env" "g" (global (mut i32)))
+                (table (export "tab") 2 funcref)
+                (export "m1" (memory 0))
+                (export "m0" (memory 0))
+                (global (export "k") f32 (f32.const 1))
+                (func (export "run") (result v128) v128.const i64x2 1 2))"#))
+            .unwrap();
+        let imports: Vec<_> = compiled
+            .imports()
+            .iter()
+            .map(|i| (i.module(), i.name(), i.ty().clone()))
+            .collect();
+        let i32_f64_i64 = FuncType::new([ValueType::I32, ValueType::F64], [ValueType::I64]);
+        assert_eq!(
+            imports,
+            [
+                ("env", "f", EntityType::Func(i32_f64_i64)),
+                (
+                    "env",
+                    "mem",
+                    EntityType::Memory(MemoryType {
+                        limits: Limits {
+                            min: 1,
+                            max: Some(4)
+                        },
+                        memory64: false,
+                        shared: false,
+                    })
+                ),
+                (
+                    "env",
+                    "g",
+                    EntityType::Global(GlobalType {
+                        content: ValueType::I32,
+                        mutable: true
+                    })
+                ),
+            ]
+        );
+        let exports: Vec<_> = compiled.exports().iter().map(|e| e.name()).collect();
+        assert_eq!(exports, ["tab", "m1", "m0", "k", "run"]);
+        assert_eq!(
+            compiled.export_type("tab"),
+            Some(&EntityType::Table(TableType {
+                element: ValueType::FuncRef,
+                limits: Limits { min: 2, max: None },
+            }))
+        );
+        let Some(EntityType::Func(run)) = compiled.export_type("run") else {
+            panic!("run is a function");
+        };
+        assert_eq!(run.results(), [ValueType::V128]);
+        assert_eq!(run.stack_len(), 2);
+        assert_eq!(compiled.export_type("k").unwrap().kind_name(), "global");
+        assert_eq!(compiled.export_type("missing"), None);
+        let memories = compiled.memories();
+        assert_eq!(memories.len(), 1);
+        assert_eq!(memories[0].import(), Some(("env", "mem")));
+        assert_eq!((memories[0].min(), memories[0].max()), (1, Some(4)));
+        assert_eq!(memories[0].export_names(), ["m1", "m0"]);
+        let defined = rt
+            .compile(&wat(r#"(module (memory (export "m") 3))"#))
+            .unwrap();
+        assert_eq!(defined.memories()[0].import(), None);
+        assert_eq!(defined.memories()[0].min(), 3);
+        assert!(compiled.uses_simd());
+        assert!(!rt.compile(&wat("(module)")).unwrap().uses_simd());
+    });
+}
+
+/// Tier inspection through the public API: a hot function of engine `tiered` reports its
+/// interpreted calls and then that it was tiered up; the other engines never tier up.
+#[test]
+fn compiled_module_reports_hotness_and_tier_up() {
+    each_engine(|engine| {
+        let config = config(engine).with_tier_threshold(3).with_tier_sync(true);
+        let rt = Runtime::with_config(config).unwrap();
+        let compiled = rt
+            .compile(&wat(r#"(module
+                (import "env" "nop" (func))
+                (func (export "f") (param i32) (result i32) local.get 0 i32.const 1 i32.add))"#))
+            .unwrap();
+        rt.new_host_module_builder("env")
+            .new_function_builder()
+            .with_func(|| {})
+            .export("nop")
+            .instantiate()
+            .unwrap();
+        let m = rt.instantiate(&compiled, ModuleConfig::new()).unwrap();
+        let f = m.exported_function("f").unwrap();
+        let index = f.definition().index();
+        assert_eq!(index, 1);
+        assert_eq!(compiled.hotness(0), None, "an import has no counters");
+        assert_eq!(compiled.hotness(7), None, "no such function");
+        assert!(!compiled.is_tiered_up(index));
+        for k in 0..5 {
+            assert_eq!(f.call(&[k]).unwrap(), [k + 1]);
+        }
+        let (calls, backedges) = compiled.hotness(index).unwrap();
+        assert_eq!(backedges, 0);
+        match engine {
+            EngineKind::Tiered => {
+                assert!(compiled.is_tiered_up(index));
+                // Counted while interpreted, up to the threshold.
+                assert_eq!(calls, 3);
+            }
+            EngineKind::Jit => {
+                assert!(!compiled.is_tiered_up(index));
+                assert_eq!(calls, 0, "never interpreted");
+            }
+            EngineKind::Interp => {
+                assert!(!compiled.is_tiered_up(index));
+                assert_eq!(calls, 5);
+            }
         }
     });
 }

@@ -98,7 +98,7 @@ fn threads_compile_instantiate_and_call_while_tiering() {
             // The shared module stayed alive, so both its functions were published while
             // the threads were calling them (jobs of modules already dropped are skipped).
             let deadline = Instant::now() + Duration::from_secs(20);
-            while !(shared.inner().is_tiered_up(0) && shared.inner().is_tiered_up(1)) {
+            while !(shared.is_tiered_up(0) && shared.is_tiered_up(1)) {
                 assert!(Instant::now() < deadline, "shared module not tiered up");
                 std::thread::sleep(Duration::from_millis(5));
             }

@@ -342,7 +342,7 @@ fn no_stale_call_site_after_publication() {
         .get("f")
         .expect("export f")
         .index();
-    let interpreted_entries = || compiled.inner().hotness(f_index).map_or(0, |h| h.0);
+    let interpreted_entries = || compiled.hotness(f_index).map_or(0, |h| h.0);
     let threads = 4;
     let barrier = Arc::new(Barrier::new(threads + 1));
     let mut handles = Vec::new();
@@ -381,7 +381,7 @@ fn no_stale_call_site_after_publication() {
     // Every thread made 2000 rounds: `f` got hot long ago; wait for the background
     // compiler to publish it.
     let deadline = Instant::now() + Duration::from_secs(30);
-    while !compiled.inner().is_tiered_up(f_index) {
+    while !compiled.is_tiered_up(f_index) {
         assert!(Instant::now() < deadline, "f was never published");
         std::thread::sleep(Duration::from_millis(5));
     }

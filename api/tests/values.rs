@@ -316,3 +316,108 @@ fn encoded_values_reach_wasm_intact() {
         assert_eq!(kiln::decode_i32(r), -3);
     });
 }
+
+/// An i32 or f32 is the low half of its `u64` slot: garbage in the high half (here of
+/// parameters, a host function's results and a global's value) is ignored the same way
+/// by every engine, interpreted or compiled, and never reaches a host function or comes
+/// back to the caller.
+#[test]
+fn narrow_values_ignore_high_bits_of_their_slot() {
+    use std::sync::{Arc, Mutex};
+    const HIGH: u64 = 0xFFFF_FFFF_0000_0000;
+    let f32_bits = u64::from(1.5f32.to_bits());
+    each_engine(|engine| {
+        let mut configs = vec![config(engine)];
+        if engine == kiln::EngineKind::Tiered {
+            // Compiled before its first call, as well as interpreted.
+            configs.push(config(engine).with_tier_threshold(1).with_tier_sync(true));
+        }
+        for config in configs {
+            let rt = kiln::Runtime::with_config(config).unwrap();
+            let seen = Arc::new(Mutex::new(Vec::new()));
+            let record = seen.clone();
+            rt.new_host_module_builder("host")
+                .new_function_builder()
+                .with_stack_func(&[ValueType::I32], &[ValueType::I32], |_, stack| {
+                    stack[0] |= HIGH;
+                    Ok(())
+                })
+                .export("dirty_i32")
+                .new_function_builder()
+                .with_stack_func(&[ValueType::F32], &[ValueType::F32], |_, stack| {
+                    stack[0] |= HIGH;
+                    Ok(())
+                })
+                .export("dirty_f32")
+                .new_function_builder()
+                .with_stack_func(&[ValueType::I32, ValueType::F32], &[], move |_, stack| {
+                    record.lock().unwrap().push((stack[0], stack[1]));
+                    Ok(())
+                })
+                .export("record")
+                .instantiate()
+                .unwrap();
+            let m = instantiate(
+                &rt,
+                r#"(module
+                    (import "host" "dirty_i32" (func $dirty_i32 (param i32) (result i32)))
+                    (import "host" "dirty_f32" (func $dirty_f32 (param f32) (result f32)))
+                    (import "host" "record" (func $record (param i32 f32)))
+                    (global $g (export "g") (mut i32) (i32.const 0))
+                    (func (export "id_i32") (param i32) (result i32) local.get 0)
+                    (func (export "id_f32") (param f32) (result f32) local.get 0)
+                    (func (export "pass") (param i32 f32)
+                        local.get 0 local.get 1 call $record)
+                    (func (export "dirty") (param i32 f32) (result i32 f32)
+                        local.get 0 call $dirty_i32 local.get 1 call $dirty_f32
+                        call $record
+                        local.get 0 call $dirty_i32 local.get 1 call $dirty_f32)
+                    (func (export "get_g") (result i32) global.get $g)
+                    (func (export "wrap") (param i64) (result i32)
+                        local.get 0 i32.wrap_i64 f32.const 1.5 call $record
+                        local.get 0 i32.wrap_i64))"#,
+            );
+            let call = |name: &str, params: &[u64]| {
+                m.exported_function(name).unwrap().call(params).unwrap()
+            };
+            // Twice: a tiered function called the first time may compile for the second.
+            for _ in 0..2 {
+                assert_eq!(call("id_i32", &[HIGH | 9]), [9], "engine {engine:?}");
+                assert_eq!(call("id_f32", &[HIGH | f32_bits]), [f32_bits]);
+                let mut stack = [HIGH | 7, 0];
+                m.exported_function("id_i32")
+                    .unwrap()
+                    .call_with_stack(&mut stack)
+                    .unwrap();
+                assert_eq!(stack[0], 7);
+                let typed = m.exported_function("id_i32").unwrap();
+                let typed = typed.typed::<u32, u32>().unwrap();
+                assert_eq!(typed.call(9).unwrap(), 9);
+                call("pass", &[HIGH | 9, HIGH | f32_bits]);
+                // An i32 that Wasm code computed (native code may leave the high half of
+                // its register undefined).
+                assert_eq!(call("wrap", &[HIGH | 9]), [9]);
+                assert_eq!(call("dirty", &[9, f32_bits]), [9, f32_bits]);
+                // The host module's functions called directly.
+                let host = rt.module("host").unwrap();
+                let record = host.exported_function("record").unwrap();
+                record.call(&[HIGH | 9, HIGH | f32_bits]).unwrap();
+                let dirty = host.exported_function("dirty_i32").unwrap();
+                assert_eq!(dirty.call(&[9]).unwrap(), [9]);
+            }
+            assert_eq!(
+                *seen.lock().unwrap(),
+                [(9, f32_bits); 8],
+                "values a host function received in engine {engine:?}"
+            );
+            let g = m.exported_global("g").unwrap();
+            assert!(g.as_mutable().unwrap().set(HIGH | 5));
+            assert_eq!(g.get(), 5);
+            assert_eq!(call("get_g", &[]), [5]);
+            if rt.config().tier_threshold() == 1 {
+                let stats = rt.tiering_stats().unwrap();
+                assert!(stats.functions_compiled >= 4, "{stats:?}");
+            }
+        }
+    });
+}

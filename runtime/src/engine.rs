@@ -162,7 +162,60 @@ pub struct Trampolines {
 
 /// The optimizing tier as the runtime sees it (implemented by the tiering crate, which
 /// depends on this one).
-pub trait NativeBackend: Send + Sync {
+///
+/// # Safety
+///
+/// The runtime jumps to the addresses a backend returns without checking them. An
+/// implementation promises that every [`Trampolines`] entry, every
+/// [`NativeCode::entry`](crate::vm::native::NativeCode::entry) of a compiled module and
+/// every [`CompiledFunction`] entry (and OSR entry) is executable code that stays alive as
+/// long as the returned code block, follows the calling convention and VM layout of
+/// [`crate::vm::abi`] for the function and signature it was requested for, honours
+/// [`NativeBackend::needs_guarded_memory`], and traps only at the sites its code block
+/// reports. Implementing it is therefore `unsafe`:
+///
+/// ```compile_fail
+/// use kiln_runtime::{FuncType, Module, NativeBackend, Result, Trampolines};
+/// use kiln_runtime::vm::native::NativeCode;
+/// struct Forged;
+/// // Refused: the trait requires an `unsafe impl`.
+/// impl NativeBackend for Forged {
+///     fn compile_module(&self, _: &Module) -> Result<std::sync::Arc<dyn NativeCode>> {
+///         Err(kiln_runtime::Error::Unsupported("forged".into()))
+///     }
+///     fn trampolines(&self, _: &FuncType) -> Result<Trampolines> {
+///         Ok(Trampolines { array_call: 0xdead_beef, adapter: 0xdead_beef })
+///     }
+///     fn needs_guarded_memory(&self) -> bool {
+///         false
+///     }
+/// }
+/// ```
+///
+/// The same implementation compiles only as an `unsafe impl`, whose author vouches for
+/// the addresses:
+///
+/// ```
+/// use kiln_runtime::{FuncType, Module, NativeBackend, Result, Trampolines};
+/// use kiln_runtime::vm::native::NativeCode;
+/// struct Unsupported;
+/// // SAFETY: returns no code at all.
+/// unsafe impl NativeBackend for Unsupported {
+///     fn compile_module(&self, _: &Module) -> Result<std::sync::Arc<dyn NativeCode>> {
+///         Err(kiln_runtime::Error::Unsupported("no native code".into()))
+///     }
+///     fn trampolines(&self, _: &FuncType) -> Result<Trampolines> {
+///         Err(kiln_runtime::Error::Unsupported("no native code".into()))
+///     }
+///     fn needs_guarded_memory(&self) -> bool {
+///         false
+///     }
+/// }
+/// ```
+// Declaring the contract is the only unsafe code here; the implementation is the tiering
+// crate's `CraneliftBackend`.
+#[allow(unsafe_code)]
+pub unsafe trait NativeBackend: Send + Sync {
     /// Compiles every defined function of `module` to native code.
     ///
     /// # Errors
@@ -248,7 +301,8 @@ impl std::fmt::Debug for CompiledFunction {
 
 /// The tiering policy's side of engine `tiered` (implemented by the tiering crate): the
 /// interpreter reports hot code, the policy compiles it (through the engine's
-/// [`NativeBackend`]) and publishes it with [`crate::Module::publish`].
+/// [`NativeBackend`]) and publishes it with [`crate::Module::publish`] (which is `unsafe`:
+/// the policy vouches that the code came from that backend).
 pub trait TierPolicy: Send + Sync {
     /// Function `index` of `module` crossed the threshold, on calls or in a loop of a
     /// running frame (which then waits for the function's OSR entry). Called once per

@@ -298,7 +298,8 @@ impl Func {
         self.instance.0.funcs[self.index as usize] as u64
     }
 
-    /// The indirection slot of this function (for the optimizing tier).
+    /// The indirection slot of this function (for the optimizing tier and diagnostics).
+    /// Its code pointers cannot be written through it (see [`VMFuncRef`]).
     pub fn slot(&self) -> &VMFuncRef {
         self.vmfuncref()
     }

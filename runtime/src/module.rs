@@ -663,7 +663,36 @@ impl Module {
     ///
     /// When the module is not tiered, `index` is not a defined function, or the
     /// trampolines of its type cannot be built.
-    pub fn publish(&self, index: u32, compiled: CompiledFunction) -> Result<()> {
+    ///
+    /// # Safety
+    ///
+    /// Every call of the function jumps to `compiled.entry` (and a frame in one of its
+    /// loops to the OSR entry) without any check. `compiled` must be what this module's
+    /// engine's backend ([`Engine::backend`]) returned from
+    /// [`NativeBackend::compile_function`](crate::NativeBackend::compile_function) for
+    /// this module and `index`, whose `unsafe impl` vouches for the code; anything else is
+    /// undefined behaviour. Safe code cannot publish:
+    ///
+    /// ```compile_fail
+    /// fn install(module: &kiln_runtime::Module, compiled: kiln_runtime::CompiledFunction) {
+    ///     // Refused: `publish` is an `unsafe fn`.
+    ///     module.publish(0, compiled).unwrap();
+    /// }
+    /// ```
+    ///
+    /// A tiering policy calls it in an `unsafe` block, with the backend's own result:
+    ///
+    /// ```
+    /// fn install(module: &kiln_runtime::Module, index: u32) -> kiln_runtime::Result<()> {
+    ///     let backend = module.engine().backend().expect("engine with native code");
+    ///     let compiled = backend.compile_function(module, index)?;
+    ///     // SAFETY: compiled by this module's engine's backend for `index`.
+    ///     unsafe { module.publish(index, compiled) }
+    /// }
+    /// ```
+    // The declaration of the contract is the only unsafe code here.
+    #[allow(unsafe_code)]
+    pub unsafe fn publish(&self, index: u32, compiled: CompiledFunction) -> Result<()> {
         let m = &self.0;
         let (tiering, slot) = self.tier_slot(index)?;
         let backend = m.engine.backend().ok_or_else(no_tiering)?;

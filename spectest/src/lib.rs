@@ -256,9 +256,9 @@ impl Runner {
             return false;
         };
         compiled
-            .inner()
             .imports()
-            .any(|i| self.skipped_names.contains(&i.module))
+            .iter()
+            .any(|i| self.skipped_names.iter().any(|s| s == i.module()))
     }
 
     fn instantiate_bytes(&self, bytes: &[u8]) -> Result<Module, Error> {

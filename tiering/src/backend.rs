@@ -348,7 +348,14 @@ pub struct CompiledFunction {
     pub body: Option<Compiled>,
 }
 
-impl NativeBackend for CraneliftBackend {
+// SAFETY: every address handed out is code this backend generated with Cranelift from the
+// translator (`translate`, `trampoline`) for the function or signature asked for, following
+// `kiln_runtime::vm::abi`: module code and tiered functions come with the `CodeMemory` that
+// holds them (read-execute, unmapped only when the last owner drops it), trampolines are
+// registered and kept in `trampoline_code` for as long as the backend lives. Guard-page
+// code is generated only when `needs_guarded_memory` says so (`options.bounds_checks`),
+// and the trap sites reported are Cranelift's own.
+unsafe impl NativeBackend for CraneliftBackend {
     fn compile_module(&self, module: &Module) -> Result<Arc<dyn NativeCode>> {
         let first = module.num_imported_funcs();
         let compiled: Vec<(u32, CompiledFunction)> = (first..module.num_funcs())

@@ -144,7 +144,10 @@ impl CodeMemory {
     }
 }
 
-impl NativeCode for CodeMemory {
+// SAFETY: the range is this block's own read-execute mapping, unmapped only when the block
+// is dropped; functions, trap sites and entries are the offsets Cranelift reported for the
+// code copied into it (`CodeBuilder::push`), made absolute.
+unsafe impl NativeCode for CodeMemory {
     fn range(&self) -> Range<usize> {
         let base = self.map.as_ptr() as usize;
         base..base + self.len.max(1)

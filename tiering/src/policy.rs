@@ -127,7 +127,17 @@ impl Worker {
             return;
         };
         let start = Instant::now();
-        let compiled = self.backend.compile_function(&module, job.index);
+        // Publication trusts the code to suit the module's engine (guard pages or bounds
+        // checks, interrupt checks): only this engine's own backend may compile for it.
+        let engine_backend = module.engine().backend().map(Arc::as_ptr);
+        let compiled =
+            if engine_backend.is_some_and(|b| std::ptr::addr_eq(b, Arc::as_ptr(&self.backend))) {
+                self.backend.compile_function(&module, job.index)
+            } else {
+                Err(kiln_runtime::Error::Unsupported(
+                    "tiering: the policy's backend is not the module engine's backend".into(),
+                ))
+            };
         let elapsed = start.elapsed();
         {
             let mut t = c.times.lock().unwrap_or_else(|e| e.into_inner());
@@ -136,7 +146,9 @@ impl Worker {
         }
         let published = compiled.and_then(|code| {
             let osr = code.osr.is_some();
-            module.publish(job.index, code).map(|()| osr)
+            // SAFETY: `code` is what the module engine's own backend (checked above)
+            // compiled for this module and `job.index`.
+            unsafe { module.publish(job.index, code) }.map(|()| osr)
         });
         match published {
             Ok(osr) => {

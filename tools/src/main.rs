@@ -20,8 +20,10 @@
 //! Results of `--invoke` go to stdout, one per line; every diagnostic goes to stderr.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use kiln::core::{ExternType, FuncType, Module, ValType};
-use kiln::{CompiledModule, Error, ModuleConfig, Runtime, RuntimeConfig, Trap};
+use kiln::{
+    CompiledModule, EntityType, Error, FuncType, ModuleConfig, Runtime, RuntimeConfig, Trap,
+    ValueType as ValType,
+};
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::io::Write;
@@ -466,34 +468,34 @@ fn run_loaded(
     guest_args: Vec<String>,
 ) -> Result<(), Failure> {
     let file = args.file();
-    let module = compiled.inner();
 
     // The only host module Kiln offers is WASI; --trap-unknown-imports fills in the
     // functions of any other.
+    let imports = compiled.imports();
     let mut trapping: BTreeMap<&str, BTreeMap<&str, &FuncType>> = BTreeMap::new();
-    for import in module
-        .imports()
-        .filter(|i| i.module != kiln::wasi::MODULE_NAME)
+    for import in imports
+        .iter()
+        .filter(|i| i.module() != kiln::wasi::MODULE_NAME)
     {
-        match &import.ty {
-            ExternType::Func(ty) if args.trap_unknown_imports => {
+        match import.ty() {
+            EntityType::Func(ty) if args.trap_unknown_imports => {
                 // The same name imported twice with two types stays a link error.
                 trapping
-                    .entry(&import.module)
+                    .entry(import.module())
                     .or_default()
-                    .entry(&import.name)
+                    .entry(import.name())
                     .or_insert(ty);
             }
             ty => {
-                let hint = if matches!(ty, ExternType::Func(_)) {
+                let hint = if matches!(ty, EntityType::Func(_)) {
                     " (--trap-unknown-imports defines missing functions as traps)"
                 } else {
                     ""
                 };
                 return Err(Failure::Load(format!(
                     "link error: unknown import `{}::{}` ({}); kiln run provides only {}{hint}",
-                    import.module,
-                    import.name,
+                    import.module(),
+                    import.name(),
                     ty.kind_name(),
                     kiln::wasi::MODULE_NAME
                 )));
@@ -507,12 +509,12 @@ fn run_loaded(
 
     let Some(name) = &args.invoke else {
         // A WASI command: `_start` runs as part of instantiation.
-        if !matches!(module.export_type("_start"), Some(ExternType::Func(_))) {
+        if !matches!(compiled.export_type("_start"), Some(EntityType::Func(_))) {
             return Err(Failure::Usage(format!(
                 "{} is not a WASI command (it has no `_start`); use --invoke NAME to call \
                  an export ({})",
                 file.display(),
-                exported_functions(module)
+                exported_functions(compiled)
             )));
         }
         let mut argv = vec![utf8(&args.file_and_args[0], "FILE")?];
@@ -578,20 +580,19 @@ fn invoke(
     name: &str,
     guest_args: &[String],
 ) -> Result<(), Failure> {
-    let module = compiled.inner();
-    let ty = match module.export_type(name) {
-        Some(ExternType::Func(ty)) => ty,
+    let ty = match compiled.export_type(name) {
+        Some(EntityType::Func(ty)) => ty.clone(),
         Some(other) => {
             return Err(Failure::Usage(format!(
                 "export `{name}` is a {}, not a function",
                 other.kind_name()
             )));
         }
-        None => return Err(Failure::Usage(missing_export(module, name))),
+        None => return Err(Failure::Usage(missing_export(compiled, name))),
     };
     // Arguments are checked before instantiation so that a bad command line never runs
     // the module's start function.
-    let params = parse_args(&ty, guest_args, module.num_funcs())?;
+    let params = parse_args(&ty, guest_args, compiled.function_count())?;
 
     // `_start` belongs to command modules run without --invoke; a reactor's
     // `_initialize` runs first, as WASI expects.
@@ -655,14 +656,17 @@ fn invoke(
 /// `kiln compile FILE`: decode and validate, then report.
 fn compile(file: &Path) -> Result<(), Failure> {
     let (_, compiled) = load(file, EngineChoice::Interp, (None, false), None, None)?;
-    let m = compiled.inner();
     println!(
         "{}: valid; {} functions ({} imported), {} bytes of code{}",
         file.display(),
-        m.num_funcs(),
-        m.num_imported_funcs(),
-        m.code_size(),
-        if m.uses_simd() { " (uses SIMD)" } else { "" }
+        compiled.function_count(),
+        compiled.imported_functions().len(),
+        compiled.code_size(),
+        if compiled.uses_simd() {
+            " (uses SIMD)"
+        } else {
+            ""
+        }
     );
     Ok(())
 }
@@ -670,7 +674,6 @@ fn compile(file: &Path) -> Result<(), Failure> {
 /// `kiln inspect FILE`: the module's interface.
 fn inspect(file: &Path) -> Result<(), Failure> {
     let (_, compiled) = load(file, EngineChoice::Interp, (None, false), None, None)?;
-    let m = compiled.inner();
     let mut out = String::new();
     let name = if compiled.name().is_empty() {
         "(unnamed)"
@@ -678,45 +681,44 @@ fn inspect(file: &Path) -> Result<(), Failure> {
         compiled.name()
     };
     out.push_str(&format!("module: {name}\n"));
+    let functions = compiled.function_count();
+    let imported = compiled.imported_functions().len() as u32;
     out.push_str(&format!(
-        "functions: {} ({} imported, {} defined)\n",
-        m.num_funcs(),
-        m.num_imported_funcs(),
-        m.num_funcs() - m.num_imported_funcs()
+        "functions: {functions} ({imported} imported, {} defined)\n",
+        functions - imported
     ));
-    out.push_str(&format!("code size: {} bytes\n", m.code_size()));
-    let imports: Vec<_> = m.imports().collect();
+    out.push_str(&format!("code size: {} bytes\n", compiled.code_size()));
+    let imports = compiled.imports();
     out.push_str(&format!("imports ({}):\n", imports.len()));
     for i in imports {
         out.push_str(&format!(
             "  {}::{}: {}\n",
-            i.module,
-            i.name,
-            extern_type(&i.ty)
+            i.module(),
+            i.name(),
+            extern_type(i.ty())
         ));
     }
-    let exports: Vec<_> = m.exports().collect();
+    let exports = compiled.exports();
     out.push_str(&format!("exports ({}):\n", exports.len()));
-    for (name, ty) in exports {
-        out.push_str(&format!("  {name}: {}\n", extern_type(&ty)));
+    for e in exports {
+        out.push_str(&format!("  {}: {}\n", e.name(), extern_type(e.ty())));
     }
-    let memories = compiled.exported_memories();
-    out.push_str(&format!("memories ({}):\n", m.memories().len()));
-    for (i, mem) in m.memories().iter().enumerate() {
+    let memories = compiled.memories();
+    out.push_str(&format!("memories ({}):\n", memories.len()));
+    for (i, mem) in memories.iter().enumerate() {
         let max = mem
-            .limits
-            .max
+            .max()
             .map_or("no maximum".to_string(), |x| format!("max {x}"));
-        let imported = (i as u32) < m.num_imported_memories();
-        let exported: Vec<&str> = memories
-            .iter()
-            .filter(|(_, d)| d.index() == i as u32)
-            .map(|(n, _)| n.as_str())
-            .collect();
+        let mut exported = mem.export_names().to_vec();
+        exported.sort();
         out.push_str(&format!(
             "  {i}: min {} pages, {max}{}{}\n",
-            mem.limits.min,
-            if imported { ", imported" } else { "" },
+            mem.min(),
+            if mem.import().is_some() {
+                ", imported"
+            } else {
+                ""
+            },
             if exported.is_empty() {
                 String::new()
             } else {
@@ -724,28 +726,32 @@ fn inspect(file: &Path) -> Result<(), Failure> {
             }
         ));
     }
-    let customs: Vec<_> = m.custom_sections().collect();
+    let customs = compiled.custom_sections();
     out.push_str(&format!("custom sections ({}):\n", customs.len()));
-    for (name, data) in customs {
-        out.push_str(&format!("  {name}: {} bytes\n", data.len()));
+    for section in customs {
+        out.push_str(&format!(
+            "  {}: {} bytes\n",
+            section.name(),
+            section.data().len()
+        ));
     }
     std::io::stdout()
         .write_all(out.as_bytes())
         .map_err(|e| Failure::Load(format!("cannot write: {e}")))
 }
 
-fn extern_type(ty: &ExternType) -> String {
+fn extern_type(ty: &EntityType) -> String {
     let limits = |min: u64, max: Option<u64>| match max {
         Some(max) => format!("{min}..{max}"),
         None => format!("{min}.."),
     };
     match ty {
-        ExternType::Func(f) => format!("func {f}"),
-        ExternType::Memory(m) => format!("memory {} pages", limits(m.limits.min, m.limits.max)),
-        ExternType::Table(t) => {
+        EntityType::Func(f) => format!("func {f}"),
+        EntityType::Memory(m) => format!("memory {} pages", limits(m.limits.min, m.limits.max)),
+        EntityType::Table(t) => {
             format!("table {} {}", limits(t.limits.min, t.limits.max), t.element)
         }
-        ExternType::Global(g) => format!(
+        EntityType::Global(g) => format!(
             "global {}{}",
             if g.mutable { "mut " } else { "" },
             g.content
@@ -753,11 +759,12 @@ fn extern_type(ty: &ExternType) -> String {
     }
 }
 
-fn exported_functions(module: &Module) -> String {
+fn exported_functions(module: &CompiledModule) -> String {
     let funcs: Vec<String> = module
         .exports()
-        .filter(|(_, ty)| matches!(ty, ExternType::Func(_)))
-        .map(|(n, _)| format!("`{n}`"))
+        .iter()
+        .filter(|e| matches!(e.ty(), EntityType::Func(_)))
+        .map(|e| format!("`{}`", e.name()))
         .collect();
     if funcs.is_empty() {
         "it exports no functions".to_string()
@@ -806,7 +813,7 @@ fn with_path(mut e: wat::Error, path: &Path) -> wat::Error {
     e
 }
 
-fn missing_export(module: &Module, name: &str) -> String {
+fn missing_export(module: &CompiledModule, name: &str) -> String {
     format!(
         "module has no exported function `{name}` ({})",
         exported_functions(module)

@@ -52,10 +52,31 @@ pub struct VMGlobalDefinition {
 
 /// The indirection slot of one function: every call site (interpreter, native code, host)
 /// goes through it. `native_code` is null until the optimizing tier publishes code.
+///
+/// Its code pointers are private to the runtime: only instantiation and
+/// [`Module::publish`](crate::Module::publish) (an `unsafe fn`) write them, so safe code
+/// holding a slot (from [`Func::slot`](crate::Func::slot)) cannot redirect calls:
+///
+/// ```compile_fail
+/// use std::sync::atomic::Ordering;
+/// fn hijack(func: &kiln_runtime::Func) {
+///     // Refused: `native_code` is private.
+///     func.slot().native_code.store(0xdead_beef as *mut u8, Ordering::SeqCst);
+/// }
+/// ```
+///
+/// What native code needs of the layout is public (the `VMFUNCREF_*` offsets), and so are
+/// the fields that only describe the function:
+///
+/// ```
+/// fn describe(func: &kiln_runtime::Func) -> (u32, u32) {
+///     (func.slot().index, func.slot().type_id)
+/// }
+/// ```
 #[repr(C)]
 pub struct VMFuncRef {
     /// Entry of published native code, or null while the function runs in the interpreter.
-    pub native_code: AtomicPtr<u8>,
+    pub(crate) native_code: AtomicPtr<u8>,
     /// The context of the instance that defines the function.
     pub vmctx: *const VMContext,
     /// Engine-wide signature id, compared by `call_indirect`.
@@ -65,12 +86,12 @@ pub struct VMFuncRef {
     /// The interpreter's translated code, cached by the interpreter on first entry (null
     /// before; host functions keep null). The code is owned by the module, which the
     /// instance owning this slot keeps alive.
-    pub interp_code: AtomicPtr<crate::interp::FuncCode>,
+    pub(crate) interp_code: AtomicPtr<crate::interp::FuncCode>,
     /// The array trampoline of this function's type while `native_code` is compiled code
     /// (see [`abi`]); null while the function has no native code of its own (interpreted
     /// or host functions, whose `native_code` is an adapter). Published after
     /// `native_code`, so a reader that sees it non-null also sees the compiled code.
-    pub array_call: AtomicPtr<u8>,
+    pub(crate) array_call: AtomicPtr<u8>,
 }
 
 /// The per-instance context every tier reads. All arrays are owned by the instance and
@@ -124,7 +145,7 @@ pub const VMMEMORY_LENGTH: usize = 8;
 pub const VMTABLE_BASE: usize = 0;
 /// Offset of [`VMTableDefinition::length`].
 pub const VMTABLE_LENGTH: usize = 8;
-/// Offset of [`VMFuncRef::native_code`].
+/// Offset of `VMFuncRef::native_code` (private to the runtime).
 pub const VMFUNCREF_NATIVE_CODE: usize = 0;
 /// Offset of [`VMFuncRef::vmctx`].
 pub const VMFUNCREF_VMCTX: usize = 8;
@@ -132,9 +153,9 @@ pub const VMFUNCREF_VMCTX: usize = 8;
 pub const VMFUNCREF_TYPE_ID: usize = 16;
 /// Offset of [`VMFuncRef::index`].
 pub const VMFUNCREF_INDEX: usize = 20;
-/// Offset of [`VMFuncRef::interp_code`].
+/// Offset of `VMFuncRef::interp_code` (private to the runtime).
 pub const VMFUNCREF_INTERP_CODE: usize = 24;
-/// Offset of [`VMFuncRef::array_call`].
+/// Offset of `VMFuncRef::array_call` (private to the runtime).
 pub const VMFUNCREF_ARRAY_CALL: usize = 32;
 
 // SAFETY: the raw pointers in these structs point into instance-owned data that lives as
@@ -172,8 +193,9 @@ impl MemView {
         len: 0,
     };
 
-    /// A view of `def`.
-    pub fn of(def: &VMMemoryDefinition) -> MemView {
+    /// A view of `def`. Crate-private: `def`'s fields are public, and a view of a
+    /// definition made up by safe code would read and write wherever it points.
+    pub(crate) fn of(def: &VMMemoryDefinition) -> MemView {
         MemView {
             base: def.base,
             len: def.length.load(Ordering::Acquire),

@@ -34,7 +34,16 @@ pub enum NativeTrap {
 
 /// A block of native code as the registry needs it: where its functions are and which
 /// instructions are trap sites. Implemented by the tiering crate's code memory.
-pub trait NativeCode: Send + Sync {
+///
+/// # Safety
+///
+/// The signal handler trusts these answers: a fault at a reported trap site, or inside
+/// the reported range, is unwound as a Wasm trap, and [`NativeCode::entry`] addresses are
+/// called. An implementation promises that the range is executable code it owns for as
+/// long as it lives, that the functions and trap sites lie inside it and are those of the
+/// code there, and that every entry is a function of that code following
+/// [`crate::vm::abi`].
+pub unsafe trait NativeCode: Send + Sync {
     /// The address range of the code.
     fn range(&self) -> Range<usize>;
     /// The Wasm functions in it: address range and function index, sorted by address.
