@@ -469,6 +469,7 @@ impl ModuleConfig {
     }
 
     /// A deadline for instantiation (segments, the start function and start functions).
+    /// A timeout too far in the future to represent (such as `Duration::MAX`) means none.
     pub fn with_start_timeout(mut self, timeout: Duration) -> ModuleConfig {
         self.deadline = Some(timeout);
         self

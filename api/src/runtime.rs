@@ -383,7 +383,10 @@ impl Runtime {
         let interrupt = Arc::new(AtomicU32::new(0));
         // The start timeout also covers segments and the start section, which run before
         // the module exists: the watchdog sets the interrupt word directly.
-        let start_deadline = config.start_timeout().map(|t| Instant::now() + t);
+        // A timeout too large for `Instant` (e.g. `Duration::MAX`) is no deadline at all.
+        let start_deadline = config
+            .start_timeout()
+            .and_then(|t| Instant::now().checked_add(t));
         let flag_guard = start_deadline.map(|d| crate::watchdog::arm_flag(&interrupt, d));
         let created = kiln_runtime::Instance::new_with_interrupt(
             &compiled.0.module,

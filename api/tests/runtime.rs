@@ -904,3 +904,22 @@ fn compiled_module_reports_hotness_and_tier_up() {
         }
     });
 }
+
+#[test]
+fn a_start_timeout_too_large_for_the_clock_is_no_deadline() {
+    each_engine(|engine| {
+        let rt = runtime(engine);
+        let wasm = wat(r#"(module
+            (global $ran (export "ran") (mut i32) (i32.const 0))
+            (func $start (global.set $ran (i32.const 1)))
+            (start $start))"#);
+        let compiled = rt.compile(&wasm).unwrap();
+        let module = rt
+            .instantiate(
+                &compiled,
+                ModuleConfig::new().with_start_timeout(Duration::MAX),
+            )
+            .expect("Duration::MAX is no deadline, not an overflow");
+        assert_eq!(module.exported_global("ran").unwrap().get(), 1);
+    });
+}
