@@ -94,7 +94,7 @@ impl Function {
     ///
     /// As [`Function::call`]; [`Error::Usage`] when `stack` is too short.
     pub fn call_with_stack(&self, stack: &mut [u64]) -> Result<()> {
-        self.module.check_open()?;
+        let _call = self.module.begin_call()?;
         let need = self.param_slots.max(self.result_slots);
         if stack.len() < need {
             return Err(Error::Usage(format!(

@@ -11,8 +11,8 @@ use crate::memory::Memory;
 use crate::runtime::RuntimeInner;
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 
 const OPEN: u64 = 0;
 const CLOSED: u64 = 1 << 32;
@@ -32,6 +32,24 @@ pub(crate) struct ModuleInner {
     pub wasi: std::sync::OnceLock<Arc<crate::wasi::WasiCtx>>,
     /// The runtime's live-instance slot this module holds until closed (or dropped).
     slot: std::sync::Mutex<Option<crate::runtime::InstanceSlot>>,
+    /// The instance's interrupt word: closing sets `INTERRUPT_STOP` in it.
+    interrupt: Arc<AtomicU32>,
+    /// Calls from the host that entered through this module and have not returned.
+    active_calls: AtomicUsize,
+    /// The words that closing this module poked while calls were active (so that they stop
+    /// in any instance's code), unpoked when the last of those calls returns.
+    pokes: Mutex<Vec<Arc<AtomicU32>>>,
+}
+
+/// A call from the host that entered through a module, counted until it returns.
+pub(crate) struct ActiveCall<'a>(&'a ModuleInner);
+
+impl Drop for ActiveCall<'_> {
+    fn drop(&mut self) {
+        if self.0.active_calls.fetch_sub(1, Ordering::SeqCst) == 1 && self.0.exit_code().is_some() {
+            self.0.unpoke_if_idle();
+        }
+    }
 }
 
 impl ModuleInner {
@@ -41,6 +59,7 @@ impl ModuleInner {
         runtime: &Arc<RuntimeInner>,
         host_definitions: Vec<FunctionDefinition>,
     ) -> Arc<ModuleInner> {
+        let interrupt = instance.interrupt_flag().clone();
         let inner = Arc::new(ModuleInner {
             name,
             instance,
@@ -50,6 +69,9 @@ impl ModuleInner {
             host_definitions,
             wasi: std::sync::OnceLock::new(),
             slot: std::sync::Mutex::new(None),
+            interrupt,
+            active_calls: AtomicUsize::new(0),
+            pokes: Mutex::new(Vec::new()),
         });
         // Host functions find the calling module through this back reference.
         let weak: Weak<ModuleInner> = Arc::downgrade(&inner);
@@ -73,6 +95,32 @@ impl ModuleInner {
         }
     }
 
+    /// Counts a call from the host entering through this module until the guard drops; the
+    /// exit error when closed.
+    #[inline]
+    pub(crate) fn begin_call(&self) -> Result<ActiveCall<'_>> {
+        // `SeqCst` on both sides (here and in `close_with`): either this call sees the
+        // module closed, or the close sees the call counted and pokes for it.
+        self.active_calls.fetch_add(1, Ordering::SeqCst);
+        let call = ActiveCall(self);
+        let s = self.state.load(Ordering::SeqCst);
+        if s == OPEN {
+            Ok(call)
+        } else {
+            Err(Error::Exit(ExitError::new(s as u32)))
+        }
+    }
+
+    /// Takes back the pokes of the close once no call that entered here is running.
+    fn unpoke_if_idle(&self) {
+        let mut pokes = self.pokes.lock().unwrap_or_else(|e| e.into_inner());
+        if self.active_calls.load(Ordering::SeqCst) == 0 {
+            for word in pokes.drain(..) {
+                word.fetch_sub(kiln_runtime::INTERRUPT_POKE, Ordering::Release);
+            }
+        }
+    }
+
     pub(crate) fn exit_code(&self) -> Option<u32> {
         let s = self.state.load(Ordering::Acquire);
         (s != OPEN).then_some(s as u32)
@@ -86,19 +134,33 @@ impl ModuleInner {
             .compare_exchange(
                 OPEN,
                 CLOSED | code as u64,
-                Ordering::AcqRel,
+                Ordering::SeqCst,
                 Ordering::Acquire,
             )
             .is_err()
         {
             return false;
         }
+        let runtime = self.runtime.upgrade();
         if self.interruption {
-            self.instance
-                .interrupt_flag()
-                .store(1, std::sync::atomic::Ordering::Release);
+            self.interrupt
+                .fetch_or(kiln_runtime::INTERRUPT_STOP, Ordering::SeqCst);
+            // A call that entered here may be running code of any instance (imports,
+            // tables), which polls only its own word: poke them all so that they look at
+            // the word of the instance the call entered through. Taken back once the calls
+            // are gone, so other calls stop paying for the slow path.
+            if self.active_calls.load(Ordering::SeqCst) > 0
+                && let Some(rt) = &runtime
+            {
+                let poked = rt.poke_instances();
+                self.pokes
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .extend(poked);
+                self.unpoke_if_idle();
+            }
         }
-        if let Some(rt) = self.runtime.upgrade() {
+        if let Some(rt) = &runtime {
             rt.forget(self);
         }
         drop(self.slot.lock().unwrap_or_else(|e| e.into_inner()).take());
@@ -237,7 +299,10 @@ impl Module {
     }
 
     /// Closes the module: later calls fail with an [`ExitError`] carrying `exit_code`, a
-    /// running call stops (when interruption is enabled) and the name is freed. Closing
+    /// running call stops (when interruption is enabled) and the name is freed. Calls that
+    /// entered through this module stop wherever their code runs (say, in an imported
+    /// function); calls that entered through another, open module and run this module's
+    /// code stop with [`EXIT_CODE_INTERRUPTED`](crate::EXIT_CODE_INTERRUPTED). Closing
     /// twice is harmless. Memory is released when the last handle goes away.
     pub fn close_with_exit_code(&self, exit_code: u32) -> Result<()> {
         self.inner.close_with(exit_code);

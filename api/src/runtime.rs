@@ -28,6 +28,9 @@ pub(crate) struct RuntimeInner {
     closed: AtomicU64,
     /// Wasm instances instantiated and not yet closed or dropped.
     live_instances: Arc<AtomicUsize>,
+    /// The interrupt words of the Wasm instances instantiated (weak: an instance owns its
+    /// word), poked by a module that closes while calls entered through it run.
+    interrupt_words: Mutex<Vec<Weak<AtomicU32>>>,
 }
 
 /// One of the runtime's live-instance slots, given back when dropped (a module drops it
@@ -70,6 +73,33 @@ impl RuntimeInner {
                 }
             }
         }
+    }
+
+    /// Adds [`INTERRUPT_POKE`](kiln_runtime::INTERRUPT_POKE) to the interrupt word of every
+    /// live Wasm instance and returns the words, for the caller to take the pokes back.
+    pub(crate) fn poke_instances(&self) -> Vec<Arc<AtomicU32>> {
+        let mut words = self
+            .interrupt_words
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        words.retain(|w| w.strong_count() > 0);
+        let live: Vec<_> = words.iter().filter_map(Weak::upgrade).collect();
+        for w in &live {
+            w.fetch_add(kiln_runtime::INTERRUPT_POKE, Ordering::SeqCst);
+        }
+        live
+    }
+
+    fn add_interrupt_word(&self, word: &Arc<AtomicU32>) {
+        let mut words = self
+            .interrupt_words
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        // Forget the words of dropped instances now and then, not on every instantiation.
+        if words.len() >= 64 && words.len().is_power_of_two() {
+            words.retain(|w| w.strong_count() > 0);
+        }
+        words.push(Arc::downgrade(word));
     }
 
     /// Takes a live-instance slot, or fails with the instance limit.
@@ -203,6 +233,7 @@ impl Runtime {
                 funcrefs: Mutex::new(HashMap::new()),
                 closed: AtomicU64::new(0),
                 live_instances: Arc::new(AtomicUsize::new(0)),
+                interrupt_words: Mutex::new(Vec::new()),
             }),
         })
     }
@@ -396,7 +427,9 @@ impl Runtime {
             // interrupt word set: such an instance would fail its first call as
             // "interrupted" (found by the `run` fuzzer on a loaded machine). Instantiation
             // did not finish in time either way.
-            Ok(_) if interrupt.load(Ordering::Acquire) != 0 => return Err(deadline_exceeded()),
+            Ok(_) if interrupt.load(Ordering::Acquire) & kiln_runtime::INTERRUPT_STOP != 0 => {
+                return Err(deadline_exceeded());
+            }
             Ok(i) => i,
             Err(kiln_runtime::Error::Trap(t))
                 if t.code() == kiln_runtime::TrapCode::Interrupted =>
@@ -408,6 +441,7 @@ impl Runtime {
         if !name.is_empty() {
             instance.set_name(name.clone());
         }
+        self.inner.add_interrupt_word(&interrupt);
         let inner = ModuleInner::new(name, instance, &self.inner, Vec::new());
         inner.hold_slot(slot);
         if let Some(wasi) = wasi {
