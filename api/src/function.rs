@@ -34,7 +34,9 @@ use std::time::Instant;
 #[derive(Clone)]
 pub struct Function {
     module: Arc<ModuleInner>,
-    func: kiln_runtime::Func,
+    /// Weak, so that a handle kept by the host does not keep a closed module's memory
+    /// alive; a call holds the function strongly while it runs.
+    func: kiln_runtime::WeakFunc,
     definition: FunctionDefinition,
     param_slots: usize,
     result_slots: usize,
@@ -45,15 +47,16 @@ pub struct Function {
 impl Function {
     pub(crate) fn new(
         module: Arc<ModuleInner>,
-        func: kiln_runtime::Func,
+        func: kiln_runtime::WeakFunc,
         definition: FunctionDefinition,
     ) -> Function {
-        let ty = func.ty();
+        let slots = |types: &[ValueType]| types.iter().map(|t| t.slots() as usize).sum();
+        let (params, results) = (definition.param_types(), definition.result_types());
         Function {
-            param_slots: ty.param_slots() as usize,
-            result_slots: ty.result_slots() as usize,
-            funcref_params: ty.params().contains(&ValueType::FuncRef),
-            funcref_results: ty.results().contains(&ValueType::FuncRef),
+            param_slots: slots(params),
+            result_slots: slots(results),
+            funcref_params: params.contains(&ValueType::FuncRef),
+            funcref_results: results.contains(&ValueType::FuncRef),
             module,
             func,
             definition,
@@ -187,8 +190,16 @@ impl Function {
         if self.funcref_params {
             self.check_funcref_params(stack)?;
         }
-        let result =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.func.call(stack)));
+        // The module was open when the call began; if a close has released the instance
+        // since, the call fails as it would have a moment later.
+        let Some(func) = self.func.upgrade() else {
+            return Err(self
+                .module
+                .check_open()
+                .err()
+                .unwrap_or_else(|| Error::Usage("the function's instance is gone".into())));
+        };
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| func.call(stack)));
         match result {
             Ok(Ok(())) => {
                 if self.funcref_results {
@@ -212,7 +223,8 @@ impl Function {
         for ty in self.definition.param_types() {
             if *ty == ValueType::FuncRef && stack[slot] != 0 && !rt.is_known_funcref(stack[slot]) {
                 return Err(Error::Usage(format!(
-                    "parameter {slot} is not a funcref obtained from this runtime"
+                    "parameter {slot} is not a funcref obtained from this runtime (or its \
+                     module was closed)"
                 )));
             }
             slot += ty.slots() as usize;

@@ -12,14 +12,25 @@ use crate::runtime::RuntimeInner;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, OnceLock, RwLock, Weak};
 
 const OPEN: u64 = 0;
 const CLOSED: u64 = 1 << 32;
 
+/// What a closed Wasm module still tells about its exports once its instance is released.
+struct ClosedExports {
+    functions: BTreeMap<String, FunctionDefinition>,
+    memories: BTreeMap<String, MemoryDefinition>,
+}
+
 pub(crate) struct ModuleInner {
     pub name: String,
-    pub instance: kiln_runtime::Instance,
+    /// The instance; `None` once a Wasm module is closed, so that its memories, tables and
+    /// code go away even while the host still holds handles (host modules keep theirs:
+    /// they own nothing big).
+    instance: RwLock<Option<kiln_runtime::Instance>>,
+    /// Set when a Wasm module is closed, before its instance is released.
+    closed_exports: OnceLock<ClosedExports>,
     pub runtime: Weak<RuntimeInner>,
     /// 0 while open; `CLOSED | exit code` once closed.
     state: AtomicU64,
@@ -60,9 +71,15 @@ impl ModuleInner {
         host_definitions: Vec<FunctionDefinition>,
     ) -> Arc<ModuleInner> {
         let interrupt = instance.interrupt_flag().clone();
+        // Host functions find the calling module through this back reference.
+        let set_embedder_data = |inner: &Arc<ModuleInner>| {
+            let weak: Weak<ModuleInner> = Arc::downgrade(inner);
+            instance.set_embedder_data(Box::new(weak));
+        };
         let inner = Arc::new(ModuleInner {
             name,
-            instance,
+            instance: RwLock::new(Some(instance.clone())),
+            closed_exports: OnceLock::new(),
             runtime: Arc::downgrade(runtime),
             state: AtomicU64::new(OPEN),
             interruption: runtime.config.interruption(),
@@ -73,10 +90,56 @@ impl ModuleInner {
             active_calls: AtomicUsize::new(0),
             pokes: Mutex::new(Vec::new()),
         });
-        // Host functions find the calling module through this back reference.
-        let weak: Weak<ModuleInner> = Arc::downgrade(&inner);
-        inner.instance.set_embedder_data(Box::new(weak));
+        set_embedder_data(&inner);
         inner
+    }
+
+    /// The instance, unless the module is a closed Wasm module.
+    pub(crate) fn instance(&self) -> Option<kiln_runtime::Instance> {
+        self.instance
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Releases a closed Wasm module's instance, keeping what the host may still ask
+    /// about its exports. Running calls hold the instance themselves, and every instance,
+    /// table or global that can still reach its code keeps it alive, so only memory
+    /// nothing can use any more is freed.
+    fn release_instance(&self, runtime: Option<&Arc<RuntimeInner>>) {
+        let Some(instance) = self.instance() else {
+            return;
+        };
+        let Some(module) = instance.module() else {
+            return; // a host module
+        };
+        let mut functions = BTreeMap::new();
+        for (index, names) in function_export_names(module) {
+            let def = wasm_function_definition(module, &self.name, index, names);
+            for n in def.export_names() {
+                functions.insert(n.clone(), def.clone());
+            }
+        }
+        let mut memories = BTreeMap::new();
+        for def in memory_definitions(module, &self.name) {
+            for n in def.export_names() {
+                memories.insert(n.clone(), def.clone());
+            }
+        }
+        let _ = self.closed_exports.set(ClosedExports {
+            functions,
+            memories,
+        });
+        if let Some(rt) = runtime {
+            rt.forget_funcrefs(&instance);
+        }
+        let released = self
+            .instance
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        // Dropped outside the lock (unmapping may take a while).
+        drop(released);
     }
 
     /// Keeps `slot` until the module is closed.
@@ -164,18 +227,24 @@ impl ModuleInner {
             rt.forget(self);
         }
         drop(self.slot.lock().unwrap_or_else(|e| e.into_inner()).take());
+        self.release_instance(runtime.as_ref());
         true
     }
 
-    pub(crate) fn function_definition(&self, index: u32) -> FunctionDefinition {
+    /// The definition of function `index` of `instance` (this module's).
+    fn function_definition(
+        &self,
+        instance: &kiln_runtime::Instance,
+        index: u32,
+    ) -> Option<FunctionDefinition> {
         if let Some(d) = self.host_definitions.get(index as usize) {
-            return d.clone();
+            return Some(d.clone());
         }
-        let module = self.instance.module().expect("wasm module");
+        let module = instance.module()?;
         let names = function_export_names(module)
             .remove(&index)
             .unwrap_or_default();
-        wasm_function_definition(module, &self.name, index, names)
+        Some(wasm_function_definition(module, &self.name, index, names))
     }
 
     pub(crate) fn from_caller(caller: &kiln_runtime::Caller<'_>) -> Option<Arc<ModuleInner>> {
@@ -216,27 +285,51 @@ impl Module {
         &self.inner.name
     }
 
-    /// The module's first memory (defined or imported), if it has one.
+    /// The module's first memory (defined or imported), if it has one (`None` once the
+    /// module is closed; a [`Memory`] taken before keeps working).
     pub fn memory(&self) -> Option<Memory> {
-        let memory = self.inner.instance.memory(0)?.clone();
-        let module = self.inner.instance.module()?;
+        let instance = self.inner.instance()?;
+        let memory = instance.memory(0)?.clone();
+        let module = instance.module()?;
         let definition = memory_definitions(module, &self.inner.name).remove(0);
         Some(Memory { memory, definition })
     }
 
-    /// The exported function `name`.
+    /// The exported function `name` (of a closed module too: calling it then fails with
+    /// the module's exit error).
     pub fn exported_function(&self, name: &str) -> Option<Function> {
-        let kiln_runtime::Extern::Func(func) = self.inner.instance.export(name)? else {
+        let Some(instance) = self.inner.instance() else {
+            let closed = self.inner.closed_exports.get()?;
+            let definition = closed.functions.get(name)?.clone();
+            return Some(Function::new(
+                self.inner.clone(),
+                kiln_runtime::WeakFunc::dangling(),
+                definition,
+            ));
+        };
+        let kiln_runtime::Extern::Func(func) = instance.export(name)? else {
             return None;
         };
-        let definition = self.inner.function_definition(func.index());
-        Some(Function::new(self.inner.clone(), func, definition))
+        let definition = self.inner.function_definition(&instance, func.index())?;
+        Some(Function::new(
+            self.inner.clone(),
+            func.downgrade(),
+            definition,
+        ))
     }
 
     /// Definitions of all exported functions, by export name.
     pub fn exported_function_definitions(&self) -> BTreeMap<String, FunctionDefinition> {
         let mut out = BTreeMap::new();
-        match self.inner.instance.module() {
+        let Some(instance) = self.inner.instance() else {
+            return self
+                .inner
+                .closed_exports
+                .get()
+                .map(|c| c.functions.clone())
+                .unwrap_or_default();
+        };
+        match instance.module() {
             Some(module) => {
                 let names = function_export_names(module);
                 for (index, export_names) in names {
@@ -248,20 +341,23 @@ impl Module {
                 }
             }
             None => {
-                for (name, index) in self.inner.instance.host_export_names() {
-                    out.insert(name.to_string(), self.inner.function_definition(index));
+                for (name, index) in instance.host_export_names() {
+                    if let Some(def) = self.inner.function_definition(&instance, index) {
+                        out.insert(name.to_string(), def);
+                    }
                 }
             }
         }
         out
     }
 
-    /// The exported memory `name`.
+    /// The exported memory `name` (`None` once the module is closed).
     pub fn exported_memory(&self, name: &str) -> Option<Memory> {
-        let kiln_runtime::Extern::Memory(memory) = self.inner.instance.export(name)? else {
+        let instance = self.inner.instance()?;
+        let kiln_runtime::Extern::Memory(memory) = instance.export(name)? else {
             return None;
         };
-        let module = self.inner.instance.module()?;
+        let module = instance.module()?;
         let Some(kiln_runtime::ExportIndex::Memory(i)) = module.export_index(name) else {
             return None;
         };
@@ -272,7 +368,15 @@ impl Module {
     /// Definitions of all exported memories, by export name.
     pub fn exported_memory_definitions(&self) -> BTreeMap<String, MemoryDefinition> {
         let mut out = BTreeMap::new();
-        if let Some(module) = self.inner.instance.module() {
+        let Some(instance) = self.inner.instance() else {
+            return self
+                .inner
+                .closed_exports
+                .get()
+                .map(|c| c.memories.clone())
+                .unwrap_or_default();
+        };
+        if let Some(module) = instance.module() {
             for def in memory_definitions(module, &self.inner.name) {
                 for n in def.export_names() {
                     out.insert(n.clone(), def.clone());
@@ -282,9 +386,9 @@ impl Module {
         out
     }
 
-    /// The exported global `name`.
+    /// The exported global `name` (`None` once the module is closed).
     pub fn exported_global(&self, name: &str) -> Option<Global> {
-        match self.inner.instance.export(name)? {
+        match self.inner.instance()?.export(name)? {
             kiln_runtime::Extern::Global(global) => Some(Global {
                 global,
                 runtime: self.inner.runtime.clone(),
@@ -303,7 +407,10 @@ impl Module {
     /// entered through this module stop wherever their code runs (say, in an imported
     /// function); calls that entered through another, open module and run this module's
     /// code stop with [`EXIT_CODE_INTERRUPTED`](crate::EXIT_CODE_INTERRUPTED). Closing
-    /// twice is harmless. Memory is released when the last handle goes away.
+    /// twice is harmless. The module's memories, tables and code are released now, even
+    /// while the host holds its [`Function`]s or funcrefs (they then fail cleanly), unless
+    /// something that can still reach them holds them: a running call, an open module that
+    /// imports from this one or stores its funcrefs, or the host's [`Memory`] handles.
     pub fn close_with_exit_code(&self, exit_code: u32) -> Result<()> {
         self.inner.close_with(exit_code);
         Ok(())

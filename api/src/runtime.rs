@@ -64,8 +64,11 @@ impl RuntimeInner {
             let modules = self.modules.lock().unwrap_or_else(|e| e.into_inner());
             // Find the live instance that owns the slot, so the value stays valid.
             for m in modules.iter().filter_map(Weak::upgrade) {
+                let Some(instance) = m.instance() else {
+                    continue;
+                };
                 if let Some(f) = (0..)
-                    .map_while(|i| m.instance.func(i))
+                    .map_while(|i| instance.func(i))
                     .find(|f| f.to_raw() == v)
                 {
                     map.insert(v, f.instance().clone());
@@ -100,6 +103,15 @@ impl RuntimeInner {
             words.retain(|w| w.strong_count() > 0);
         }
         words.push(Arc::downgrade(word));
+    }
+
+    /// Stops keeping alive the funcrefs handed out through `instance` (its module closed):
+    /// the host's copies are refused from now on.
+    pub(crate) fn forget_funcrefs(&self, instance: &kiln_runtime::Instance) {
+        self.funcrefs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|_, owner| !owner.same(instance));
     }
 
     /// Takes a live-instance slot, or fails with the instance limit.
@@ -138,7 +150,13 @@ impl RuntimeInner {
                     imp.module, imp.module, imp.name
                 )));
             };
-            let Some(ext) = provider.instance.export(&imp.name) else {
+            let Some(instance) = provider.instance() else {
+                return Err(Error::Link(format!(
+                    "module[{}] is closed (needed for import {}::{})",
+                    imp.module, imp.module, imp.name
+                )));
+            };
+            let Some(ext) = instance.export(&imp.name) else {
                 return Err(Error::Link(format!(
                     "\"{}\" is not exported in module \"{}\"",
                     imp.name, imp.module
