@@ -21,6 +21,9 @@ const CLOSED: u64 = 1 << 32;
 struct ClosedExports {
     functions: BTreeMap<String, FunctionDefinition>,
     memories: BTreeMap<String, MemoryDefinition>,
+    /// Globals stay readable after a close (an exit code is often reported through one);
+    /// a global owns only its value.
+    globals: BTreeMap<String, kiln_runtime::Global>,
 }
 
 pub(crate) struct ModuleInner {
@@ -126,9 +129,17 @@ impl ModuleInner {
                 memories.insert(n.clone(), def.clone());
             }
         }
+        let globals = module
+            .exports()
+            .filter_map(|(name, _)| match instance.export(name)? {
+                kiln_runtime::Extern::Global(g) => Some((name.to_string(), g)),
+                _ => None,
+            })
+            .collect();
         let _ = self.closed_exports.set(ClosedExports {
             functions,
             memories,
+            globals,
         });
         if let Some(rt) = runtime {
             rt.forget_funcrefs(&instance);
@@ -386,15 +397,19 @@ impl Module {
         out
     }
 
-    /// The exported global `name` (`None` once the module is closed).
+    /// The exported global `name` (still readable once the module is closed).
     pub fn exported_global(&self, name: &str) -> Option<Global> {
-        match self.inner.instance()?.export(name)? {
-            kiln_runtime::Extern::Global(global) => Some(Global {
-                global,
-                runtime: self.inner.runtime.clone(),
-            }),
-            _ => None,
-        }
+        let global = match self.inner.instance() {
+            Some(instance) => match instance.export(name)? {
+                kiln_runtime::Extern::Global(global) => global,
+                _ => return None,
+            },
+            None => self.inner.closed_exports.get()?.globals.get(name)?.clone(),
+        };
+        Some(Global {
+            global,
+            runtime: self.inner.runtime.clone(),
+        })
     }
 
     /// Closes the module with exit code 0 (see [`Module::close_with_exit_code`]).
