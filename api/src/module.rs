@@ -60,7 +60,11 @@ pub(crate) struct ActiveCall<'a>(&'a ModuleInner);
 
 impl Drop for ActiveCall<'_> {
     fn drop(&mut self) {
-        if self.0.active_calls.fetch_sub(1, Ordering::SeqCst) == 1 && self.0.exit_code().is_some() {
+        // `SeqCst` as in `begin_call`: either this sees the module closed, or the close
+        // sees no call left (and takes its pokes back itself).
+        if self.0.active_calls.fetch_sub(1, Ordering::SeqCst) == 1
+            && self.0.state.load(Ordering::SeqCst) != OPEN
+        {
             self.0.unpoke_if_idle();
         }
     }
@@ -74,11 +78,6 @@ impl ModuleInner {
         host_definitions: Vec<FunctionDefinition>,
     ) -> Arc<ModuleInner> {
         let interrupt = instance.interrupt_flag().clone();
-        // Host functions find the calling module through this back reference.
-        let set_embedder_data = |inner: &Arc<ModuleInner>| {
-            let weak: Weak<ModuleInner> = Arc::downgrade(inner);
-            instance.set_embedder_data(Box::new(weak));
-        };
         let inner = Arc::new(ModuleInner {
             name,
             instance: RwLock::new(Some(instance.clone())),
@@ -93,7 +92,9 @@ impl ModuleInner {
             active_calls: AtomicUsize::new(0),
             pokes: Mutex::new(Vec::new()),
         });
-        set_embedder_data(&inner);
+        // Host functions find the calling module through this back reference.
+        let weak: Weak<ModuleInner> = Arc::downgrade(&inner);
+        instance.set_embedder_data(Box::new(weak));
         inner
     }
 
