@@ -14,6 +14,8 @@ use std::time::Instant;
 /// Calls take `&self`: a `Function` can be cloned and called from several threads (each
 /// call runs on its caller's thread with its own interpreter stack). Memory views can
 /// never dangle across calls because memories never move (see [`crate::MemoryView`]).
+/// A `Function` does not keep a closed module's memory alive: once the module is closed,
+/// calls fail with its exit error.
 ///
 /// ```
 /// # fn main() -> kiln::Result<()> {
