@@ -14,6 +14,8 @@ use std::time::Instant;
 /// Calls take `&self`: a `Function` can be cloned and called from several threads (each
 /// call runs on its caller's thread with its own interpreter stack). Memory views can
 /// never dangle across calls because memories never move (see [`crate::MemoryView`]).
+/// A `Function` does not keep a closed module's memory alive: once the module is closed,
+/// calls fail with its exit error.
 ///
 /// ```
 /// # fn main() -> kiln::Result<()> {
@@ -34,7 +36,9 @@ use std::time::Instant;
 #[derive(Clone)]
 pub struct Function {
     module: Arc<ModuleInner>,
-    func: kiln_runtime::Func,
+    /// Weak, so that a handle kept by the host does not keep a closed module's memory
+    /// alive; a call holds the function strongly while it runs.
+    func: kiln_runtime::WeakFunc,
     definition: FunctionDefinition,
     param_slots: usize,
     result_slots: usize,
@@ -48,17 +52,18 @@ pub struct Function {
 impl Function {
     pub(crate) fn new(
         module: Arc<ModuleInner>,
-        func: kiln_runtime::Func,
+        func: kiln_runtime::WeakFunc,
         definition: FunctionDefinition,
     ) -> Function {
-        let ty = func.ty();
+        let slots = |types: &[ValueType]| types.iter().map(|t| t.slots() as usize).sum();
+        let (params, results) = (definition.param_types(), definition.result_types());
         Function {
-            param_slots: ty.param_slots() as usize,
-            result_slots: ty.result_slots() as usize,
-            funcref_params: ty.params().contains(&ValueType::FuncRef),
-            funcref_results: ty.results().contains(&ValueType::FuncRef),
-            narrow_params: ty.params().iter().any(|t| is_narrow(*t)),
-            narrow_results: ty.results().iter().any(|t| is_narrow(*t)),
+            param_slots: slots(params),
+            result_slots: slots(results),
+            funcref_params: params.contains(&ValueType::FuncRef),
+            funcref_results: results.contains(&ValueType::FuncRef),
+            narrow_params: params.iter().any(|t| is_narrow(*t)),
+            narrow_results: results.iter().any(|t| is_narrow(*t)),
             module,
             func,
             definition,
@@ -101,7 +106,7 @@ impl Function {
     ///
     /// As [`Function::call`]; [`Error::Usage`] when `stack` is too short.
     pub fn call_with_stack(&self, stack: &mut [u64]) -> Result<()> {
-        self.module.check_open()?;
+        let _call = self.module.begin_call()?;
         let need = self.param_slots.max(self.result_slots);
         if stack.len() < need {
             return Err(Error::Usage(format!(
@@ -197,8 +202,16 @@ impl Function {
         if self.narrow_params {
             mask_narrow(self.definition.param_types(), stack);
         }
-        let result =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.func.call(stack)));
+        // The module was open when the call began; if a close has released the instance
+        // since, the call fails as it would have a moment later.
+        let Some(func) = self.func.upgrade() else {
+            return Err(self
+                .module
+                .check_open()
+                .err()
+                .unwrap_or_else(|| Error::Usage("the function's instance is gone".into())));
+        };
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| func.call(stack)));
         match result {
             Ok(Ok(())) => {
                 if self.narrow_results {
@@ -225,7 +238,8 @@ impl Function {
         for ty in self.definition.param_types() {
             if *ty == ValueType::FuncRef && stack[slot] != 0 && !rt.is_known_funcref(stack[slot]) {
                 return Err(Error::Usage(format!(
-                    "parameter {slot} is not a funcref obtained from this runtime"
+                    "parameter {slot} is not a funcref obtained from this runtime (or its \
+                     module was closed)"
                 )));
             }
             slot += ty.slots() as usize;

@@ -11,15 +11,29 @@ use crate::memory::Memory;
 use crate::runtime::RuntimeInner;
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, RwLock, Weak};
 
 const OPEN: u64 = 0;
 const CLOSED: u64 = 1 << 32;
 
+/// What a closed Wasm module still tells about its exports once its instance is released.
+struct ClosedExports {
+    functions: BTreeMap<String, FunctionDefinition>,
+    memories: BTreeMap<String, MemoryDefinition>,
+    /// Globals stay readable after a close (an exit code is often reported through one);
+    /// a global owns only its value.
+    globals: BTreeMap<String, kiln_runtime::Global>,
+}
+
 pub(crate) struct ModuleInner {
     pub name: String,
-    pub instance: kiln_runtime::Instance,
+    /// The instance; `None` once a Wasm module is closed, so that its memories, tables and
+    /// code go away even while the host still holds handles (host modules keep theirs:
+    /// they own nothing big).
+    instance: RwLock<Option<kiln_runtime::Instance>>,
+    /// Set when a Wasm module is closed, before its instance is released.
+    closed_exports: OnceLock<ClosedExports>,
     pub runtime: Weak<RuntimeInner>,
     /// 0 while open; `CLOSED | exit code` once closed.
     state: AtomicU64,
@@ -32,6 +46,28 @@ pub(crate) struct ModuleInner {
     pub wasi: std::sync::OnceLock<Arc<crate::wasi::WasiCtx>>,
     /// The runtime's live-instance slot this module holds until closed (or dropped).
     slot: std::sync::Mutex<Option<crate::runtime::InstanceSlot>>,
+    /// The instance's interrupt word: closing sets `INTERRUPT_STOP` in it.
+    interrupt: Arc<AtomicU32>,
+    /// Calls from the host that entered through this module and have not returned.
+    active_calls: AtomicUsize,
+    /// The words that closing this module poked while calls were active (so that they stop
+    /// in any instance's code), unpoked when the last of those calls returns.
+    pokes: Mutex<Vec<Arc<AtomicU32>>>,
+}
+
+/// A call from the host that entered through a module, counted until it returns.
+pub(crate) struct ActiveCall<'a>(&'a ModuleInner);
+
+impl Drop for ActiveCall<'_> {
+    fn drop(&mut self) {
+        // `SeqCst` as in `begin_call`: either this sees the module closed, or the close
+        // sees no call left (and takes its pokes back itself).
+        if self.0.active_calls.fetch_sub(1, Ordering::SeqCst) == 1
+            && self.0.state.load(Ordering::SeqCst) != OPEN
+        {
+            self.0.unpoke_if_idle();
+        }
+    }
 }
 
 impl ModuleInner {
@@ -41,20 +77,81 @@ impl ModuleInner {
         runtime: &Arc<RuntimeInner>,
         host_definitions: Vec<FunctionDefinition>,
     ) -> Arc<ModuleInner> {
+        let interrupt = instance.interrupt_flag().clone();
         let inner = Arc::new(ModuleInner {
             name,
-            instance,
+            instance: RwLock::new(Some(instance.clone())),
+            closed_exports: OnceLock::new(),
             runtime: Arc::downgrade(runtime),
             state: AtomicU64::new(OPEN),
             interruption: runtime.config.interruption(),
             host_definitions,
             wasi: std::sync::OnceLock::new(),
             slot: std::sync::Mutex::new(None),
+            interrupt,
+            active_calls: AtomicUsize::new(0),
+            pokes: Mutex::new(Vec::new()),
         });
         // Host functions find the calling module through this back reference.
         let weak: Weak<ModuleInner> = Arc::downgrade(&inner);
-        inner.instance.set_embedder_data(Box::new(weak));
+        instance.set_embedder_data(Box::new(weak));
         inner
+    }
+
+    /// The instance, unless the module is a closed Wasm module.
+    pub(crate) fn instance(&self) -> Option<kiln_runtime::Instance> {
+        self.instance
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Releases a closed Wasm module's instance, keeping what the host may still ask
+    /// about its exports. Running calls hold the instance themselves, and every instance,
+    /// table or global that can still reach its code keeps it alive, so only memory
+    /// nothing can use any more is freed.
+    fn release_instance(&self, runtime: Option<&Arc<RuntimeInner>>) {
+        let Some(instance) = self.instance() else {
+            return;
+        };
+        let Some(module) = instance.module() else {
+            return; // a host module
+        };
+        let mut functions = BTreeMap::new();
+        for (index, names) in function_export_names(module) {
+            let def = wasm_function_definition(module, &self.name, index, names);
+            for n in def.export_names() {
+                functions.insert(n.clone(), def.clone());
+            }
+        }
+        let mut memories = BTreeMap::new();
+        for def in memory_definitions(module, &self.name) {
+            for n in def.export_names() {
+                memories.insert(n.clone(), def.clone());
+            }
+        }
+        let globals = module
+            .exports()
+            .filter_map(|(name, _)| match instance.export(name)? {
+                kiln_runtime::Extern::Global(g) => Some((name.to_string(), g)),
+                _ => None,
+            })
+            .collect();
+        let _ = self.closed_exports.set(ClosedExports {
+            functions,
+            memories,
+            globals,
+        });
+        if let Some(rt) = runtime {
+            rt.forget_funcrefs(&instance);
+        }
+        let released = self
+            .instance
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        // Dropped outside the lock (unmapping may take a while).
+        drop(released);
     }
 
     /// Keeps `slot` until the module is closed.
@@ -73,6 +170,32 @@ impl ModuleInner {
         }
     }
 
+    /// Counts a call from the host entering through this module until the guard drops; the
+    /// exit error when closed.
+    #[inline]
+    pub(crate) fn begin_call(&self) -> Result<ActiveCall<'_>> {
+        // `SeqCst` on both sides (here and in `close_with`): either this call sees the
+        // module closed, or the close sees the call counted and pokes for it.
+        self.active_calls.fetch_add(1, Ordering::SeqCst);
+        let call = ActiveCall(self);
+        let s = self.state.load(Ordering::SeqCst);
+        if s == OPEN {
+            Ok(call)
+        } else {
+            Err(Error::Exit(ExitError::new(s as u32)))
+        }
+    }
+
+    /// Takes back the pokes of the close once no call that entered here is running.
+    fn unpoke_if_idle(&self) {
+        let mut pokes = self.pokes.lock().unwrap_or_else(|e| e.into_inner());
+        if self.active_calls.load(Ordering::SeqCst) == 0 {
+            for word in pokes.drain(..) {
+                word.fetch_sub(kiln_runtime::INTERRUPT_POKE, Ordering::Release);
+            }
+        }
+    }
+
     pub(crate) fn exit_code(&self) -> Option<u32> {
         let s = self.state.load(Ordering::Acquire);
         (s != OPEN).then_some(s as u32)
@@ -86,34 +209,54 @@ impl ModuleInner {
             .compare_exchange(
                 OPEN,
                 CLOSED | code as u64,
-                Ordering::AcqRel,
+                Ordering::SeqCst,
                 Ordering::Acquire,
             )
             .is_err()
         {
             return false;
         }
+        let runtime = self.runtime.upgrade();
         if self.interruption {
-            self.instance
-                .interrupt_flag()
-                .store(1, std::sync::atomic::Ordering::Release);
+            self.interrupt
+                .fetch_or(kiln_runtime::INTERRUPT_STOP, Ordering::SeqCst);
+            // A call that entered here may be running code of any instance (imports,
+            // tables), which polls only its own word: poke them all so that they look at
+            // the word of the instance the call entered through. Taken back once the calls
+            // are gone, so other calls stop paying for the slow path.
+            if self.active_calls.load(Ordering::SeqCst) > 0
+                && let Some(rt) = &runtime
+            {
+                let poked = rt.poke_instances();
+                self.pokes
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .extend(poked);
+                self.unpoke_if_idle();
+            }
         }
-        if let Some(rt) = self.runtime.upgrade() {
+        if let Some(rt) = &runtime {
             rt.forget(self);
         }
         drop(self.slot.lock().unwrap_or_else(|e| e.into_inner()).take());
+        self.release_instance(runtime.as_ref());
         true
     }
 
-    pub(crate) fn function_definition(&self, index: u32) -> FunctionDefinition {
+    /// The definition of function `index` of `instance` (this module's).
+    fn function_definition(
+        &self,
+        instance: &kiln_runtime::Instance,
+        index: u32,
+    ) -> Option<FunctionDefinition> {
         if let Some(d) = self.host_definitions.get(index as usize) {
-            return d.clone();
+            return Some(d.clone());
         }
-        let module = self.instance.module().expect("wasm module");
+        let module = instance.module()?;
         let names = function_export_names(module)
             .remove(&index)
             .unwrap_or_default();
-        wasm_function_definition(module, &self.name, index, names)
+        Some(wasm_function_definition(module, &self.name, index, names))
     }
 
     pub(crate) fn from_caller(caller: &kiln_runtime::Caller<'_>) -> Option<Arc<ModuleInner>> {
@@ -154,27 +297,51 @@ impl Module {
         &self.inner.name
     }
 
-    /// The module's first memory (defined or imported), if it has one.
+    /// The module's first memory (defined or imported), if it has one (`None` once the
+    /// module is closed; a [`Memory`] taken before keeps working).
     pub fn memory(&self) -> Option<Memory> {
-        let memory = self.inner.instance.memory(0)?.clone();
-        let module = self.inner.instance.module()?;
+        let instance = self.inner.instance()?;
+        let memory = instance.memory(0)?.clone();
+        let module = instance.module()?;
         let definition = memory_definitions(module, &self.inner.name).remove(0);
         Some(Memory { memory, definition })
     }
 
-    /// The exported function `name`.
+    /// The exported function `name` (of a closed module too: calling it then fails with
+    /// the module's exit error).
     pub fn exported_function(&self, name: &str) -> Option<Function> {
-        let kiln_runtime::Extern::Func(func) = self.inner.instance.export(name)? else {
+        let Some(instance) = self.inner.instance() else {
+            let closed = self.inner.closed_exports.get()?;
+            let definition = closed.functions.get(name)?.clone();
+            return Some(Function::new(
+                self.inner.clone(),
+                kiln_runtime::WeakFunc::dangling(),
+                definition,
+            ));
+        };
+        let kiln_runtime::Extern::Func(func) = instance.export(name)? else {
             return None;
         };
-        let definition = self.inner.function_definition(func.index());
-        Some(Function::new(self.inner.clone(), func, definition))
+        let definition = self.inner.function_definition(&instance, func.index())?;
+        Some(Function::new(
+            self.inner.clone(),
+            func.downgrade(),
+            definition,
+        ))
     }
 
     /// Definitions of all exported functions, by export name.
     pub fn exported_function_definitions(&self) -> BTreeMap<String, FunctionDefinition> {
         let mut out = BTreeMap::new();
-        match self.inner.instance.module() {
+        let Some(instance) = self.inner.instance() else {
+            return self
+                .inner
+                .closed_exports
+                .get()
+                .map(|c| c.functions.clone())
+                .unwrap_or_default();
+        };
+        match instance.module() {
             Some(module) => {
                 let names = function_export_names(module);
                 for (index, export_names) in names {
@@ -186,20 +353,23 @@ impl Module {
                 }
             }
             None => {
-                for (name, index) in self.inner.instance.host_export_names() {
-                    out.insert(name.to_string(), self.inner.function_definition(index));
+                for (name, index) in instance.host_export_names() {
+                    if let Some(def) = self.inner.function_definition(&instance, index) {
+                        out.insert(name.to_string(), def);
+                    }
                 }
             }
         }
         out
     }
 
-    /// The exported memory `name`.
+    /// The exported memory `name` (`None` once the module is closed).
     pub fn exported_memory(&self, name: &str) -> Option<Memory> {
-        let kiln_runtime::Extern::Memory(memory) = self.inner.instance.export(name)? else {
+        let instance = self.inner.instance()?;
+        let kiln_runtime::Extern::Memory(memory) = instance.export(name)? else {
             return None;
         };
-        let module = self.inner.instance.module()?;
+        let module = instance.module()?;
         let Some(kiln_runtime::ExportIndex::Memory(i)) = module.export_index(name) else {
             return None;
         };
@@ -210,7 +380,15 @@ impl Module {
     /// Definitions of all exported memories, by export name.
     pub fn exported_memory_definitions(&self) -> BTreeMap<String, MemoryDefinition> {
         let mut out = BTreeMap::new();
-        if let Some(module) = self.inner.instance.module() {
+        let Some(instance) = self.inner.instance() else {
+            return self
+                .inner
+                .closed_exports
+                .get()
+                .map(|c| c.memories.clone())
+                .unwrap_or_default();
+        };
+        if let Some(module) = instance.module() {
             for def in memory_definitions(module, &self.inner.name) {
                 for n in def.export_names() {
                     out.insert(n.clone(), def.clone());
@@ -220,15 +398,19 @@ impl Module {
         out
     }
 
-    /// The exported global `name`.
+    /// The exported global `name` (still readable once the module is closed).
     pub fn exported_global(&self, name: &str) -> Option<Global> {
-        match self.inner.instance.export(name)? {
-            kiln_runtime::Extern::Global(global) => Some(Global {
-                global,
-                runtime: self.inner.runtime.clone(),
-            }),
-            _ => None,
-        }
+        let global = match self.inner.instance() {
+            Some(instance) => match instance.export(name)? {
+                kiln_runtime::Extern::Global(global) => global,
+                _ => return None,
+            },
+            None => self.inner.closed_exports.get()?.globals.get(name)?.clone(),
+        };
+        Some(Global {
+            global,
+            runtime: self.inner.runtime.clone(),
+        })
     }
 
     /// Closes the module with exit code 0 (see [`Module::close_with_exit_code`]).
@@ -237,8 +419,14 @@ impl Module {
     }
 
     /// Closes the module: later calls fail with an [`ExitError`] carrying `exit_code`, a
-    /// running call stops (when interruption is enabled) and the name is freed. Closing
-    /// twice is harmless. Memory is released when the last handle goes away.
+    /// running call stops (when interruption is enabled) and the name is freed. Calls that
+    /// entered through this module stop wherever their code runs (say, in an imported
+    /// function); calls that entered through another, open module and run this module's
+    /// code stop with [`EXIT_CODE_INTERRUPTED`](crate::EXIT_CODE_INTERRUPTED). Closing
+    /// twice is harmless. The module's memories, tables and code are released now, even
+    /// while the host holds its [`Function`]s or funcrefs (they then fail cleanly), unless
+    /// something that can still reach them holds them: a running call, an open module that
+    /// imports from this one or stores its funcrefs, or the host's [`Memory`] handles.
     pub fn close_with_exit_code(&self, exit_code: u32) -> Result<()> {
         self.inner.close_with(exit_code);
         Ok(())

@@ -30,6 +30,9 @@ pub(crate) struct RuntimeInner {
     closed: AtomicU64,
     /// Wasm instances instantiated and not yet closed or dropped.
     live_instances: Arc<AtomicUsize>,
+    /// The interrupt words of the Wasm instances instantiated (weak: an instance owns its
+    /// word), poked by a module that closes while calls entered through it run.
+    interrupt_words: Mutex<Vec<Weak<AtomicU32>>>,
 }
 
 /// One of the runtime's live-instance slots, given back when dropped (a module drops it
@@ -63,8 +66,11 @@ impl RuntimeInner {
             let modules = self.modules.lock().unwrap_or_else(|e| e.into_inner());
             // Find the live instance that owns the slot, so the value stays valid.
             for m in modules.iter().filter_map(Weak::upgrade) {
+                let Some(instance) = m.instance() else {
+                    continue;
+                };
                 if let Some(f) = (0..)
-                    .map_while(|i| m.instance.func(i))
+                    .map_while(|i| instance.func(i))
                     .find(|f| f.to_raw() == v)
                 {
                     map.insert(v, f.instance().clone());
@@ -72,6 +78,42 @@ impl RuntimeInner {
                 }
             }
         }
+    }
+
+    /// Adds [`INTERRUPT_POKE`](kiln_runtime::INTERRUPT_POKE) to the interrupt word of every
+    /// live Wasm instance and returns the words, for the caller to take the pokes back.
+    pub(crate) fn poke_instances(&self) -> Vec<Arc<AtomicU32>> {
+        let mut words = self
+            .interrupt_words
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        words.retain(|w| w.strong_count() > 0);
+        let live: Vec<_> = words.iter().filter_map(Weak::upgrade).collect();
+        for w in &live {
+            w.fetch_add(kiln_runtime::INTERRUPT_POKE, Ordering::SeqCst);
+        }
+        live
+    }
+
+    fn add_interrupt_word(&self, word: &Arc<AtomicU32>) {
+        let mut words = self
+            .interrupt_words
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        // Forget the words of dropped instances now and then, not on every instantiation.
+        if words.len() >= 64 && words.len().is_power_of_two() {
+            words.retain(|w| w.strong_count() > 0);
+        }
+        words.push(Arc::downgrade(word));
+    }
+
+    /// Stops keeping alive the funcrefs handed out through `instance` (its module closed):
+    /// the host's copies are refused from now on.
+    pub(crate) fn forget_funcrefs(&self, instance: &kiln_runtime::Instance) {
+        self.funcrefs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|_, owner| !owner.same(instance));
     }
 
     /// Takes a live-instance slot, or fails with the instance limit.
@@ -110,7 +152,13 @@ impl RuntimeInner {
                     imp.module, imp.module, imp.name
                 )));
             };
-            let Some(ext) = provider.instance.export(&imp.name) else {
+            let Some(instance) = provider.instance() else {
+                return Err(Error::Link(format!(
+                    "module[{}] is closed (needed for import {}::{})",
+                    imp.module, imp.module, imp.name
+                )));
+            };
+            let Some(ext) = instance.export(&imp.name) else {
                 return Err(Error::Link(format!(
                     "\"{}\" is not exported in module \"{}\"",
                     imp.name, imp.module
@@ -205,6 +253,7 @@ impl Runtime {
                 funcrefs: Mutex::new(HashMap::new()),
                 closed: AtomicU64::new(0),
                 live_instances: Arc::new(AtomicUsize::new(0)),
+                interrupt_words: Mutex::new(Vec::new()),
             }),
         })
     }
@@ -401,7 +450,9 @@ impl Runtime {
             // interrupt word set: such an instance would fail its first call as
             // "interrupted" (found by the `run` fuzzer on a loaded machine). Instantiation
             // did not finish in time either way.
-            Ok(_) if interrupt.load(Ordering::Acquire) != 0 => return Err(deadline_exceeded()),
+            Ok(_) if interrupt.load(Ordering::Acquire) & kiln_runtime::INTERRUPT_STOP != 0 => {
+                return Err(deadline_exceeded());
+            }
             Ok(i) => i,
             Err(kiln_runtime::Error::Trap(t))
                 if t.code() == kiln_runtime::TrapCode::Interrupted =>
@@ -413,6 +464,7 @@ impl Runtime {
         if !name.is_empty() {
             instance.set_name(name.clone());
         }
+        self.inner.add_interrupt_word(&interrupt);
         let inner = ModuleInner::new(name, instance, &self.inner, Vec::new());
         inner.hold_slot(slot);
         if let Some(wasi) = wasi {

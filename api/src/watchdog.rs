@@ -88,7 +88,7 @@ impl Watchdog {
                     }
                     Target::Flag(f) => {
                         if let Some(f) = f.upgrade() {
-                            f.store(1, Ordering::Release);
+                            f.fetch_or(kiln_runtime::INTERRUPT_STOP, Ordering::Release);
                         }
                     }
                 }

@@ -315,3 +315,106 @@ fn runtime_close_stops_a_running_start_function() {
         assert_exit(&result.unwrap_err(), 8);
     });
 }
+
+/// `lib` with an endless loop, and `app` that reaches it through an import (`run`) and
+/// through a table element (`run_indirect`): the loop runs in `lib`'s code while the call
+/// entered through `app`.
+fn lib_and_app(rt: &Runtime) -> (kiln::Module, kiln::Module) {
+    let lib = instantiate(rt, r#"(module $lib (func (export "spin") (loop br 0)))"#);
+    let app = instantiate(
+        rt,
+        r#"(module $app
+            (import "lib" "spin" (func $spin))
+            (table 1 funcref)
+            (elem (i32.const 0) $spin)
+            (func (export "run") call $spin)
+            (func (export "run_indirect") (call_indirect (i32.const 0))))"#,
+    );
+    (lib, app)
+}
+
+/// Each way of stopping a call that entered `app` and loops in `lib`'s code, through
+/// `entry` ("run" or "run_indirect").
+fn stop_a_loop_in_imported_code(entry: &str) {
+    each_engine(|engine| {
+        // (a) A deadline on the call into `app`.
+        let rt = runtime(engine);
+        let (_lib, app) = lib_and_app(&rt);
+        let run = app.exported_function(entry).unwrap();
+        let (result, took) = run_bounded(STOP_BOUND, move || {
+            run.call_with_deadline(&[], Instant::now() + Duration::from_millis(50))
+        });
+        assert_exit(&result.unwrap_err(), EXIT_CODE_DEADLINE_EXCEEDED);
+        assert!(took < STOP_BOUND, "{took:?}");
+        assert!(app.is_closed());
+        rt.close().unwrap();
+
+        // (b) Closing `app` from another thread.
+        let rt = runtime(engine);
+        let (lib, app) = lib_and_app(&rt);
+        let run = app.exported_function(entry).unwrap();
+        let (result, took) = stop_running_call(&run, &[], || app.close_with_exit_code(3).unwrap());
+        assert_exit(&result.unwrap_err(), 3);
+        assert!(took < STOP_BOUND, "{took:?}");
+        assert!(!lib.is_closed(), "closing app leaves lib open");
+        rt.close().unwrap();
+
+        // (c) Closing `lib`, whose code runs, from another thread.
+        let rt = runtime(engine);
+        let (lib, app) = lib_and_app(&rt);
+        let run = app.exported_function(entry).unwrap();
+        let (result, took) = stop_running_call(&run, &[], || lib.close_with_exit_code(4).unwrap());
+        // `app` is still open: the call reports the interruption.
+        assert_exit(&result.unwrap_err(), EXIT_CODE_INTERRUPTED);
+        assert!(lib.is_closed() && !app.is_closed());
+        assert!(took < STOP_BOUND, "{took:?}");
+        rt.close().unwrap();
+
+        // (d) An interrupt handle of `app`.
+        let rt = runtime(engine);
+        let (_lib, app) = lib_and_app(&rt);
+        let handle = app.interrupt_handle();
+        let run = app.exported_function(entry).unwrap();
+        let (result, took) = stop_running_call(&run, &[], || assert!(handle.interrupt()));
+        assert_exit(&result.unwrap_err(), EXIT_CODE_INTERRUPTED);
+        assert!(took < STOP_BOUND, "{took:?}");
+        rt.close().unwrap();
+    });
+}
+
+#[test]
+fn stopping_the_entered_module_stops_a_loop_in_an_imported_function() {
+    stop_a_loop_in_imported_code("run");
+}
+
+#[test]
+fn stopping_the_entered_module_stops_a_loop_reached_through_a_table() {
+    stop_a_loop_in_imported_code("run_indirect");
+}
+
+/// Stopping one call that entered `app` and loops in `lib` leaves a call that entered
+/// `lib` directly running (it only passed through the slow path of its polls), and once
+/// the stopped call is gone the pokes are taken back.
+#[test]
+fn stopping_a_call_in_shared_code_leaves_other_calls_running() {
+    each_engine(|engine| {
+        let rt = runtime(engine);
+        let (lib, app) = lib_and_app(&rt);
+        let (tx, rx) = mpsc::channel();
+        let direct = lib.exported_function("spin").unwrap();
+        std::thread::spawn(move || {
+            let _ = tx.send(direct.call(&[]));
+        });
+        let run = app.exported_function("run").unwrap();
+        let (result, _) = stop_running_call(&run, &[], || app.close_with_exit_code(5).unwrap());
+        assert_exit(&result.unwrap_err(), 5);
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(rx.try_recv().is_err(), "the call into lib must still run");
+        assert!(!lib.is_closed());
+        lib.close_with_exit_code(6).unwrap();
+        let direct = rx
+            .recv_timeout(STOP_BOUND)
+            .expect("the call into lib stopped");
+        assert_exit(&direct.unwrap_err(), 6);
+    });
+}

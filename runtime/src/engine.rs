@@ -500,8 +500,9 @@ impl Engine {
         *types.entry(ty.clone()).or_insert(next)
     }
 
-    /// The flag running code polls at loop back-edges and calls; storing a
-    /// non-zero value makes every running call of this engine trap with `Interrupted`.
+    /// The flag running code polls at loop back-edges and calls (the default interrupt word
+    /// of instances); storing [`INTERRUPT_STOP`](crate::INTERRUPT_STOP) makes every running
+    /// call of this engine trap with `Interrupted`.
     pub fn interrupt_flag(&self) -> Arc<std::sync::atomic::AtomicU32> {
         self.0.interrupt.clone()
     }

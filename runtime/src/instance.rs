@@ -191,6 +191,18 @@ impl InstanceInner {
     }
 }
 
+/// The bit of an interrupt word that stops calls: code of the instance, and calls from the
+/// host that entered through it wherever their code runs, trap with `Interrupted` at their
+/// next poll. It stays set (a stopped instance never runs again).
+pub const INTERRUPT_STOP: u32 = 1;
+
+/// One *poke* of an interrupt word (added and later subtracted; the count sits above
+/// [`INTERRUPT_STOP`]). A poke makes code of the instance take the slow path of its polls,
+/// which stops the call only if the instance it entered through is stopped: that is how
+/// stopping an instance reaches its calls while they run code of other instances. Polls
+/// compare the whole word with zero, so the fast path is unchanged.
+pub const INTERRUPT_POKE: u32 = 2;
+
 /// A live instance. Cloning is cheap and shares it.
 #[derive(Clone)]
 pub struct Instance(pub(crate) Arc<InstanceInner>);
@@ -200,6 +212,31 @@ pub struct Instance(pub(crate) Arc<InstanceInner>);
 pub struct Func {
     instance: Instance,
     index: u32,
+}
+
+/// A [`Func`] that does not keep its instance alive.
+#[derive(Clone)]
+pub struct WeakFunc {
+    instance: Weak<InstanceInner>,
+    index: u32,
+}
+
+impl WeakFunc {
+    /// A handle that never upgrades.
+    pub fn dangling() -> WeakFunc {
+        WeakFunc {
+            instance: Weak::new(),
+            index: 0,
+        }
+    }
+
+    /// The function, if its instance is still alive.
+    pub fn upgrade(&self) -> Option<Func> {
+        Some(Func {
+            instance: Instance(self.instance.upgrade()?),
+            index: self.index,
+        })
+    }
 }
 
 /// An importable / exportable entity.
@@ -288,9 +325,24 @@ impl Func {
 
     /// Calls the function: parameters in `stack[..params]`, results out in
     /// `stack[..results]`; `stack` must hold `max(param slots, result slots)`.
+    ///
+    /// The call *enters through* this handle's instance (for an imported function, the
+    /// importer): stopping that instance ([`INTERRUPT_STOP`] in its interrupt word) stops
+    /// the call wherever its code runs, once the word of the running code's instance is
+    /// poked ([`INTERRUPT_POKE`]).
     pub fn call(&self, stack: &mut [u64]) -> std::result::Result<(), Trap> {
         let p = self.instance.0.funcs[self.index as usize];
-        interp::invoke(interp::funcref(p as u64), stack)
+        interp::with_entered(&self.instance.0.interrupt, || {
+            interp::invoke(interp::funcref(p as u64), stack)
+        })
+    }
+
+    /// A handle that does not keep the instance alive.
+    pub fn downgrade(&self) -> WeakFunc {
+        WeakFunc {
+            instance: Arc::downgrade(&self.instance.0),
+            index: self.index,
+        }
     }
 
     /// The funcref value of this function (an opaque non-zero `u64`).
@@ -461,8 +513,8 @@ impl Instance {
         Instance::new_with_interrupt(module, imports, module.engine().interrupt_flag())
     }
 
-    /// Like [`Instance::new`], with the flag that interrupts calls entering this instance
-    /// (by default the engine's flag, which interrupts every call of the engine).
+    /// Like [`Instance::new`], with the interrupt word of this instance (by default the
+    /// engine's flag, which interrupts every call of the engine); see [`INTERRUPT_STOP`].
     ///
     /// # Errors
     ///
@@ -743,7 +795,7 @@ impl Instance {
         self.0.globals.get(index as usize)
     }
 
-    /// The flag that interrupts calls entering this instance when set non-zero.
+    /// The interrupt word of this instance (see [`INTERRUPT_STOP`], [`INTERRUPT_POKE`]).
     pub fn interrupt_flag(&self) -> &Arc<AtomicU32> {
         &self.0.interrupt
     }

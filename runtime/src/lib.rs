@@ -34,7 +34,9 @@ pub use engine::{
     Trampolines,
 };
 pub use error::{Error, FrameInfo, Result, Trap, TrapCode};
-pub use instance::{Caller, CallerTier, Extern, Func, HostFunc, Instance};
+pub use instance::{
+    Caller, CallerTier, Extern, Func, HostFunc, INTERRUPT_POKE, INTERRUPT_STOP, Instance, WeakFunc,
+};
 pub use limits::{CommittedBytes, LimitError, LimitKind};
 pub use module::{CustomSection, ExportIndex, Import, Module, WeakModule};
 pub use types::{ExternType, FuncType, GlobalType, Limits, MemoryType, TableType, ValType};

@@ -61,6 +61,44 @@ thread_local! {
     static OUTER_DEPTH: Cell<usize> = const { Cell::new(0) };
     /// Address of a local of the outermost invocation (approximate stack top).
     static STACK_TOP: Cell<usize> = const { Cell::new(0) };
+    /// The interrupt word of the instance the innermost call from the host entered through
+    /// (null outside calls): a stop of that instance stops the call in any instance's code.
+    static ENTERED: Cell<*const AtomicU32> = const { Cell::new(std::ptr::null()) };
+}
+
+/// Runs `f` as a call from the host entering through the instance whose interrupt word is
+/// `entered` (restoring the outer call's word afterwards, for host callbacks).
+pub(crate) fn with_entered<R>(entered: &AtomicU32, f: impl FnOnce() -> R) -> R {
+    /// Restores the outer word even when `f` unwinds, so the thread never keeps a pointer
+    /// to a word whose instance may be gone.
+    struct Restore(*const AtomicU32);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            ENTERED.set(self.0);
+        }
+    }
+    let _restore = Restore(ENTERED.replace(entered));
+    f()
+}
+
+/// The slow path of an interrupt poll, taken when the word of the instance whose code runs
+/// (`own`) is non-zero: whether the current call must stop. It must when that instance is
+/// stopped ([`INTERRUPT_STOP`](crate::INTERRUPT_STOP)) or the instance the call entered
+/// through is; a word that only carries pokes (another instance's close looking for its
+/// calls) lets the call go on.
+#[cold]
+#[inline(never)]
+pub(crate) fn stop_requested(own: &AtomicU32) -> bool {
+    // The poll read the word relaxed; this pairs with the release of the poke, so the stop
+    // bit set before it is visible below.
+    std::sync::atomic::fence(Ordering::Acquire);
+    if own.load(Ordering::Acquire) & crate::INTERRUPT_STOP != 0 {
+        return true;
+    }
+    let entered = ENTERED.get();
+    // SAFETY: `with_entered` sets the word of an instance that the call from the host holds
+    // alive (through its `Func`) until it has restored the previous value.
+    !entered.is_null() && unsafe { &*entered }.load(Ordering::Acquire) & crate::INTERRUPT_STOP != 0
 }
 
 /// Frames held by the invocations below the current one on this thread.
@@ -404,8 +442,8 @@ struct Ctx<'a> {
     code: &'a FuncCode,
     inst: &'a InstanceInner,
     mem: MemView,
-    /// The flag of the instance the invocation entered through: closing or interrupting that
-    /// module stops the call wherever it runs.
+    /// The interrupt word of the instance whose code runs (`inst`'s); when non-zero,
+    /// [`stop_requested`] decides (also looking at the instance the call entered through).
     interrupt: &'a AtomicU32,
     /// The engine's remaining fuel (used only by `Fuel` instructions).
     fuel: &'a std::sync::atomic::AtomicU64,
@@ -611,10 +649,11 @@ fn enter(ret: *const Op, cx: &mut Ctx<'_>, fref: &VMFuncRef, base: Slot) -> *con
             bump(&callee.calls);
             cx.code = callee;
             cx.inst = callee_inst;
+            cx.interrupt = &*callee_inst.interrupt;
             cx.fp = abs;
             cx.values[abs + callee.param_slots as usize..abs + callee.local_slots as usize].fill(0);
             cx.mem = callee_inst.mem0_view();
-            if cx.interrupt.load(Ordering::Relaxed) != 0 {
+            if cx.interrupt.load(Ordering::Relaxed) != 0 && stop_requested(cx.interrupt) {
                 return fail(cx, TrapCode::Interrupted);
             }
             callee.ops.as_ptr()
@@ -738,11 +777,12 @@ unsafe fn call(
             };
             if !std::ptr::eq(callee_inst, cx.inst) {
                 cx.mem = callee_inst.mem0_view();
+                cx.interrupt = &*callee_inst.interrupt;
             }
             cx.code = callee;
             cx.inst = callee_inst;
             cx.fp = abs;
-            if cx.interrupt.load(Ordering::Relaxed) != 0 {
+            if cx.interrupt.load(Ordering::Relaxed) != 0 && stop_requested(cx.interrupt) {
                 return trap(cx, TrapCode::Interrupted);
             }
             // SAFETY: the callee's frame was set up above; its code starts at `ops[0]`.
@@ -845,7 +885,7 @@ mod handlers {
         if rel <= 0 {
             let backedges = cx.code.backedges.load(Ordering::Relaxed).wrapping_add(1);
             cx.code.backedges.store(backedges, Ordering::Relaxed);
-            if cx.interrupt.load(Ordering::Relaxed) != 0 {
+            if cx.interrupt.load(Ordering::Relaxed) != 0 && stop_requested(cx.interrupt) {
                 return trap(cx, TrapCode::Interrupted);
             }
             // Back-edges alone decide when a loop checks in (one load and compare here);
@@ -1315,6 +1355,7 @@ mod handlers {
                 // memory, so its callers reload their view.
                 if !std::ptr::eq(inst, cx.inst) {
                     cx.mem = inst.mem0_view();
+                    cx.interrupt = &*inst.interrupt;
                 }
                 cx.code = code;
                 cx.inst = inst;

@@ -9,7 +9,8 @@ pub mod simd;
 mod translate;
 
 pub(crate) use exec::{
-    call_for_native, funcref, instance_of_funcref, invoke, outer_depth, with_outer_depth,
+    call_for_native, funcref, instance_of_funcref, invoke, outer_depth, stop_requested,
+    with_entered, with_outer_depth,
 };
 pub(crate) use translate::translate;
 

@@ -50,7 +50,10 @@
 //!
 //! With interrupt checks on, native code polls `*vmctx.interrupt` (an `AtomicU32` shared by
 //! the instances the flag was given to) at every loop header and before calls (once per
-//! basic block), and traps with [`TRAP_INTERRUPTED`] when it is non-zero. Functions do not
+//! basic block). When it is non-zero, a cold block calls [`Builtin::InterruptPoll`]
+//! `(vmctx) -> i32` and traps with [`TRAP_INTERRUPTED`] when that returns non-zero: the
+//! word may only carry *pokes* ([`crate::INTERRUPT_POKE`]) meant for calls entered through
+//! another, stopped instance, and the builtin tells them apart. Functions do not
 //! poll at entry: an unbounded execution either loops or calls without end, so it polls
 //! again and again; between two polls runs only straight-line code and calls of functions
 //! that neither loop nor call.
@@ -190,6 +193,9 @@ pub enum Builtin {
     GlobalSetRef,
     /// Calls a function without native code (adapters).
     ArrayCall,
+    /// The slow path of an interrupt poll (the word was non-zero): returns non-zero when
+    /// the call must stop (see the module documentation, "Interruption").
+    InterruptPoll,
 }
 
 impl Builtin {
@@ -210,6 +216,7 @@ impl Builtin {
             Builtin::ElemDrop => b::elem_drop as *const () as usize,
             Builtin::GlobalSetRef => b::global_set_ref as *const () as usize,
             Builtin::ArrayCall => b::array_call as *const () as usize,
+            Builtin::InterruptPoll => b::interrupt_poll as *const () as usize,
         }
     }
 }

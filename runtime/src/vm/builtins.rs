@@ -223,3 +223,9 @@ pub(crate) extern "C" fn array_call(
 ) -> u32 {
     super::native::call_from_native(callee, caller_vmctx, values, depth)
 }
+
+pub(crate) extern "C" fn interrupt_poll(vmctx: *const VMContext) -> u32 {
+    // SAFETY: called by native code with its own context.
+    let inst = unsafe { instance(vmctx) };
+    crate::interp::stop_requested(&inst.interrupt) as u32
+}

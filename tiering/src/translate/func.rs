@@ -515,7 +515,21 @@ impl FuncTranslator<'_, '_> {
             .b
             .ins()
             .atomic_load(types::I32, MemFlagsData::trusted(), flag_ptr);
-        self.b.ins().trapnz(flag, user_trap(abi::TRAP_INTERRUPTED));
+        // A set word may carry only pokes for calls entered through another instance: the
+        // runtime decides out of line whether this call stops.
+        let slow = self.b.create_block();
+        let cont = self.b.create_block();
+        self.b.set_cold_block(slow);
+        self.b.ins().brif(flag, slow, &[], cont, &[]);
+        self.b.seal_block(slow);
+        self.b.switch_to_block(slow);
+        let stop = self
+            .call_builtin(Builtin::InterruptPoll, &[])
+            .expect("the poll builtin returns a value");
+        self.b.ins().trapnz(stop, user_trap(abi::TRAP_INTERRUPTED));
+        self.b.ins().jump(cont, &[]);
+        self.b.seal_block(cont);
+        self.b.switch_to_block(cont);
     }
 
     /// Charges the current segment's fuel: traps `OutOfFuel` (leaving the counter as it
@@ -549,7 +563,8 @@ impl FuncTranslator<'_, '_> {
         let block = self.b.current_block();
         if block.is_some() && block != self.polled {
             self.interrupt_check();
-            self.polled = block;
+            // The check ends in a new block, where the call goes.
+            self.polled = self.b.current_block();
         }
     }
 
@@ -596,6 +611,7 @@ impl FuncTranslator<'_, '_> {
             Builtin::TableFill => (&[I64, I32, I32, I64, I32], Some(I32)),
             Builtin::GlobalSetRef => (&[I64, I32, I64], None),
             Builtin::ArrayCall => (&[I64, I64, I64], Some(I32)),
+            Builtin::InterruptPoll => (&[I64], Some(I32)),
         };
         let mut sig = Signature::new(self.builtin_cc);
         sig.params.extend(params.iter().map(|&t| AbiParam::new(t)));
@@ -915,7 +931,7 @@ impl FuncTranslator<'_, '_> {
         let header_params = self.b.block_params(header);
         self.stack.extend_from_slice(header_params);
         self.interrupt_check();
-        self.polled = Some(header);
+        self.polled = self.b.current_block();
         self.push_frame(
             FrameKind::Loop { header },
             next,
