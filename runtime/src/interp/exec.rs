@@ -38,9 +38,6 @@ use crate::vm::{MemView, VMFuncRef};
 use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicU32, Ordering};
 
-/// Host stack the nested invocations of one thread may use before they trap.
-const NATIVE_STACK_BUDGET: usize = 512 * 1024;
-
 struct Frame {
     code: *const FuncCode,
     inst: *const InstanceInner,
@@ -59,8 +56,6 @@ thread_local! {
     static POOL: RefCell<Vec<Stacks>> = const { RefCell::new(Vec::new()) };
     /// Frames held by the invocations below this one on the thread.
     static OUTER_DEPTH: Cell<usize> = const { Cell::new(0) };
-    /// Address of a local of the outermost invocation (approximate stack top).
-    static STACK_TOP: Cell<usize> = const { Cell::new(0) };
 }
 
 /// Frames held by the invocations below the current one on this thread.
@@ -99,16 +94,9 @@ pub(crate) fn instance_of_funcref<'a>(v: u64) -> &'a InstanceInner {
 /// Calls `f` with parameters in `slots` and writes its results back into `slots`.
 pub(crate) fn invoke(f: &VMFuncRef, slots: &mut [u64]) -> Result<(), Trap> {
     let inst = instance_of_funcref(f as *const VMFuncRef as u64);
-    let marker = 0u8;
-    let here = &marker as *const u8 as usize;
-    let top = STACK_TOP.get();
-    let outermost = top == 0;
-    if outermost {
-        STACK_TOP.set(here);
-    } else if top.saturating_sub(here) > NATIVE_STACK_BUDGET {
-        return Err(Trap::new(TrapCode::StackExhausted));
-    }
-    let result = match inst.callee(f.index) {
+    // Every engine enters here from the host, so the nesting limit is engine-independent.
+    let _nesting = crate::vm::stack::enter_host_nesting()?;
+    match inst.callee(f.index) {
         Callee::Host(h) => (h.func)(
             &Caller {
                 instance: None,
@@ -120,11 +108,7 @@ pub(crate) fn invoke(f: &VMFuncRef, slots: &mut [u64]) -> Result<(), Trap> {
             crate::vm::native::enter(f, f.vmctx, slots)
         }
         Callee::Wasm => run_pooled(inst, f.index, slots),
-    };
-    if outermost {
-        STACK_TOP.set(0);
     }
-    result
 }
 
 /// Runs `f` for native code (the adapter path): a host function sees `caller` as its

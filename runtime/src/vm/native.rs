@@ -155,8 +155,6 @@ thread_local! {
     static PENDING: RefCell<Option<Trap>> = const { RefCell::new(None) };
     /// The innermost activation of this thread (read by the signal handler).
     static CURRENT: Cell<*mut Activation> = const { Cell::new(std::ptr::null_mut()) };
-    /// Lowest usable address of this thread's stack, once known.
-    static STACK_LIMIT: Cell<usize> = const { Cell::new(0) };
 }
 
 /// Records `trap` as the reason native code on this thread is about to trap with
@@ -188,10 +186,6 @@ struct Activation {
     frames: [std::mem::MaybeUninit<usize>; MAX_FRAMES],
     nframes: usize,
 }
-
-/// Minimum stack a host function called from native code gets; closer to the end of the
-/// stack the call traps with "call stack exhausted" instead.
-const HOST_STACK_RESERVE: usize = 256 * 1024;
 
 /// Calls `callee`'s native code with parameters in `values` and writes the results back
 /// (the layout of `call_with_stack`). `caller_vmctx` is the calling instance's context.
@@ -322,8 +316,10 @@ pub(crate) fn call_from_native(
     values: *mut u64,
     depth: u32,
 ) -> u32 {
-    if stack_left() < HOST_STACK_RESERVE {
-        set_pending_trap(Trap::new(TrapCode::StackExhausted));
+    // Native recursion may have used most of the stack: the host function or interpreter
+    // called here gets `CALL_ROOM` or the call traps.
+    if let Err(trap) = super::stack::check_room() {
+        set_pending_trap(trap);
         return 1;
     }
     // SAFETY: native code passes the slot it called through (alive: its instance is kept
@@ -357,39 +353,6 @@ pub(crate) fn call_from_native(
             1
         }
     }
-}
-
-/// Bytes of stack left below the current frame on this thread (large when unknown).
-fn stack_left() -> usize {
-    let marker = 0u8;
-    let here = &marker as *const u8 as usize;
-    let mut limit = STACK_LIMIT.get();
-    if limit == 0 {
-        limit = sys_stack_limit().unwrap_or(1);
-        STACK_LIMIT.set(limit);
-    }
-    here.saturating_sub(limit)
-}
-
-#[cfg(target_os = "linux")]
-fn sys_stack_limit() -> Option<usize> {
-    // SAFETY: plain libc queries of the calling thread's attributes into local storage.
-    unsafe {
-        let mut attr: libc::pthread_attr_t = std::mem::zeroed();
-        if libc::pthread_getattr_np(libc::pthread_self(), &mut attr) != 0 {
-            return None;
-        }
-        let mut addr: *mut libc::c_void = std::ptr::null_mut();
-        let mut size: libc::size_t = 0;
-        let rc = libc::pthread_attr_getstack(&attr, &mut addr, &mut size);
-        libc::pthread_attr_destroy(&mut attr);
-        (rc == 0).then_some(addr as usize)
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn sys_stack_limit() -> Option<usize> {
-    None
 }
 
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
