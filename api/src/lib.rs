@@ -55,8 +55,8 @@ pub use function::{Function, TypedFunction};
 pub use global::{Global, MutableGlobal};
 pub use host::{Caller, HostFunctionBuilder, HostModuleBuilder, HostReturn, IntoHostFunc};
 pub use kiln_runtime::{
-    CallerTier, CommittedBytes, FrameInfo, LimitError, LimitKind, TierStats as TieringStats, Trap,
-    TrapCode,
+    BACKTRACE_KEPT_FRAMES, CallerTier, CommittedBytes, FrameInfo, LimitError, LimitKind,
+    TierStats as TieringStats, Trap, TrapCode,
 };
 pub use memory::{Memory, MemoryView};
 pub use module::{InterruptHandle, Module};

@@ -205,3 +205,91 @@ fn deep_wasm_recursion_on_a_small_thread_traps_cleanly() {
         });
     }
 }
+
+/// The stack-overflow trap of `forever` (unbounded recursion) and its text.
+fn overflow_trap(cfg: kiln::RuntimeConfig) -> (Trap, String) {
+    let rt = Runtime::with_config(cfg).unwrap();
+    let m = recurse_module(&rt);
+    let err = m
+        .exported_function("forever")
+        .unwrap()
+        .call(&[0])
+        .unwrap_err();
+    let trap = assert_trap(&err, TrapCode::StackExhausted).clone();
+    let text = trap.to_string();
+    (trap, text)
+}
+
+#[test]
+fn stack_overflow_backtraces_are_capped_and_alike_in_every_engine() {
+    let traps: Vec<_> = configs()
+        .into_iter()
+        .map(|(name, cfg)| (name, overflow_trap(cfg)))
+        .collect();
+    let (first_engine, (first, first_text)) = &traps[0];
+    for (engine, (trap, text)) in &traps {
+        // Every frame counted, both ends kept, the middle omitted.
+        let kept = trap.backtrace().len();
+        assert_eq!(kept, 2 * kiln::BACKTRACE_KEPT_FRAMES, "{engine}");
+        assert_eq!(trap.frame_count(), kept + trap.omitted_frames(), "{engine}");
+        assert!(
+            trap.frame_count() > 1_000,
+            "{engine}: {}",
+            trap.frame_count()
+        );
+        assert!(
+            trap.backtrace()
+                .iter()
+                .all(|f| f.to_string() == "deep!forever"),
+            "{engine}: {text}"
+        );
+        // Runs of one frame collapse: a short text.
+        assert!(text.len() < 1024, "{engine}: {} bytes: {text}", text.len());
+        assert!(
+            text.contains(&format!("... {} frames omitted ...", trap.omitted_frames())),
+            "{engine}: {text}"
+        );
+        // The same depth, so the same backtrace and text, in every engine.
+        assert_eq!(
+            trap.frame_count(),
+            first.frame_count(),
+            "{engine} vs {first_engine}"
+        );
+        assert_eq!(text, first_text, "{engine} vs {first_engine}");
+    }
+}
+
+#[test]
+fn backtraces_name_instances_in_every_engine() {
+    for (engine, cfg) in configs() {
+        let rt = Runtime::with_config(cfg).unwrap();
+        // Both modules are instantiated under names other than their name sections'.
+        let lib = rt
+            .compile(&wat(
+                r#"(module $lib (func $boom (export "boom") unreachable))"#,
+            ))
+            .unwrap();
+        rt.instantiate(&lib, kiln::ModuleConfig::new().with_name("lib_instance"))
+            .unwrap();
+        let app = rt
+            .compile(&wat(
+                r#"(module $app (import "lib_instance" "boom" (func $boom))
+                    (func $run (export "run") call $boom))"#,
+            ))
+            .unwrap();
+        let m = rt
+            .instantiate(&app, kiln::ModuleConfig::new().with_name("app_instance"))
+            .unwrap();
+        let run = m.exported_function("run").unwrap();
+        for _ in 0..3 {
+            let err = run.call(&[]).unwrap_err();
+            let trap = assert_trap(&err, TrapCode::Unreachable);
+            let frames: Vec<_> = trap.backtrace().iter().map(|f| f.to_string()).collect();
+            assert_eq!(
+                frames,
+                ["lib_instance!boom", "app_instance!run"],
+                "{engine}"
+            );
+        }
+    }
+}

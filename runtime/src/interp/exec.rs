@@ -29,7 +29,7 @@ use super::ir::{Op, Slot, for_each_op};
 use super::num;
 use super::simd;
 use super::{FuncCode, bump};
-use crate::error::{FrameInfo, Trap, TrapCode};
+use crate::error::{FrameInfo, FrameSegment, Trap, TrapCode};
 use crate::instance::{
     Callee, Caller, CallerTier, InstanceInner, retain_in_global, retain_in_table,
 };
@@ -195,22 +195,25 @@ fn trap_with_backtrace(
 }
 
 /// The interpreter's frames, innermost (`current`) first.
-fn interp_backtrace(current: &FuncCode, inst: &InstanceInner, frames: &[Frame]) -> Vec<FrameInfo> {
-    let mut bt = vec![frame_info(current, inst)];
-    bt.extend(callers_backtrace(frames));
-    bt
+fn interp_backtrace(current: &FuncCode, inst: &InstanceInner, frames: &[Frame]) -> FrameSegment {
+    FrameSegment::collect(frames.len() + 1, |i| match i {
+        0 => frame_info(current, inst),
+        i => suspended_frame_info(&frames[frames.len() - i]),
+    })
 }
 
 /// The suspended interpreter frames, innermost first.
-fn callers_backtrace(frames: &[Frame]) -> Vec<FrameInfo> {
-    let mut bt = Vec::with_capacity(frames.len());
-    for f in frames.iter().rev() {
-        // SAFETY: suspended frames point to code and instances that are alive for the whole
-        // invocation (see `run`).
-        let (c, i) = unsafe { (&*f.code, &*f.inst) };
-        bt.push(frame_info(c, i));
-    }
-    bt
+fn callers_backtrace(frames: &[Frame]) -> FrameSegment {
+    FrameSegment::collect(frames.len(), |i| {
+        suspended_frame_info(&frames[frames.len() - 1 - i])
+    })
+}
+
+fn suspended_frame_info(f: &Frame) -> FrameInfo {
+    // SAFETY: suspended frames point to code and instances that are alive for the whole
+    // invocation (see `run`).
+    let (c, i) = unsafe { (&*f.code, &*f.inst) };
+    frame_info(c, i)
 }
 
 fn frame_info(code: &FuncCode, inst: &InstanceInner) -> FrameInfo {
