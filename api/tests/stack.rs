@@ -293,3 +293,37 @@ fn backtraces_name_instances_in_every_engine() {
         }
     }
 }
+
+/// Recurses in Rust until less than `left` bytes of a `size`-byte thread stack whose top
+/// is near `top` remain, then runs `f`.
+#[inline(never)]
+fn with_stack_used<T>(top: usize, size: usize, left: usize, f: &mut dyn FnMut() -> T) -> T {
+    let pad = [0u8; 1024];
+    let here = std::hint::black_box(&pad) as *const _ as usize;
+    if top - here > size - left {
+        return f();
+    }
+    let r = with_stack_used(top, size, left, f);
+    std::hint::black_box(&pad);
+    r
+}
+
+#[test]
+fn a_call_with_most_of_the_stack_used_traps() {
+    for (name, cfg) in configs() {
+        on_thread(SMALL_STACK, move || {
+            let rt = Runtime::with_config(cfg).unwrap();
+            let m = recurse_module(&rt);
+            let recurse = m.exported_function("recurse").unwrap();
+            assert_eq!(recurse.call(&[3]).unwrap(), [42], "{name}");
+            let marker = 0u8;
+            let top = std::hint::black_box(&marker) as *const u8 as usize;
+            // About 20 KiB left: less than a call into Wasm needs.
+            let err = with_stack_used(top, SMALL_STACK, 24 * 1024, &mut || {
+                recurse.call(&[3]).unwrap_err()
+            });
+            assert_trap(&err, TrapCode::StackExhausted);
+            assert_eq!(recurse.call(&[3]).unwrap(), [42], "{name}");
+        });
+    }
+}
