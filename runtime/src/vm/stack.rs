@@ -36,6 +36,10 @@ pub const CALL_ROOM: usize = 32 * 1024;
 /// Stack assumed below the first call on a thread whose limits cannot be read.
 const UNKNOWN_STACK_SIZE: usize = 128 * 1024;
 
+/// The most stack a thread is taken to have: a main thread with an unlimited
+/// `RLIMIT_STACK` reports everything down to the next mapping (terabytes).
+const MAX_STACK_SIZE: usize = 1 << 30;
+
 /// The calling thread's stack as measured once.
 #[derive(Clone, Copy)]
 struct ThreadStack {
@@ -137,15 +141,14 @@ fn sys_stack() -> Option<ThreadStack> {
     // The guard page(s) lie inside the reported range for threads glibc created; one page
     // of margin keeps `limit` above them either way.
     let page = 4096;
-    let limit = addr.checked_add(page)?;
+    let top = addr.checked_add(size)?;
+    let size = size.saturating_sub(page).min(MAX_STACK_SIZE);
+    let limit = top - size;
     let here = stack_pointer();
-    if here <= limit || here > addr.saturating_add(size) {
+    if here <= limit || here > top {
         return None;
     }
-    Some(ThreadStack {
-        limit,
-        size: size - page,
-    })
+    Some(ThreadStack { limit, size })
 }
 
 #[cfg(not(target_os = "linux"))]
