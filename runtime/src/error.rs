@@ -288,10 +288,11 @@ impl fmt::Display for Trap {
             if self.omitted_frames == 0 {
                 write_frames(f, 0, &self.backtrace)?;
             } else {
-                let (inner, outer) = self.backtrace.split_at(BACKTRACE_KEPT_FRAMES);
+                let inner = self.backtrace.len().min(BACKTRACE_KEPT_FRAMES);
+                let (inner, outer) = self.backtrace.split_at(inner);
                 write_frames(f, 0, inner)?;
                 write!(f, "\n  ... {} frames omitted ...", self.omitted_frames)?;
-                write_frames(f, BACKTRACE_KEPT_FRAMES + self.omitted_frames, outer)?;
+                write_frames(f, inner.len() + self.omitted_frames, outer)?;
             }
         }
         Ok(())

@@ -81,7 +81,7 @@ pub fn stack_left() -> usize {
 
 /// How many calls from the host into Wasm may nest on this thread (beyond the outermost),
 /// derived from the size of its stack: `(size - BASE_RESERVE) / NESTING_BUDGET`, e.g. 24
-/// on a 256 KiB thread and 1016 on an 8 MiB one.
+/// on a 256 KiB thread and 1015 on an 8 MiB one (one page of each is not counted).
 pub fn max_host_nesting() -> usize {
     thread_stack().size.saturating_sub(BASE_RESERVE) / NESTING_BUDGET
 }
