@@ -99,8 +99,8 @@ pub use host::{Caller, HostFunctionBuilder, HostModuleBuilder, HostReturn, IntoH
 /// alone).
 pub use kiln_runtime::ExternType as EntityType;
 pub use kiln_runtime::{
-    CallerTier, CommittedBytes, FrameInfo, FuncType, GlobalType, LimitError, LimitKind, Limits,
-    MemoryType, TableType, TierStats as TieringStats, Trap, TrapCode,
+    BACKTRACE_KEPT_FRAMES, CallerTier, CommittedBytes, FrameInfo, FuncType, GlobalType, LimitError,
+    LimitKind, Limits, MemoryType, TableType, TierStats as TieringStats, Trap, TrapCode,
 };
 pub use memory::{Memory, MemoryView};
 pub use module::{InterruptHandle, Module};

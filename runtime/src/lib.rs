@@ -33,7 +33,7 @@ pub use engine::{
     CompiledFunction, Config, Engine, EngineKind, NativeBackend, OsrEntry, TierPolicy, TierStats,
     Trampolines,
 };
-pub use error::{Error, FrameInfo, Result, Trap, TrapCode};
+pub use error::{BACKTRACE_KEPT_FRAMES, Error, FrameInfo, Result, Trap, TrapCode};
 pub use instance::{
     Caller, CallerTier, Extern, Func, HostFunc, INTERRUPT_POKE, INTERRUPT_STOP, Instance, WeakFunc,
 };

@@ -29,7 +29,7 @@ use super::ir::{Op, Slot, for_each_op};
 use super::num;
 use super::simd;
 use super::{FuncCode, bump};
-use crate::error::{FrameInfo, Trap, TrapCode};
+use crate::error::{FrameInfo, FrameSegment, Trap, TrapCode};
 use crate::instance::{
     Callee, Caller, CallerTier, InstanceInner, retain_in_global, retain_in_table,
 };
@@ -37,9 +37,6 @@ use crate::module::tier;
 use crate::vm::{MemView, VMFuncRef};
 use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicU32, Ordering};
-
-/// Host stack the nested invocations of one thread may use before they trap.
-const NATIVE_STACK_BUDGET: usize = 512 * 1024;
 
 struct Frame {
     code: *const FuncCode,
@@ -59,8 +56,6 @@ thread_local! {
     static POOL: RefCell<Vec<Stacks>> = const { RefCell::new(Vec::new()) };
     /// Frames held by the invocations below this one on the thread.
     static OUTER_DEPTH: Cell<usize> = const { Cell::new(0) };
-    /// Address of a local of the outermost invocation (approximate stack top).
-    static STACK_TOP: Cell<usize> = const { Cell::new(0) };
     /// The interrupt word of the instance the innermost call from the host entered through
     /// (null outside calls): a stop of that instance stops the call in any instance's code.
     static ENTERED: Cell<*const AtomicU32> = const { Cell::new(std::ptr::null()) };
@@ -137,16 +132,9 @@ pub(crate) fn instance_of_funcref<'a>(v: u64) -> &'a InstanceInner {
 /// Calls `f` with parameters in `slots` and writes its results back into `slots`.
 pub(crate) fn invoke(f: &VMFuncRef, slots: &mut [u64]) -> Result<(), Trap> {
     let inst = instance_of_funcref(f as *const VMFuncRef as u64);
-    let marker = 0u8;
-    let here = &marker as *const u8 as usize;
-    let top = STACK_TOP.get();
-    let outermost = top == 0;
-    if outermost {
-        STACK_TOP.set(here);
-    } else if top.saturating_sub(here) > NATIVE_STACK_BUDGET {
-        return Err(Trap::new(TrapCode::StackExhausted));
-    }
-    let result = match inst.callee(f.index) {
+    // Every engine enters here from the host, so the nesting limit is engine-independent.
+    let _nesting = crate::vm::stack::enter_host_nesting()?;
+    match inst.callee(f.index) {
         Callee::Host(h) => (h.func)(
             &Caller {
                 instance: None,
@@ -158,11 +146,7 @@ pub(crate) fn invoke(f: &VMFuncRef, slots: &mut [u64]) -> Result<(), Trap> {
             crate::vm::native::enter(f, f.vmctx, slots)
         }
         Callee::Wasm => run_pooled(inst, f.index, slots),
-    };
-    if outermost {
-        STACK_TOP.set(0);
     }
-    result
 }
 
 /// Runs `f` for native code (the adapter path): a host function sees `caller` as its
@@ -249,22 +233,25 @@ fn trap_with_backtrace(
 }
 
 /// The interpreter's frames, innermost (`current`) first.
-fn interp_backtrace(current: &FuncCode, inst: &InstanceInner, frames: &[Frame]) -> Vec<FrameInfo> {
-    let mut bt = vec![frame_info(current, inst)];
-    bt.extend(callers_backtrace(frames));
-    bt
+fn interp_backtrace(current: &FuncCode, inst: &InstanceInner, frames: &[Frame]) -> FrameSegment {
+    FrameSegment::collect(frames.len() + 1, |i| match i {
+        0 => frame_info(current, inst),
+        i => suspended_frame_info(&frames[frames.len() - i]),
+    })
 }
 
 /// The suspended interpreter frames, innermost first.
-fn callers_backtrace(frames: &[Frame]) -> Vec<FrameInfo> {
-    let mut bt = Vec::with_capacity(frames.len());
-    for f in frames.iter().rev() {
-        // SAFETY: suspended frames point to code and instances that are alive for the whole
-        // invocation (see `run`).
-        let (c, i) = unsafe { (&*f.code, &*f.inst) };
-        bt.push(frame_info(c, i));
-    }
-    bt
+fn callers_backtrace(frames: &[Frame]) -> FrameSegment {
+    FrameSegment::collect(frames.len(), |i| {
+        suspended_frame_info(&frames[frames.len() - 1 - i])
+    })
+}
+
+fn suspended_frame_info(f: &Frame) -> FrameInfo {
+    // SAFETY: suspended frames point to code and instances that are alive for the whole
+    // invocation (see `run`).
+    let (c, i) = unsafe { (&*f.code, &*f.inst) };
+    frame_info(c, i)
 }
 
 fn frame_info(code: &FuncCode, inst: &InstanceInner) -> FrameInfo {

@@ -9,6 +9,7 @@ pub mod abi;
 mod builtins;
 pub mod mmap;
 pub mod native;
+pub mod stack;
 
 use crate::error::TrapCode;
 use crate::limits::{Accounting, Category, LimitError, LimitKind};

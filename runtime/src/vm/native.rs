@@ -16,7 +16,7 @@
 //! runs.
 
 use super::{VMContext, VMFuncRef};
-use crate::error::{FrameInfo, Trap, TrapCode};
+use crate::error::{FrameInfo, FrameSegment, Trap, TrapCode};
 use crate::module::ModuleInner;
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
@@ -164,8 +164,6 @@ thread_local! {
     static PENDING: RefCell<Option<Trap>> = const { RefCell::new(None) };
     /// The innermost activation of this thread (read by the signal handler).
     static CURRENT: Cell<*mut Activation> = const { Cell::new(std::ptr::null_mut()) };
-    /// Lowest usable address of this thread's stack, once known.
-    static STACK_LIMIT: Cell<usize> = const { Cell::new(0) };
 }
 
 /// Records `trap` as the reason native code on this thread is about to trap with
@@ -180,8 +178,21 @@ fn take_pending_trap() -> Trap {
         .unwrap_or_else(|| Trap::host("native code trapped without a recorded reason"))
 }
 
-/// Frames of native code a trap records (deeper stacks keep their innermost frames).
-const MAX_FRAMES: usize = 256;
+/// Return addresses a trap records at each end of the native frame chain (the ones between
+/// are only counted): the frames a backtrace keeps, plus room for the trampoline or
+/// adapter frame at either end, which are not Wasm frames.
+const RAW_KEPT: usize = crate::error::BACKTRACE_KEPT_FRAMES + 2;
+
+/// Where the `n`th return address of the chain (innermost first) is recorded: the first
+/// `RAW_KEPT` in order, the later ones in a ring of `RAW_KEPT` that ends up holding the
+/// outermost.
+const fn frame_slot(n: usize) -> usize {
+    if n < RAW_KEPT {
+        n
+    } else {
+        RAW_KEPT + (n - RAW_KEPT) % RAW_KEPT
+    }
+}
 
 /// One entry into native code, on the Rust stack of `enter`.
 #[repr(C)]
@@ -192,15 +203,13 @@ struct Activation {
     depth: u64,
     prev: *mut Activation,
     trap: Option<NativeTrap>,
-    /// Return addresses recorded by the signal handler (only `..nframes` are written;
-    /// left uninitialised otherwise so that entering native code stays cheap).
-    frames: [std::mem::MaybeUninit<usize>; MAX_FRAMES],
+    /// Return addresses recorded by the signal handler at [`frame_slot`] (only the slots
+    /// of the first `nframes` are written; left uninitialised otherwise so that entering
+    /// native code stays cheap).
+    frames: [std::mem::MaybeUninit<usize>; 2 * RAW_KEPT],
+    /// Native frames the signal handler walked.
     nframes: usize,
 }
-
-/// Minimum stack a host function called from native code gets; closer to the end of the
-/// stack the call traps with "call stack exhausted" instead.
-const HOST_STACK_RESERVE: usize = 256 * 1024;
 
 /// Calls `callee`'s native code with parameters in `values` and writes the results back
 /// (the layout of `call_with_stack`). `caller_vmctx` is the calling instance's context.
@@ -255,7 +264,7 @@ pub unsafe fn enter_code(
             depth: depth as u64,
             prev: CURRENT.get(),
             trap: None,
-            frames: [std::mem::MaybeUninit::uninit(); MAX_FRAMES],
+            frames: [std::mem::MaybeUninit::uninit(); 2 * RAW_KEPT],
             nframes: 0,
         };
         CURRENT.set(&mut act);
@@ -281,12 +290,20 @@ pub unsafe fn enter_code(
             Some(NativeTrap::Code(code)) => Trap::new(code),
             Some(NativeTrap::Pending) | None => take_pending_trap(),
         };
-        let pcs: Vec<usize> = act.frames[..act.nframes]
-            .iter()
-            // SAFETY: the signal handler wrote the first `nframes` entries.
-            .map(|p| unsafe { p.assume_init() })
-            .collect();
-        trap.extend_backtrace(symbolize(&pcs));
+        // SAFETY: the signal handler wrote the slots of the first `nframes` frames.
+        let pc = |n: usize| unsafe { act.frames[frame_slot(n)].assume_init() };
+        let n = act.nframes;
+        let names = InstanceNames::new(callee);
+        let frames = if n <= 2 * RAW_KEPT {
+            FrameSegment::from(symbolize((0..n).map(pc), &names))
+        } else {
+            FrameSegment::new(
+                symbolize((0..RAW_KEPT).map(pc), &names),
+                n - 2 * RAW_KEPT,
+                symbolize((n - RAW_KEPT..n).map(pc), &names),
+            )
+        };
+        trap.extend_backtrace(frames);
         Err(trap)
     }
     #[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
@@ -302,17 +319,53 @@ fn inst_max_depth(callee: &VMFuncRef) -> usize {
     inst.engine.config().max_call_depth
 }
 
+/// The names of the instances native frames belong to. A return address tells the code
+/// (and so the module) but not the instance: a frame of the entered function's module is
+/// taken to be of the entered instance, a frame of another module of the instance that the
+/// entered one imports from (calls between instances go through imports), else (a funcref
+/// of an instance not imported) it is named after its module.
+struct InstanceNames<'a> {
+    entered: &'a crate::instance::InstanceInner,
+}
+
+impl<'a> InstanceNames<'a> {
+    fn new(callee: &'a VMFuncRef) -> Self {
+        InstanceNames {
+            entered: crate::interp::instance_of_funcref(callee as *const VMFuncRef as u64),
+        }
+    }
+
+    /// The name of the instance of `module` that a native frame belongs to.
+    fn name(&self, module: &Arc<ModuleInner>) -> Option<String> {
+        let of_module = |inst: &crate::instance::InstanceInner| {
+            inst.module
+                .as_ref()
+                .is_some_and(|m| Arc::ptr_eq(&m.0, module))
+        };
+        if of_module(self.entered) {
+            return self.entered.instance_name();
+        }
+        for &f in self.entered.funcs.iter() {
+            let inst = crate::interp::instance_of_funcref(f as u64);
+            if of_module(inst) {
+                return inst.instance_name();
+            }
+        }
+        module.names().module.clone()
+    }
+}
+
 /// Wasm frames for the recorded return addresses (trampolines and adapters are skipped).
-fn symbolize(pcs: &[usize]) -> Vec<FrameInfo> {
-    let mut out = Vec::with_capacity(pcs.len());
-    for &pc in pcs {
+fn symbolize(pcs: impl Iterator<Item = usize>, names: &InstanceNames<'_>) -> Vec<FrameInfo> {
+    let mut out = Vec::new();
+    for pc in pcs {
         let Some(entry) = lookup(pc) else { continue };
         let Some(index) = entry.function_at(pc) else {
             continue;
         };
         let module = entry.module.as_ref().and_then(Weak::upgrade);
         out.push(FrameInfo {
-            module: module.as_ref().and_then(|m| m.names().module.clone()),
+            module: module.as_ref().and_then(|m| names.name(m)),
             func_index: index,
             func_name: module
                 .as_ref()
@@ -331,8 +384,10 @@ pub(crate) fn call_from_native(
     values: *mut u64,
     depth: u32,
 ) -> u32 {
-    if stack_left() < HOST_STACK_RESERVE {
-        set_pending_trap(Trap::new(TrapCode::StackExhausted));
+    // Native recursion may have used most of the stack: the host function or interpreter
+    // called here gets `CALL_ROOM` or the call traps.
+    if let Err(trap) = super::stack::check_room() {
+        set_pending_trap(trap);
         return 1;
     }
     // SAFETY: native code passes the slot it called through (alive: its instance is kept
@@ -368,42 +423,9 @@ pub(crate) fn call_from_native(
     }
 }
 
-/// Bytes of stack left below the current frame on this thread (large when unknown).
-fn stack_left() -> usize {
-    let marker = 0u8;
-    let here = &marker as *const u8 as usize;
-    let mut limit = STACK_LIMIT.get();
-    if limit == 0 {
-        limit = sys_stack_limit().unwrap_or(1);
-        STACK_LIMIT.set(limit);
-    }
-    here.saturating_sub(limit)
-}
-
-#[cfg(target_os = "linux")]
-fn sys_stack_limit() -> Option<usize> {
-    // SAFETY: plain libc queries of the calling thread's attributes into local storage.
-    unsafe {
-        let mut attr: libc::pthread_attr_t = std::mem::zeroed();
-        if libc::pthread_getattr_np(libc::pthread_self(), &mut attr) != 0 {
-            return None;
-        }
-        let mut addr: *mut libc::c_void = std::ptr::null_mut();
-        let mut size: libc::size_t = 0;
-        let rc = libc::pthread_attr_getstack(&attr, &mut addr, &mut size);
-        libc::pthread_attr_destroy(&mut attr);
-        (rc == 0).then_some(addr as usize)
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn sys_stack_limit() -> Option<usize> {
-    None
-}
-
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 mod sys {
-    use super::{Activation, CURRENT, MAX_FRAMES, NativeTrap, lookup};
+    use super::{Activation, CURRENT, NativeTrap, frame_slot, lookup};
     use crate::error::TrapCode;
     use std::cell::Cell;
     use std::sync::Once;
@@ -572,7 +594,8 @@ mod sys {
             if !act.is_null()
                 && let Some(entry) = lookup(pc)
             {
-                let trap = match entry.trap_at(pc) {
+                let site = entry.trap_at(pc);
+                let trap = match site {
                     Some(t) => t,
                     // Not a trap site: a push, spill or probe hit the stack guard.
                     None if sig == libc::SIGSEGV || sig == libc::SIGBUS => {
@@ -583,18 +606,30 @@ mod sys {
                 drop(entry);
                 let act = &mut *act;
                 act.trap = Some(trap);
-                act.frames[0].write(pc);
-                let mut n = 1;
+                // The only "call stack exhausted" trap site is the call-depth check at a
+                // function's entry: that frame is one too many and never ran, so it is not
+                // part of the backtrace (the interpreter refuses the call in the caller).
+                let mut n = 0;
+                if site != Some(NativeTrap::Code(TrapCode::StackExhausted)) {
+                    act.frames[frame_slot(0)].write(pc);
+                    n = 1;
+                }
                 let mut fp = gregs[libc::REG_RBP as usize] as usize;
-                while n < MAX_FRAMES && fp != 0 && fp < act.sp.wrapping_add(1 << 30) {
+                // The whole chain is walked (a backtrace counts every frame); only its
+                // ends are kept. Callers' frames lie at higher addresses, so the walk ends.
+                while fp != 0 && fp < act.sp.wrapping_add(1 << 30) {
                     let ret = *((fp + 8) as *const usize);
                     if lookup(ret).is_none() {
                         break;
                     }
                     // The call instruction, not the one after it.
-                    act.frames[n].write(ret - 1);
+                    act.frames[frame_slot(n)].write(ret - 1);
                     n += 1;
-                    fp = *(fp as *const usize);
+                    let next = *(fp as *const usize);
+                    if next <= fp {
+                        break;
+                    }
+                    fp = next;
                 }
                 act.nframes = n;
                 gregs[libc::REG_RSP as usize] = act.sp as i64;
