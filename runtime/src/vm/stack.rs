@@ -7,11 +7,11 @@
 //! (the API call, the interpreter or the entry stub, the host function). Two checks keep
 //! them on the stack:
 //!
-//! * [`enter_host_nesting`], at every call from the host into Wasm (the same point in
+//! * `enter_host_nesting`, at every call from the host into Wasm (the same point in
 //!   every engine), counts the nestings of the thread and traps past
 //!   [`max_host_nesting`], a limit derived from the thread's stack size alone, so the
 //!   allowed depth does not depend on the engine;
-//! * [`check_room`], there and where native code calls out to the runtime, compares the
+//! * `check_room`, there and where native code calls out to the runtime, compares the
 //!   stack pointer with the measured end of the stack, as a backstop for whatever the
 //!   count does not cover (an embedder that called in with most of its stack used, or
 //!   native recursion that used most of it before calling the host).
