@@ -44,9 +44,9 @@ pub struct Function {
     result_slots: usize,
     funcref_params: bool,
     funcref_results: bool,
-    /// Whether an i32 or f32 is among the parameters / results (see [`mask_narrow`]).
-    narrow_params: bool,
-    narrow_results: bool,
+    /// The i32 and f32 slots among the parameters / results (see [`mask_narrow`]).
+    narrow_params: NarrowSlots,
+    narrow_results: NarrowSlots,
 }
 
 impl Function {
@@ -62,8 +62,8 @@ impl Function {
             result_slots: slots(results),
             funcref_params: params.contains(&ValueType::FuncRef),
             funcref_results: results.contains(&ValueType::FuncRef),
-            narrow_params: params.iter().any(|t| is_narrow(*t)),
-            narrow_results: results.iter().any(|t| is_narrow(*t)),
+            narrow_params: NarrowSlots::of(params),
+            narrow_results: NarrowSlots::of(results),
             module,
             func,
             definition,
@@ -199,9 +199,8 @@ impl Function {
         if self.funcref_params {
             self.check_funcref_params(stack)?;
         }
-        if self.narrow_params {
-            mask_narrow(self.definition.param_types(), stack);
-        }
+        self.narrow_params
+            .apply(self.definition.param_types(), stack);
         // The module was open when the call began; if a close has released the instance
         // since, the call fails as it would have a moment later.
         let Some(func) = self.func.upgrade() else {
@@ -214,9 +213,8 @@ impl Function {
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| func.call(stack)));
         match result {
             Ok(Ok(())) => {
-                if self.narrow_results {
-                    mask_narrow(self.definition.result_types(), stack);
-                }
+                self.narrow_results
+                    .apply(self.definition.result_types(), stack);
                 if self.funcref_results {
                     self.register_funcref_results(stack);
                 }
@@ -283,6 +281,54 @@ pub(crate) fn mask_narrow(types: &[ValueType], values: &mut [u64]) {
             values[slot] &= 0xFFFF_FFFF;
         }
         slot += ty.slots() as usize;
+    }
+}
+
+/// Which slots of a list of values hold an i32 or f32, computed once per signature so that
+/// a call masks them without walking the types.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum NarrowSlots {
+    /// No i32 or f32.
+    None,
+    /// Bit `i` set: slot `i` is an i32 or f32.
+    Mask(u64),
+    /// Some beyond slot 63: [`mask_narrow`] walks the types.
+    Walk,
+}
+
+impl NarrowSlots {
+    pub(crate) fn of(types: &[ValueType]) -> NarrowSlots {
+        let mut mask = 0u64;
+        let mut slot = 0;
+        for ty in types {
+            if is_narrow(*ty) {
+                if slot >= 64 {
+                    return NarrowSlots::Walk;
+                }
+                mask |= 1 << slot;
+            }
+            slot += ty.slots() as usize;
+        }
+        if mask == 0 {
+            NarrowSlots::None
+        } else {
+            NarrowSlots::Mask(mask)
+        }
+    }
+
+    /// [`mask_narrow`] of `types` on `values`.
+    #[inline]
+    pub(crate) fn apply(self, types: &[ValueType], values: &mut [u64]) {
+        match self {
+            NarrowSlots::None => {}
+            NarrowSlots::Mask(mut mask) => {
+                while mask != 0 {
+                    values[mask.trailing_zeros() as usize] &= 0xFFFF_FFFF;
+                    mask &= mask - 1;
+                }
+            }
+            NarrowSlots::Walk => mask_narrow(types, values),
+        }
     }
 }
 

@@ -1,7 +1,7 @@
 //! Host functions: Rust code that Wasm modules import, built like wazero's host modules.
 
 use crate::error::Result;
-use crate::function::{is_narrow, mask_narrow, panic_message};
+use crate::function::{NarrowSlots, panic_message};
 use crate::memory::Memory;
 use crate::module::{Module, ModuleInner, host_definition};
 use crate::runtime::Runtime;
@@ -255,7 +255,7 @@ impl HostModuleBuilder {
             let user = p.func.clone();
             let params = p.ty.params().to_vec();
             let results = p.ty.results().to_vec();
-            let narrow_results = results.iter().any(|t| is_narrow(*t));
+            let narrow_results = NarrowSlots::of(&results);
             let funcref_params = params.contains(&ValueType::FuncRef);
             let funcref_results = results.contains(&ValueType::FuncRef);
             let runtime = Arc::downgrade(rt);
@@ -274,9 +274,7 @@ impl HostModuleBuilder {
                     Ok(Ok(())) => {
                         // Native callers read only the low half of an i32/f32 slot, the
                         // interpreter the whole slot: normalise so every engine agrees.
-                        if narrow_results {
-                            mask_narrow(&results, stack);
-                        }
+                        narrow_results.apply(&results, stack);
                         if funcref_results {
                             check_funcref_results(&runtime, &function_name, &results, stack)?;
                         }

@@ -63,6 +63,7 @@ thread_local! {
 
 /// Runs `f` as a call from the host entering through the instance whose interrupt word is
 /// `entered` (restoring the outer call's word afterwards, for host callbacks).
+#[inline]
 pub(crate) fn with_entered<R>(entered: &AtomicU32, f: impl FnOnce() -> R) -> R {
     /// Restores the outer word even when `f` unwinds, so the thread never keeps a pointer
     /// to a word whose instance may be gone.

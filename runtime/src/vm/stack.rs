@@ -49,10 +49,24 @@ struct ThreadStack {
     size: usize,
 }
 
+/// What a call from the host checks, kept together so that entering costs one
+/// thread-local read and write.
+#[derive(Clone, Copy)]
+struct HostCalls {
+    /// Calls from the host into Wasm in flight on this thread.
+    nesting: usize,
+    /// [`max_host_nesting`] of this thread.
+    max_nesting: usize,
+    /// The stack pointer below which a call has less than [`CALL_ROOM`] left; 0 until the
+    /// thread's stack is measured.
+    room_floor: usize,
+}
+
 thread_local! {
     static STACK: Cell<Option<ThreadStack>> = const { Cell::new(None) };
-    /// Calls from the host into Wasm in flight on this thread.
-    static HOST_NESTING: Cell<usize> = const { Cell::new(0) };
+    static HOST_CALLS: Cell<HostCalls> = const {
+        Cell::new(HostCalls { nesting: 0, max_nesting: 0, room_floor: 0 })
+    };
 }
 
 /// Address of a local of the caller's frame (approximately its stack pointer).
@@ -99,8 +113,11 @@ pub(crate) fn check_room() -> Result<(), Trap> {
 pub(crate) struct HostNesting(());
 
 impl Drop for HostNesting {
+    #[inline]
     fn drop(&mut self) {
-        HOST_NESTING.set(HOST_NESTING.get() - 1);
+        let mut calls = HOST_CALLS.get();
+        calls.nesting -= 1;
+        HOST_CALLS.set(calls);
     }
 }
 
@@ -110,14 +127,28 @@ impl Drop for HostNesting {
 ///
 /// "call stack exhausted" when [`max_host_nesting`] calls are already nested on this
 /// thread or less than [`CALL_ROOM`] bytes of stack are left.
+#[inline]
 pub(crate) fn enter_host_nesting() -> Result<HostNesting, Trap> {
-    let nested = HOST_NESTING.get();
-    if nested > max_host_nesting() {
+    let mut calls = HOST_CALLS.get();
+    if calls.room_floor == 0 {
+        calls = measure_host_calls(calls);
+    }
+    if calls.nesting > calls.max_nesting || stack_pointer() < calls.room_floor {
         return Err(Trap::new(TrapCode::StackExhausted));
     }
-    check_room()?;
-    HOST_NESTING.set(nested + 1);
+    calls.nesting += 1;
+    HOST_CALLS.set(calls);
     Ok(HostNesting(()))
+}
+
+/// The first call from the host on this thread: `calls` with the measured limits.
+#[cold]
+fn measure_host_calls(calls: HostCalls) -> HostCalls {
+    HostCalls {
+        max_nesting: max_host_nesting(),
+        room_floor: thread_stack().limit.saturating_add(CALL_ROOM).max(1),
+        ..calls
+    }
 }
 
 #[cfg(target_os = "linux")]
