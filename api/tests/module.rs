@@ -548,3 +548,23 @@ fn extended_constant_expressions_validate_by_feature_set() {
         }
     });
 }
+
+#[test]
+fn an_invalid_module_is_invalid_even_when_it_uses_an_unsupported_feature() {
+    each_engine(|engine| {
+        let rt = Runtime::with_config(config(engine).with_core_features(CoreFeatures::V3))
+            .expect("engine is available");
+        // A GC struct type (not built yet) in both; only the second body is well typed.
+        let invalid = wat(r#"(module (type (struct))
+            (func (result i32) (i64.const 0)))"#);
+        let valid = wat(r#"(module (type (struct))
+            (func (result i32) (i32.const 0)))"#);
+        let err = compile_err(&rt, &invalid);
+        assert!(
+            matches!(&err, Error::Compile(m) if m.contains("type mismatch")),
+            "{engine:?}: {err}"
+        );
+        let err = compile_err(&rt, &valid);
+        assert!(matches!(err, Error::Unsupported(_)), "{engine:?}: {err}");
+    });
+}
