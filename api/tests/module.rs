@@ -438,7 +438,10 @@ const EXTENDED_CONST_USER: &str = r#"(module
     (elem (i32.sub (global.get $base) (i32.const 15)) func $seven)
     (elem (table 0) (i32.add (global.get $off) (i32.const -20)) funcref
         (item global.get $seven))
+    (elem $passive funcref (item global.get $seven))
     (func $seven (result i32) (i32.const 7))
+    (func (export "init") (param i32)
+        (table.init $passive (local.get 0) (i32.const 0) (i32.const 1)))
     (func (export "off_from_code") (result i32) (global.get $off))
     (func (export "call") (param i32) (result i32) (call_indirect (result i32) (local.get 0)))
 )"#;
@@ -492,6 +495,14 @@ fn extended_constant_expressions_compute_globals_offsets_and_items() {
                 .call(&[empty as u64])
                 .unwrap_err();
             assert_trap(&err, kiln::TrapCode::UninitializedElement);
+            // The passive segment's item, `global.get` of a defined global, fills the empty
+            // slot through `table.init`.
+            run("init", &[empty as u64]);
+            assert_eq!(
+                run("call", &[empty as u64]),
+                [7],
+                "{engine:?}, slot {empty}"
+            );
         }
     });
 }
