@@ -79,7 +79,9 @@ pub use kiln_runtime::engine::Config as EngineConfig;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CoreFeatures {
     /// WebAssembly 2.0: sign extension, non-trapping float-to-int, multi-value, bulk memory,
-    /// reference types, SIMD.
+    /// reference types, SIMD; plus `i32`/`i64` `add`, `sub` and `mul` in constant
+    /// expressions (extended constant expressions, part of 3.0). `global.get` in a constant
+    /// expression still names an imported global only, as 2.0 requires.
     V2,
     /// WebAssembly 3.0 (validated; executing its new proposals is not supported yet).
     V3,
@@ -399,7 +401,11 @@ impl RuntimeConfig {
 
     pub(crate) fn engine_config(&self) -> EngineConfig {
         let mut features = match self.features {
-            CoreFeatures::V2 => wasmparser::WasmFeatures::WASM2,
+            // Toolchains emit extended constant expressions for address arithmetic
+            // (LLVM's `-mextended-const`), and no 2.0 module changes meaning with them.
+            CoreFeatures::V2 => {
+                wasmparser::WasmFeatures::WASM2 | wasmparser::WasmFeatures::EXTENDED_CONST
+            }
             CoreFeatures::V3 => wasmparser::WasmFeatures::WASM3,
         };
         features.remove(wasmparser::WasmFeatures::THREADS);

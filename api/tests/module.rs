@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use kiln::{Error, ModuleConfig, ValueType};
+use kiln::{CoreFeatures, Error, ModuleConfig, Runtime, ValueType};
 
 const EXPORTS: &str = r#"(module $exports
     (memory $mem (export "mem") (export "memory") 1 2)
@@ -419,4 +419,163 @@ fn errors_format_and_convert() {
     // It is a std error, usable with `?` in `Box<dyn Error>` code.
     let boxed: Box<dyn std::error::Error + Send + Sync> = Box::new(Error::Usage("u".into()));
     assert_eq!(boxed.to_string(), "u");
+}
+
+/// The module of the extended-constant-expression tests: every place a constant expression
+/// appears (global initialisers, a data offset, an element offset and an element item)
+/// computes from the imported `env.base` or from earlier globals.
+const EXTENDED_CONST_USER: &str = r#"(module
+    (import "env" "base" (global $base i32))
+    (global $off (export "off") i32 (i32.add (global.get $base) (i32.const 8)))
+    (global $below (export "below") i32
+        (i32.sub (global.get $off) (i32.mul (i32.const 5) (i32.const 10))))
+    (global $wide (export "wide") i64
+        (i64.mul (i64.sub (i64.const 10) (i64.const 3)) (i64.add (i64.const 4) (i64.const 2))))
+    (global $seven funcref (ref.func $seven))
+    (memory (export "mem") 1)
+    (data (i32.add (global.get $base) (i32.const 8)) "kiln")
+    (table 128 funcref)
+    (elem (i32.sub (global.get $base) (i32.const 15)) func $seven)
+    (elem (table 0) (i32.add (global.get $off) (i32.const -20)) funcref
+        (item global.get $seven))
+    (elem $passive funcref (item global.get $seven))
+    (func $seven (result i32) (i32.const 7))
+    (func (export "init") (param i32)
+        (table.init $passive (local.get 0) (i32.const 0) (i32.const 1)))
+    (func (export "off_from_code") (result i32) (global.get $off))
+    (func (export "call") (param i32) (result i32) (call_indirect (result i32) (local.get 0)))
+)"#;
+
+fn extended_const_runtime(engine: kiln::EngineKind, base: i32) -> Runtime {
+    let rt = Runtime::with_config(config(engine).with_core_features(CoreFeatures::V3))
+        .expect("engine is available");
+    let provider = instantiate(
+        &rt,
+        &format!(r#"(module (global (export "base") i32 (i32.const {base})))"#),
+    );
+    rt.register("env", &provider).unwrap();
+    rt
+}
+
+#[test]
+fn extended_constant_expressions_compute_globals_offsets_and_items() {
+    each_engine(|engine| {
+        for base in [16, 100] {
+            let rt = extended_const_runtime(engine, base);
+            let m = instantiate(&rt, EXTENDED_CONST_USER);
+            let off = base + 8;
+            assert_eq!(m.exported_global("off").unwrap().get(), off as u32 as u64);
+            assert_eq!(
+                m.exported_global("below").unwrap().get(),
+                (off - 50) as u32 as u64
+            );
+            assert_eq!(m.exported_global("wide").unwrap().get(), 42);
+            let run =
+                |name: &str, args: &[u64]| m.exported_function(name).unwrap().call(args).unwrap();
+            assert_eq!(run("off_from_code", &[]), [off as u32 as u64]);
+            let mem = m.exported_memory("mem").unwrap();
+            let at = |offset: i32| mem.read(offset as u32, 4).unwrap().to_vec();
+            assert_eq!(at(off), b"kiln", "{engine:?}, base {base}");
+            assert_eq!(
+                at(base),
+                [0; 4],
+                "nothing is written at the unadjusted base"
+            );
+            // Both element segments reach the table at their computed offsets, and only
+            // there.
+            for slot in [base - 15, off - 20] {
+                assert_eq!(run("call", &[slot as u64]), [7], "{engine:?}, slot {slot}");
+            }
+            let empty = (0..128)
+                .find(|s| ![base - 15, off - 20].contains(s))
+                .unwrap();
+            let err = m
+                .exported_function("call")
+                .unwrap()
+                .call(&[empty as u64])
+                .unwrap_err();
+            assert_trap(&err, kiln::TrapCode::UninitializedElement);
+            // The passive segment's item, `global.get` of a defined global, fills the empty
+            // slot through `table.init`.
+            run("init", &[empty as u64]);
+            assert_eq!(
+                run("call", &[empty as u64]),
+                [7],
+                "{engine:?}, slot {empty}"
+            );
+        }
+    });
+}
+
+#[test]
+fn a_data_offset_computed_out_of_range_fails_instantiation() {
+    let data_at_base_plus_8 = wat(r#"(module (import "env" "base" (global $base i32))
+        (memory 1) (data (i32.add (global.get $base) (i32.const 8)) "kiln"))"#);
+    each_engine(|engine| {
+        // 65524 + 8 puts the 4 bytes of "kiln" at the very end of the one-page memory;
+        // one more is out of bounds.
+        let rt = extended_const_runtime(engine, 65524);
+        rt.instantiate_bytes(&data_at_base_plus_8).unwrap();
+        let rt = extended_const_runtime(engine, 65525);
+        let err = rt
+            .instantiate_bytes(&data_at_base_plus_8)
+            .expect_err("the data segment is out of bounds");
+        assert_trap(&err, kiln::TrapCode::MemoryOutOfBounds);
+    });
+}
+
+#[test]
+fn extended_constant_expressions_validate_by_feature_set() {
+    each_engine(|engine| {
+        let v2 = runtime(engine);
+        let v3 = Runtime::with_config(config(engine).with_core_features(CoreFeatures::V3))
+            .expect("engine is available");
+        // Arithmetic on constants is accepted by both feature sets.
+        let arithmetic = wat(r#"(module (global (export "g") i64
+            (i64.sub (i64.const 1) (i64.mul (i64.const 3) (i64.const 4)))))"#);
+        for rt in [&v2, &v3] {
+            let m = rt.instantiate_bytes(&arithmetic).unwrap();
+            assert_eq!(m.exported_global("g").unwrap().get(), (-11i64) as u64);
+        }
+        // `global.get` of a global defined in the module: 3.0 only (2.0 names imported
+        // globals only).
+        let defined = wat(r#"(module (global $a i32 (i32.const 5))
+            (global (export "g") i32 (i32.mul (global.get $a) (global.get $a))))"#);
+        assert!(matches!(compile_err(&v2, &defined), Error::Compile(_)));
+        let m = v3.instantiate_bytes(&defined).unwrap();
+        assert_eq!(m.exported_global("g").unwrap().get(), 25);
+        // Never a later global, a mutable one, or an operator outside the extension.
+        for invalid in [
+            r#"(module (global i32 (global.get 1)) (global i32 (i32.const 0)))"#,
+            r#"(module (global $m (mut i32) (i32.const 0))
+                (global i32 (i32.add (global.get $m) (i32.const 1))))"#,
+            r#"(module (global i32 (i32.div_u (i32.const 4) (i32.const 2))))"#,
+            r#"(module (global i32 (i32.add (i32.const 1))))"#,
+        ] {
+            for rt in [&v2, &v3] {
+                let err = compile_err(rt, &wat(invalid));
+                assert!(matches!(err, Error::Compile(_)), "{invalid}: {err}");
+            }
+        }
+    });
+}
+
+#[test]
+fn an_invalid_module_is_invalid_even_when_it_uses_an_unsupported_feature() {
+    each_engine(|engine| {
+        let rt = Runtime::with_config(config(engine).with_core_features(CoreFeatures::V3))
+            .expect("engine is available");
+        // A GC struct type (not built yet) in both; only the second body is well typed.
+        let invalid = wat(r#"(module (type (struct))
+            (func (result i32) (i64.const 0)))"#);
+        let valid = wat(r#"(module (type (struct))
+            (func (result i32) (i32.const 0)))"#);
+        let err = compile_err(&rt, &invalid);
+        assert!(
+            matches!(&err, Error::Compile(m) if m.contains("type mismatch")),
+            "{engine:?}: {err}"
+        );
+        let err = compile_err(&rt, &valid);
+        assert!(matches!(err, Error::Unsupported(_)), "{engine:?}: {err}");
+    });
 }

@@ -460,6 +460,26 @@ fn no_tiering() -> Error {
     Error::Unsupported("tiering: the module's engine is not `tiered`".into())
 }
 
+/// Reads `payload` into `m` unless an earlier section needed a feature Kiln does not
+/// implement; the first such [`Error::Unsupported`] is kept in `unsupported` (and nothing
+/// more is read: later sections may refer to what was not read).
+fn read_unless_unsupported(
+    m: &mut ModuleInner,
+    payload: Payload<'_>,
+    unsupported: &mut Option<Error>,
+) -> Result<()> {
+    if unsupported.is_some() {
+        return Ok(());
+    }
+    match m.read_payload(payload) {
+        Err(e @ Error::Unsupported(_)) => {
+            *unsupported = Some(e);
+            Ok(())
+        }
+        other => other,
+    }
+}
+
 impl Module {
     /// Decodes and validates `bytes` (WebAssembly binary format).
     ///
@@ -531,6 +551,9 @@ impl Module {
             .with(|c| c.borrow_mut().take())
             .unwrap_or_default();
         let mut index = 0u32;
+        // The first feature Kiln does not implement stops the reading of sections but not
+        // validation: an invalid module is reported as invalid, whatever it uses.
+        let mut unsupported: Option<Error> = None;
         for payload in payloads.by_ref() {
             let payload = payload.map_err(compile_err)?;
             // Declared counts are checked before anything is read for them, after the
@@ -563,7 +586,7 @@ impl Module {
                 }
                 _ => {}
             }
-            m.read_payload(payload)?;
+            read_unless_unsupported(&mut m, payload, &mut unsupported)?;
             too_many_functions(m.funcs.len() as u64)?;
             if large_code_section.is_some() {
                 break;
@@ -611,7 +634,7 @@ impl Module {
                             first += chunk_len as u32;
                         }
                     }
-                    m.read_payload(payload)?;
+                    read_unless_unsupported(&mut m, payload, &mut unsupported)?;
                 }
                 if !chunk.is_empty() {
                     scope.spawn(validate_chunk(first, chunk));
@@ -621,6 +644,9 @@ impl Module {
             first_error = errors.into_inner().unwrap_or_else(|e| e.into_inner());
         }
         if let Some((_, e)) = first_error {
+            return Err(e);
+        }
+        if let Some(e) = unsupported {
             return Err(e);
         }
         m.uses_simd |= simd.into_inner();

@@ -101,8 +101,26 @@ struct Runner {
 }
 
 /// Runs one `.wast` file and returns its counts (a file that does not parse counts as one
-/// failure).
+/// failure, and so does a file whose run panics: one bad file must not stop a whole suite).
 pub fn run_file(path: &Path, options: &Options) -> Summary {
+    let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        run_file_unguarded(path, options)
+    }));
+    run.unwrap_or_else(|panic| {
+        let why = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown cause".into());
+        Summary {
+            failed: 1,
+            messages: vec![format!("{}: the runner panicked: {why}", path.display())],
+            ..Summary::default()
+        }
+    })
+}
+
+fn run_file_unguarded(path: &Path, options: &Options) -> Summary {
     let mut summary = Summary::default();
     let text = match std::fs::read(path) {
         Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
@@ -586,4 +604,167 @@ fn compare(values: &[u64], types: &[ValType], expected: &[WastRet<'_>]) -> Resul
         }
     }
     Ok(())
+}
+
+/// A list of `.wast` files (relative to a suite directory) that must pass: no failure and
+/// no skip. Files of the suite not on the list may fail; the list grows as features land.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MustPassList {
+    /// File names relative to the suite directory, with `/` separators, in list order.
+    pub files: Vec<String>,
+}
+
+/// What a run did to a [`MustPassList`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MustPassReport {
+    /// How many files the list names.
+    pub listed: usize,
+    /// Listed files that failed or skipped a command: (name, failed, skipped).
+    pub regressed: Vec<(String, usize, usize)>,
+    /// Listed files the run did not include (renamed, deleted, or a wrong suite directory).
+    pub missing: Vec<String>,
+    /// Files not on the list that passed completely: candidates for the list.
+    pub unlisted_passing: Vec<String>,
+}
+
+impl MustPassList {
+    /// Parses a list: one file name per line; `#` starts a comment; blank lines are ignored.
+    pub fn parse(text: &str) -> MustPassList {
+        let files = text
+            .lines()
+            .map(|line| line.split('#').next().unwrap_or("").trim())
+            .filter(|name| !name.is_empty())
+            .map(|name| name.replace('\\', "/"))
+            .collect();
+        MustPassList { files }
+    }
+
+    /// Checks `results`, given as (file name relative to the suite directory, counts).
+    pub fn check(&self, results: &[(String, Summary)]) -> MustPassReport {
+        let by_name: HashMap<&str, &Summary> =
+            results.iter().map(|(n, s)| (n.as_str(), s)).collect();
+        let listed: std::collections::HashSet<&str> =
+            self.files.iter().map(String::as_str).collect();
+        let mut report = MustPassReport {
+            listed: listed.len(),
+            ..MustPassReport::default()
+        };
+        let mut seen = std::collections::HashSet::new();
+        for name in &self.files {
+            if !seen.insert(name.as_str()) {
+                continue;
+            }
+            match by_name.get(name.as_str()) {
+                None => report.missing.push(name.clone()),
+                Some(s) if s.failed > 0 || s.skipped > 0 => {
+                    report.regressed.push((name.clone(), s.failed, s.skipped))
+                }
+                Some(_) => {}
+            }
+        }
+        for (name, s) in results {
+            if s.failed == 0 && s.skipped == 0 && !listed.contains(name.as_str()) {
+                report.unlisted_passing.push(name.clone());
+            }
+        }
+        report
+    }
+}
+
+impl MustPassReport {
+    /// Whether every listed file ran and passed completely.
+    pub fn ok(&self) -> bool {
+        self.regressed.is_empty() && self.missing.is_empty()
+    }
+
+    /// One line for the end of a run's output.
+    pub fn summary_line(&self) -> String {
+        let mut line = format!("must-pass: {} files on the list, ", self.listed);
+        if self.ok() {
+            line.push_str("all passed");
+        } else {
+            let mut bad: Vec<String> = self
+                .regressed
+                .iter()
+                .map(|(n, failed, skipped)| format!("{n} ({failed} failed, {skipped} skipped)"))
+                .collect();
+            bad.extend(self.missing.iter().map(|n| format!("{n} (not run)")));
+            line.push_str(&format!("{} regressed: {}", bad.len(), bad.join(", ")));
+        }
+        if !self.unlisted_passing.is_empty() {
+            line.push_str(&format!(
+                "; {} files not on the list pass completely",
+                self.unlisted_passing.len()
+            ));
+        }
+        line
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn counts(passed: usize, failed: usize, skipped: usize) -> Summary {
+        Summary {
+            passed,
+            failed,
+            skipped,
+            ..Summary::default()
+        }
+    }
+
+    #[test]
+    fn a_must_pass_list_reads_names_and_ignores_comments_and_blank_lines() {
+        let list = MustPassList::parse(
+            "# Files that pass in every engine.\n\nblock.wast\n  i32.wast  # integers\n\
+             legacy\\try_catch.wast\n#global.wast\n",
+        );
+        assert_eq!(
+            list.files,
+            ["block.wast", "i32.wast", "legacy/try_catch.wast"]
+        );
+    }
+
+    #[test]
+    fn a_listed_file_that_fails_skips_or_is_missing_is_a_regression() {
+        let list = MustPassList::parse("a.wast\nb.wast\nc.wast\nd.wast\na.wast\n");
+        let results = [
+            ("a.wast".to_string(), counts(5, 0, 0)),
+            ("b.wast".to_string(), counts(4, 1, 0)),
+            ("c.wast".to_string(), counts(4, 0, 2)),
+            ("e.wast".to_string(), counts(3, 0, 0)),
+            ("f.wast".to_string(), counts(3, 7, 0)),
+        ];
+        let report = list.check(&results);
+        assert!(!report.ok());
+        assert_eq!(report.listed, 4);
+        assert_eq!(
+            report.regressed,
+            [("b.wast".to_string(), 1, 0), ("c.wast".to_string(), 0, 2)]
+        );
+        assert_eq!(report.missing, ["d.wast"]);
+        assert_eq!(report.unlisted_passing, ["e.wast"]);
+        assert_eq!(
+            report.summary_line(),
+            "must-pass: 4 files on the list, 3 regressed: b.wast (1 failed, 0 skipped), \
+             c.wast (0 failed, 2 skipped), d.wast (not run); 1 files not on the list pass \
+             completely"
+        );
+    }
+
+    #[test]
+    fn failures_outside_the_list_do_not_fail_the_run() {
+        let list = MustPassList::parse("a.wast\n");
+        let results = [
+            ("a.wast".to_string(), counts(5, 0, 0)),
+            ("f.wast".to_string(), counts(3, 7, 1)),
+        ];
+        let report = list.check(&results);
+        assert!(report.ok());
+        assert_eq!(
+            report.summary_line(),
+            "must-pass: 1 files on the list, all passed"
+        );
+    }
 }

@@ -1,12 +1,14 @@
 //! `kiln-spectest`: runs WebAssembly `.wast` scripts against Kiln.
 //!
 //! Usage: `kiln-spectest [--engine interp|jit|tiered] [--tier-threshold N] [--tier-sync]
-//! [--wasm3] [-v] PATH...`. Prints one line per file and, as the last line of stdout,
-//! `N passed, N failed, N skipped`; exits non-zero when anything failed.
+//! [--wasm3] [--must-pass FILE] [-v] PATH...`. Prints one line per file and then
+//! `N passed, N failed, N skipped`; exits non-zero when anything failed. With
+//! `--must-pass`, only the files on the list must pass (no failure, no skip): a last line
+//! `must-pass: ...` says whether they did, and the exit status follows it.
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
-use kiln_spectest::{EngineChoice, Options, Summary, run_file};
+use kiln_spectest::{EngineChoice, MustPassList, Options, Summary, run_file};
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -27,6 +29,11 @@ struct Args {
     /// Validate with the WebAssembly 3.0 feature set instead of 2.0.
     #[arg(long)]
     wasm3: bool,
+    /// A list of .wast files, relative to the folder given as PATH, one per line (`#`
+    /// comments): the run fails when one of them fails or skips a command, or is missing;
+    /// other files may fail.
+    #[arg(long, value_name = "FILE")]
+    must_pass: Option<PathBuf>,
     /// Print every failure (not just the first few per file).
     #[arg(short, long)]
     verbose: bool,
@@ -35,7 +42,9 @@ struct Args {
     paths: Vec<PathBuf>,
 }
 
-fn collect(path: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+/// Collects the `.wast` files under `path` with their names relative to `root` (the PATH
+/// argument they came from; a file given directly is named by its file name).
+fn collect(root: &Path, path: &Path, out: &mut Vec<(PathBuf, String)>) -> Result<()> {
     if path.is_dir() {
         let mut entries: Vec<_> = std::fs::read_dir(path)
             .with_context(|| format!("reading {}", path.display()))?
@@ -44,11 +53,20 @@ fn collect(path: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
         entries.sort();
         for e in entries {
             if e.is_dir() || e.extension().is_some_and(|x| x == "wast") {
-                collect(&e, out)?;
+                collect(root, &e, out)?;
             }
         }
     } else if path.exists() {
-        out.push(path.to_path_buf());
+        let relative = match path.strip_prefix(root) {
+            Ok(r) if !r.as_os_str().is_empty() => r,
+            _ => Path::new(path.file_name().unwrap_or(path.as_os_str())),
+        };
+        let name = relative
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy())
+            .collect::<Vec<_>>()
+            .join("/");
+        out.push((path.to_path_buf(), name));
     } else {
         bail!("no such file or folder: {}", path.display());
     }
@@ -83,9 +101,16 @@ fn real_main(args: Args) -> Result<ExitCode> {
     if engine != EngineChoice::Tiered && (args.tier_threshold.is_some() || args.tier_sync) {
         bail!("--tier-threshold and --tier-sync apply to the tiered engine only");
     }
+    let must_pass = match &args.must_pass {
+        Some(list) => Some(MustPassList::parse(
+            &std::fs::read_to_string(list)
+                .with_context(|| format!("reading the must-pass list {}", list.display()))?,
+        )),
+        None => None,
+    };
     let mut files = Vec::new();
     for p in &args.paths {
-        collect(p, &mut files)?;
+        collect(p, p, &mut files)?;
     }
     let options = Options {
         engine,
@@ -94,12 +119,12 @@ fn real_main(args: Args) -> Result<ExitCode> {
         tier_threshold: args.tier_threshold,
         tier_sync: args.tier_sync,
     };
-    let results: Vec<(PathBuf, Summary)> = files
+    let results: Vec<(PathBuf, String, Summary)> = files
         .par_iter()
-        .map(|f| (f.clone(), run_file(f, &options)))
+        .map(|(f, name)| (f.clone(), name.clone(), run_file(f, &options)))
         .collect();
     let mut total = Summary::default();
-    for (path, s) in &results {
+    for (path, _, s) in &results {
         println!(
             "{}: {} passed, {} failed, {} skipped",
             path.display(),
@@ -122,6 +147,17 @@ fn real_main(args: Args) -> Result<ExitCode> {
         "{} passed, {} failed, {} skipped",
         total.passed, total.failed, total.skipped
     );
+    if let Some(list) = must_pass {
+        let named: Vec<(String, Summary)> =
+            results.into_iter().map(|(_, name, s)| (name, s)).collect();
+        let report = list.check(&named);
+        println!("{}", report.summary_line());
+        return Ok(if report.ok() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        });
+    }
     Ok(if total.failed == 0 {
         ExitCode::SUCCESS
     } else {

@@ -130,3 +130,48 @@ fn wasm2_suite_jit() {
     }
     run_suite(EngineChoice::Jit);
 }
+
+/// The CLI with `--must-pass`: files on the list decide the exit status, files off it may
+/// fail, and names are relative to the folder given (subfolders with `/`).
+#[test]
+fn must_pass_list_decides_the_exit_status() {
+    let dir = std::env::temp_dir().join(format!("kiln-must-pass-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("sub")).unwrap();
+    let passing = r#"(module (func (export "f") (result i32) (i32.const 1)))
+        (assert_return (invoke "f") (i32.const 1))"#;
+    let failing = r#"(module (func (export "f") (result i32) (i32.const 1)))
+        (assert_return (invoke "f") (i32.const 2))"#;
+    std::fs::write(dir.join("good.wast"), passing).unwrap();
+    std::fs::write(dir.join("sub/nested.wast"), passing).unwrap();
+    std::fs::write(dir.join("bad.wast"), failing).unwrap();
+    let run = |list: &str| {
+        let list_path = dir.join("list.txt");
+        std::fs::write(&list_path, list).unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_kiln-spectest"))
+            .args(["--engine", "interp", "--must-pass"])
+            .arg(&list_path)
+            .arg(&dir)
+            .output()
+            .expect("kiln-spectest runs");
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let last = stdout.lines().last().unwrap_or_default().to_string();
+        (out.status.success(), last)
+    };
+    let (ok, last) = run("# passing files\ngood.wast\nsub/nested.wast\n");
+    assert!(ok, "{last}");
+    assert_eq!(last, "must-pass: 2 files on the list, all passed");
+    let (ok, last) = run("good.wast\nbad.wast\n");
+    assert!(!ok, "{last}");
+    assert_eq!(
+        last,
+        "must-pass: 2 files on the list, 1 regressed: bad.wast (1 failed, 0 skipped); \
+         1 files not on the list pass completely"
+    );
+    let (ok, last) = run("good.wast\nrenamed.wast\nsub/nested.wast\n");
+    assert!(!ok, "{last}");
+    assert!(
+        last.ends_with("1 regressed: renamed.wast (not run)"),
+        "{last}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
