@@ -175,3 +175,30 @@ fn must_pass_list_decides_the_exit_status() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A fresh clone without the suite: the tests print one line and pass instead of
+/// panicking (this runs this test binary again with the suite pointed elsewhere).
+#[test]
+fn a_missing_suite_is_skipped_with_one_line() {
+    let missing = std::env::temp_dir().join("kiln-no-spectest-here");
+    assert!(!missing.exists());
+    let out = std::process::Command::new(std::env::current_exe().expect("test binary"))
+        .args([
+            "--exact",
+            "wasm2_suite_interp",
+            "wasm2_suite_jit",
+            "--test-threads",
+            "1",
+        ])
+        .env("KILN_SPECTEST_DIR", &missing)
+        .output()
+        .expect("the test binary runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(
+        stderr.matches("spec suite skipped: no directory").count(),
+        1,
+        "one line for all tests: {stderr}"
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("2 passed"));
+}
