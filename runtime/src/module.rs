@@ -332,6 +332,9 @@ pub(crate) struct ModuleInner {
     pub bytes: Arc<[u8]>,
     /// Decoded from the `name` custom sections on first use (most modules never need it).
     names: OnceLock<Names>,
+    /// The module name alone, decoded on first use without keeping the function and local
+    /// names (every compile through the API asks for it; see [`ModuleInner::module_name`]).
+    module_name: OnceLock<Option<String>>,
     pub types: Vec<Arc<FuncType>>,
     /// Canonical (engine-wide) id of each type, for `call_indirect` checks.
     pub type_ids: Vec<u32>,
@@ -491,6 +494,7 @@ impl Module {
         let mut m = ModuleInner {
             bytes: bytes.clone(),
             names: OnceLock::new(),
+            module_name: OnceLock::new(),
             types: Vec::new(),
             type_ids: Vec::new(),
             imports: Vec::new(),
@@ -696,6 +700,9 @@ impl Module {
         let m = &self.0;
         let (tiering, slot) = self.tier_slot(index)?;
         let backend = m.engine.backend().ok_or_else(no_tiering)?;
+        // The engine's first native code: every slot it may call through needs its native
+        // entry first (deferred until now, see `Engine::link_or_defer`).
+        m.engine.link_native()?;
         let ty = &m.types[m.funcs[index as usize] as usize];
         let tramp = backend.trampolines(ty)?.array_call;
         let registered = crate::vm::native::register_accounted(compiled.code, self)?;
@@ -755,7 +762,7 @@ impl Module {
 
     /// The module's name from the name section, if any.
     pub fn name(&self) -> Option<&str> {
-        self.0.names().module.as_deref()
+        self.0.module_name().as_deref()
     }
 
     /// The raw bytes the module was compiled from.
@@ -1163,19 +1170,40 @@ impl ModuleInner {
 
     /// The names of the `name` custom section(s), decoded on first use.
     pub(crate) fn names(&self) -> &Names {
-        self.names.get_or_init(|| {
-            let mut names = Names::default();
-            for c in self.custom_sections.iter().filter(|c| c.name == "name") {
-                // A malformed name section is not an error (the spec says it is ignored).
-                let _ = names.read(&self.bytes[c.range.clone()], c.range.start);
-            }
-            names
+        self.names.get_or_init(|| self.read_names(NamesToKeep::All))
+    }
+
+    /// The module name of the `name` custom section(s), decoded on first use. The sections
+    /// are read as for [`ModuleInner::names`] (so a malformed one stops at the same point),
+    /// but function and local names are skipped instead of stored: storing them costs a
+    /// tenth of the start-up of a module with thousands of named functions.
+    pub(crate) fn module_name(&self) -> &Option<String> {
+        self.module_name.get_or_init(|| match self.names.get() {
+            Some(names) => names.module.clone(),
+            None => self.read_names(NamesToKeep::Module).module,
         })
+    }
+
+    fn read_names(&self, keep: NamesToKeep) -> Names {
+        let mut names = Names::default();
+        for c in self.custom_sections.iter().filter(|c| c.name == "name") {
+            // A malformed name section is not an error (the spec says it is ignored).
+            let _ = names.read(&self.bytes[c.range.clone()], c.range.start, keep);
+        }
+        names
     }
 }
 
+/// What [`Names::read`] stores (it decodes everything either way).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum NamesToKeep {
+    All,
+    Module,
+}
+
 impl Names {
-    fn read(&mut self, data: &[u8], offset: usize) -> wasmparser::Result<()> {
+    fn read(&mut self, data: &[u8], offset: usize, keep: NamesToKeep) -> wasmparser::Result<()> {
+        let all = keep == NamesToKeep::All;
         let reader =
             wasmparser::NameSectionReader::new(wasmparser::BinaryReader::new(data, offset as u64));
         for name in reader {
@@ -1184,7 +1212,9 @@ impl Names {
                 wasmparser::Name::Function(map) => {
                     for n in map {
                         let n = n?;
-                        self.funcs.insert(n.index, n.name.to_string());
+                        if all {
+                            self.funcs.insert(n.index, n.name.to_string());
+                        }
                     }
                 }
                 wasmparser::Name::Local(map) => {
@@ -1193,9 +1223,13 @@ impl Names {
                         let mut locals = HashMap::new();
                         for n in f.names {
                             let n = n?;
-                            locals.insert(n.index, n.name.to_string());
+                            if all {
+                                locals.insert(n.index, n.name.to_string());
+                            }
                         }
-                        self.locals.insert(f.index, locals);
+                        if all {
+                            self.locals.insert(f.index, locals);
+                        }
                     }
                 }
                 _ => {}
