@@ -215,8 +215,7 @@ fn bench_startup(c: &mut Criterion, kernel: &Kernel) {
     });
     // The interpreter through the API too, so `kiln-interp` and `kiln-tiered` pay the same
     // API costs and differ only by the engine.
-    let startup_engines =
-        std::iter::once(("kiln-interp", EngineKind::Interp)).chain(api_engines());
+    let startup_engines = std::iter::once(("kiln-interp", EngineKind::Interp)).chain(api_engines());
     for (name, engine) in startup_engines {
         group.bench_function(name, |b| {
             let runtime = api_runtime(engine);
