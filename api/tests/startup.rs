@@ -193,3 +193,60 @@ fn first_jobs_racing_from_several_threads_start_the_workers_once() {
         }
     });
 }
+
+/// Function and parameter names come from the name sections as before they were stored
+/// as sorted ranges: with two `name` sections, names of both are found and of two names
+/// for one function the later one wins.
+#[test]
+fn names_of_two_name_sections_resolve_as_before() {
+    let mut wasm = wat(r#"(module
+        (func (export "first") (param i32) (result i32) (local.get 0))
+        (func (export "second") (param i32 i32) (result i32) (local.get 1)))"#);
+    let name = |out: &mut Vec<u8>, s: &str| {
+        common::leb128_u32(out, s.len() as u32);
+        out.extend_from_slice(s.as_bytes());
+    };
+    let subsection = |section: &mut Vec<u8>, id: u8, sub: &[u8]| {
+        section.push(id);
+        common::leb128_u32(section, sub.len() as u32);
+        section.extend_from_slice(sub);
+    };
+    // First section: function names 0 → "zero", 1 → "old".
+    let mut sub = Vec::new();
+    common::leb128_u32(&mut sub, 2);
+    for (index, n) in [(0, "zero"), (1, "old")] {
+        common::leb128_u32(&mut sub, index);
+        name(&mut sub, n);
+    }
+    let mut section = Vec::new();
+    subsection(&mut section, 1, &sub);
+    common::append_custom_section(&mut wasm, "name", &section);
+    // Second section: function name 1 → "one", local names of function 1.
+    let mut sub = Vec::new();
+    common::leb128_u32(&mut sub, 1);
+    common::leb128_u32(&mut sub, 1);
+    name(&mut sub, "one");
+    let mut section = Vec::new();
+    subsection(&mut section, 1, &sub);
+    let mut sub = Vec::new();
+    common::leb128_u32(&mut sub, 1);
+    common::leb128_u32(&mut sub, 1);
+    common::leb128_u32(&mut sub, 2);
+    for (index, n) in [(0, "lhs"), (1, "rhs")] {
+        common::leb128_u32(&mut sub, index);
+        name(&mut sub, n);
+    }
+    subsection(&mut section, 2, &sub);
+    common::append_custom_section(&mut wasm, "name", &section);
+    each_engine(|engine| {
+        let rt = common::runtime(engine);
+        let m = rt.instantiate_bytes(&wasm).unwrap();
+        let first = m.exported_function("first").unwrap();
+        let second = m.exported_function("second").unwrap();
+        assert_eq!(first.definition().name(), "zero");
+        assert_eq!(second.definition().name(), "one");
+        assert_eq!(first.definition().param_names(), [""]);
+        assert_eq!(second.definition().param_names(), ["lhs", "rhs"]);
+        assert_eq!(second.call(&[1, 2]).unwrap()[0], 2);
+    });
+}

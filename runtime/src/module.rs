@@ -115,11 +115,17 @@ fn validate_body(
 }
 
 /// Names from the `name` custom section, decoded on first use.
+///
+/// Function and local names are kept as ranges of the module's bytes, sorted by index, not
+/// as strings in maps: the API looks some up at every compile, and building maps of a
+/// module with thousands of named functions took a tenth of its start-up.
 #[derive(Default)]
 pub(crate) struct Names {
     pub(crate) module: Option<String>,
-    pub(crate) funcs: HashMap<u32, String>,
-    locals: HashMap<u32, HashMap<u32, String>>,
+    /// `(function, name)`, sorted by function (the last name wins, as in a map).
+    funcs: Vec<(u32, Range<usize>)>,
+    /// `(function, local, name)`, sorted by function and local.
+    locals: Vec<(u32, u32, Range<usize>)>,
 }
 
 /// One instruction of a constant expression.
@@ -332,9 +338,6 @@ pub(crate) struct ModuleInner {
     pub bytes: Arc<[u8]>,
     /// Decoded from the `name` custom sections on first use (most modules never need it).
     names: OnceLock<Names>,
-    /// The module name alone, decoded on first use without keeping the function and local
-    /// names (every compile through the API asks for it; see [`ModuleInner::module_name`]).
-    module_name: OnceLock<Option<String>>,
     pub types: Vec<Arc<FuncType>>,
     /// Canonical (engine-wide) id of each type, for `call_indirect` checks.
     pub type_ids: Vec<u32>,
@@ -494,7 +497,6 @@ impl Module {
         let mut m = ModuleInner {
             bytes: bytes.clone(),
             names: OnceLock::new(),
-            module_name: OnceLock::new(),
             types: Vec::new(),
             type_ids: Vec::new(),
             imports: Vec::new(),
@@ -762,7 +764,7 @@ impl Module {
 
     /// The module's name from the name section, if any.
     pub fn name(&self) -> Option<&str> {
-        self.0.module_name().as_deref()
+        self.0.names().module.as_deref()
     }
 
     /// The raw bytes the module was compiled from.
@@ -811,17 +813,12 @@ impl Module {
 
     /// Function name from the name section.
     pub fn func_name(&self, index: u32) -> Option<&str> {
-        self.0.names().funcs.get(&index).map(String::as_str)
+        self.0.func_name(index)
     }
 
     /// Local (and parameter) name from the name section.
     pub fn local_name(&self, func: u32, local: u32) -> Option<&str> {
-        self.0
-            .names()
-            .locals
-            .get(&func)
-            .and_then(|m| m.get(&local))
-            .map(String::as_str)
+        self.0.local_name(func, local)
     }
 
     /// Memory types, imports first.
@@ -1170,40 +1167,47 @@ impl ModuleInner {
 
     /// The names of the `name` custom section(s), decoded on first use.
     pub(crate) fn names(&self) -> &Names {
-        self.names.get_or_init(|| self.read_names(NamesToKeep::All))
-    }
-
-    /// The module name of the `name` custom section(s), decoded on first use. The sections
-    /// are read as for [`ModuleInner::names`] (so a malformed one stops at the same point),
-    /// but function and local names are skipped instead of stored: storing them costs a
-    /// tenth of the start-up of a module with thousands of named functions.
-    pub(crate) fn module_name(&self) -> &Option<String> {
-        self.module_name.get_or_init(|| match self.names.get() {
-            Some(names) => names.module.clone(),
-            None => self.read_names(NamesToKeep::Module).module,
+        self.names.get_or_init(|| {
+            let mut names = Names::default();
+            for c in self.custom_sections.iter().filter(|c| c.name == "name") {
+                // A malformed name section is not an error (the spec says it is ignored).
+                let _ = names.read(&self.bytes[c.range.clone()], c.range.start);
+            }
+            names.sort();
+            names
         })
     }
 
-    fn read_names(&self, keep: NamesToKeep) -> Names {
-        let mut names = Names::default();
-        for c in self.custom_sections.iter().filter(|c| c.name == "name") {
-            // A malformed name section is not an error (the spec says it is ignored).
-            let _ = names.read(&self.bytes[c.range.clone()], c.range.start, keep);
-        }
-        names
+    /// Function name from the name section.
+    pub(crate) fn func_name(&self, index: u32) -> Option<&str> {
+        let names = self.names();
+        let at = names.funcs.binary_search_by_key(&index, |f| f.0).ok()?;
+        self.name_at(&names.funcs[at].1)
+    }
+
+    /// Local (and parameter) name from the name section.
+    pub(crate) fn local_name(&self, func: u32, local: u32) -> Option<&str> {
+        let names = self.names();
+        let at = names
+            .locals
+            .binary_search_by_key(&(func, local), |l| (l.0, l.1))
+            .ok()?;
+        self.name_at(&names.locals[at].2)
+    }
+
+    /// The name at `range` of the module's bytes (UTF-8, checked when it was decoded).
+    fn name_at(&self, range: &Range<usize>) -> Option<&str> {
+        std::str::from_utf8(self.bytes.get(range.clone())?).ok()
     }
 }
 
-/// What [`Names::read`] stores (it decodes everything either way).
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum NamesToKeep {
-    All,
-    Module,
-}
-
 impl Names {
-    fn read(&mut self, data: &[u8], offset: usize, keep: NamesToKeep) -> wasmparser::Result<()> {
-        let all = keep == NamesToKeep::All;
+    fn read(&mut self, data: &[u8], offset: usize) -> wasmparser::Result<()> {
+        // Where `name`, a slice of `data`, lies in the module's bytes.
+        let range_of = |name: &str| {
+            let start = offset + (name.as_ptr() as usize - data.as_ptr() as usize);
+            start..start + name.len()
+        };
         let reader =
             wasmparser::NameSectionReader::new(wasmparser::BinaryReader::new(data, offset as u64));
         for name in reader {
@@ -1212,24 +1216,19 @@ impl Names {
                 wasmparser::Name::Function(map) => {
                     for n in map {
                         let n = n?;
-                        if all {
-                            self.funcs.insert(n.index, n.name.to_string());
-                        }
+                        self.funcs.push((n.index, range_of(n.name)));
                     }
                 }
                 wasmparser::Name::Local(map) => {
                     for f in map {
                         let f = f?;
-                        let mut locals = HashMap::new();
+                        // A function's names count only when all of them decode.
+                        let mut locals = Vec::new();
                         for n in f.names {
                             let n = n?;
-                            if all {
-                                locals.insert(n.index, n.name.to_string());
-                            }
+                            locals.push((f.index, n.index, range_of(n.name)));
                         }
-                        if all {
-                            self.locals.insert(f.index, locals);
-                        }
+                        self.locals.extend(locals);
                     }
                 }
                 _ => {}
@@ -1237,4 +1236,27 @@ impl Names {
         }
         Ok(())
     }
+
+    /// Sorts the names for lookup (each name map is sorted, but a module may have several
+    /// `name` sections); of equal keys the last decoded wins, as it did when names were
+    /// inserted into maps.
+    fn sort(&mut self) {
+        // Stable sorts keep equal keys in decoding order; then keep the last of each run.
+        self.funcs.sort_by_key(|f| f.0);
+        self.funcs = dedup_keep_last(std::mem::take(&mut self.funcs), |f| f.0);
+        self.locals.sort_by_key(|l| (l.0, l.1));
+        self.locals = dedup_keep_last(std::mem::take(&mut self.locals), |l| (l.0, l.1));
+    }
+}
+
+/// The last element of each run of equal keys of the sorted `items`.
+fn dedup_keep_last<T, K: PartialEq>(items: Vec<T>, key: impl Fn(&T) -> K) -> Vec<T> {
+    let mut out: Vec<T> = Vec::with_capacity(items.len());
+    for item in items {
+        match out.last_mut() {
+            Some(last) if key(last) == key(&item) => *last = item,
+            _ => out.push(item),
+        }
+    }
+    out
 }
