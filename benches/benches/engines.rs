@@ -13,6 +13,9 @@
 //! `kiln-tiered` (through the `kiln` API, each only when
 //! [`EngineKind::is_available`] says this build has it), `wasmi`, and `wasmtime` (only
 //! with `--features wasmtime`; default `Config`, so Cranelift with its default settings).
+//! The `startup` group also has `kiln-interp` (the interpreter through the `kiln` API, like
+//! `kiln-tiered`) and wasmi in its other compilation modes, `wasmi-eager` (everything
+//! translated in `Module::new`) and `wasmi-lazy` (validation too deferred to first call).
 //!
 //! Before a kernel is benchmarked, its checksums on every engine are checked against the
 //! native Rust reference (at the start-up and the execute work size), outside timing.
@@ -42,6 +45,21 @@ fn api_engines() -> Vec<(&'static str, EngineKind)> {
         .into_iter()
         .filter(|(_, engine)| engine.is_available())
         .collect()
+}
+
+/// wasmi's compilation modes, with their column names in the `startup` group: `wasmi` is
+/// the default, `LazyTranslation` (eager validation, translation on first call, as Kiln).
+const WASMI_MODES: [(&str, wasmi::CompilationMode); 3] = [
+    ("wasmi-eager", wasmi::CompilationMode::Eager),
+    ("wasmi", wasmi::CompilationMode::LazyTranslation),
+    ("wasmi-lazy", wasmi::CompilationMode::Lazy),
+];
+
+/// A wasmi engine compiling in `mode`, with default settings otherwise.
+fn wasmi_engine(mode: wasmi::CompilationMode) -> wasmi::Engine {
+    let mut config = wasmi::Config::default();
+    config.compilation_mode(mode);
+    wasmi::Engine::new(&config)
 }
 
 /// A runtime of `engine` with default settings otherwise.
@@ -195,7 +213,10 @@ fn bench_startup(c: &mut Criterion, kernel: &Kernel) {
             kiln_benches::kiln::call(&run, black_box(arg)).expect("kiln: run")
         });
     });
-    for (name, engine) in api_engines() {
+    // The interpreter through the API too, so `kiln-interp` and `kiln-tiered` pay the same
+    // API costs and differ only by the engine.
+    let startup_engines = std::iter::once(("kiln-interp", EngineKind::Interp)).chain(api_engines());
+    for (name, engine) in startup_engines {
         group.bench_function(name, |b| {
             let runtime = api_runtime(engine);
             b.iter(|| {
@@ -204,13 +225,15 @@ fn bench_startup(c: &mut Criterion, kernel: &Kernel) {
             });
         });
     }
-    group.bench_function("wasmi", |b| {
-        let engine = wasmi::Engine::default();
-        b.iter(|| {
-            let mut instance = WasmiInstance::new(&engine, black_box(wasm));
-            instance.call(black_box(arg)).expect("wasmi: run")
+    for (name, mode) in WASMI_MODES {
+        group.bench_function(name, |b| {
+            let engine = wasmi_engine(mode);
+            b.iter(|| {
+                let mut instance = WasmiInstance::new(&engine, black_box(wasm));
+                instance.call(black_box(arg)).expect("wasmi: run")
+            });
         });
-    });
+    }
     #[cfg(feature = "wasmtime")]
     group.bench_function("wasmtime", |b| {
         let engine = wasmtime::Engine::default();

@@ -334,6 +334,13 @@ pub struct TierStats {
     pub max_compile_time: std::time::Duration,
     /// Jobs waiting in the queue right now.
     pub queue_length: u64,
+    /// Background compiler threads started. The policy starts them with its first job in
+    /// the background, so a runtime that never compiles anything starts none.
+    pub worker_threads: u64,
+    /// Whether the engine has linked its instances' indirection slots to native entry
+    /// points, which it does before its first publication (see
+    /// [`Engine::links_native_eagerly`]).
+    pub native_linked: bool,
 }
 
 struct EngineInner {
@@ -352,6 +359,22 @@ struct EngineInner {
     /// `VMContext::fuel`).
     fuel: Arc<std::sync::atomic::AtomicU64>,
     types: Mutex<HashMap<FuncType, u32>>,
+    /// Whether the indirection slots of new instances get native entry points now or when
+    /// the engine publishes its first native code (see [`Engine::link_native`]).
+    native_links: Mutex<NativeLinks>,
+}
+
+/// When the indirection slots of an engine's instances are pointed at native entry points
+/// (compiled code, or the adapter of the function's type into the runtime).
+enum NativeLinks {
+    /// Engine `tiered` before its first publication: no native code exists that could
+    /// read a slot's native entry, so instances are only listed, to link at publication.
+    /// Building the adapters (a Cranelift compilation per function type, host functions
+    /// included) was most of the difference between the start-up of `tiered` and `interp`.
+    Deferred(Vec<std::sync::Weak<crate::instance::InstanceInner>>),
+    /// Instances are linked as they are created (engine `jit`, or `tiered` once it has
+    /// published code); no slot is ever linked in engine `interp`.
+    Eager,
 }
 
 /// Shared settings and the engine-wide signature ids used by `call_indirect`.
@@ -426,7 +449,90 @@ impl Engine {
             accounting,
             fuel: Arc::new(std::sync::atomic::AtomicU64::new(0)),
             types: Mutex::new(HashMap::new()),
+            native_links: Mutex::new(if kind == EngineKind::Tiered {
+                NativeLinks::Deferred(Vec::new())
+            } else {
+                NativeLinks::Eager
+            }),
         }))
+    }
+
+    /// Points the indirection slots of the new instance `inst` at native entry points:
+    /// now, or (engine `tiered` before its first publication) when [`Engine::link_native`]
+    /// runs. Engine `interp` has no native code and links nothing.
+    ///
+    /// Called once per instance, before it is handed out and, for module instances, while
+    /// holding the module's live list (so a publication meanwhile reaches it either way).
+    pub(crate) fn link_or_defer(
+        &self,
+        inst: &Arc<crate::instance::InstanceInner>,
+    ) -> crate::Result<()> {
+        let Some(backend) = self.backend() else {
+            return Ok(());
+        };
+        let mut links = self
+            .0
+            .native_links
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        match &mut *links {
+            NativeLinks::Deferred(pending) => {
+                // Drop the entries of dropped instances before the list grows again, so
+                // an engine that never compiles keeps a list of about its live instances.
+                if pending.len() == pending.capacity() {
+                    pending.retain(|w| w.strong_count() > 0);
+                }
+                pending.push(Arc::downgrade(inst));
+                Ok(())
+            }
+            NativeLinks::Eager => crate::instance::link_slots(backend.as_ref(), inst),
+        }
+    }
+
+    /// Links the slots of every instance whose linking was deferred, and every later one
+    /// as it is created. Runs before the engine's first native code is published (which is
+    /// the first code that can read a slot's native entry); concurrent callers wait until
+    /// it is done. On an error the instances not yet linked stay listed, so the next
+    /// publication tries again.
+    pub(crate) fn link_native(&self) -> crate::Result<()> {
+        let Some(backend) = self.backend() else {
+            return Ok(());
+        };
+        let mut links = self
+            .0
+            .native_links
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let NativeLinks::Deferred(pending) = &mut *links {
+            while let Some(weak) = pending.last() {
+                if let Some(inst) = weak.upgrade() {
+                    crate::instance::link_slots(backend.as_ref(), &inst)?;
+                }
+                pending.pop();
+            }
+            *links = NativeLinks::Eager;
+        }
+        Ok(())
+    }
+
+    /// Whether instances of this engine get their native entry points as they are
+    /// created: `false` in engine `tiered` until it publishes its first compiled function
+    /// (start-up then compiles no adapter), `true` in engine `jit`. Meaningless for
+    /// engine `interp`, which has no native code (`true`).
+    ///
+    /// ```
+    /// let engine = kiln_runtime::Engine::default();
+    /// assert!(engine.links_native_eagerly());
+    /// ```
+    pub fn links_native_eagerly(&self) -> bool {
+        matches!(
+            *self
+                .0
+                .native_links
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()),
+            NativeLinks::Eager
+        )
     }
 
     /// The tiering policy (engine `tiered` only).
@@ -445,6 +551,7 @@ impl Engine {
         let mut stats = policy.stats();
         stats.functions_interpreted = self.0.functions_interpreted.load(Ordering::Relaxed);
         stats.osr_entries = self.0.osr_entries.load(Ordering::Relaxed);
+        stats.native_linked = self.links_native_eagerly();
         Some(stats)
     }
 

@@ -442,14 +442,7 @@ impl Instance {
             .map(|h| engine.intern_type(&h.ty))
             .collect();
         let n = host_funcs.len();
-        let adapters: Vec<usize> = match engine.backend() {
-            Some(b) => host_funcs
-                .iter()
-                .map(|h| b.trampolines(&h.ty).map_or(0, |t| t.adapter))
-                .collect(),
-            None => vec![0; n],
-        };
-        Instance(Arc::new_cyclic(|weak: &Weak<InstanceInner>| {
+        let inner = Arc::new_cyclic(|weak: &Weak<InstanceInner>| {
             let vmctx = Box::new(VMContext {
                 memory0: std::ptr::null(),
                 memories: std::ptr::null(),
@@ -464,7 +457,8 @@ impl Instance {
             let vmctx_ptr: *const VMContext = &*vmctx;
             let func_refs: Box<[VMFuncRef]> = (0..n)
                 .map(|i| VMFuncRef {
-                    native_code: AtomicPtr::new(adapters[i] as *mut u8),
+                    // The adapter, set by `link_slots`.
+                    native_code: AtomicPtr::new(std::ptr::null_mut()),
                     vmctx: vmctx_ptr,
                     type_id: type_ids[i],
                     index: i as u32,
@@ -498,7 +492,11 @@ impl Instance {
                 name: std::sync::Mutex::new(None),
                 embedder: std::sync::OnceLock::new(),
             }
-        }))
+        });
+        // Linking a host instance does not fail (a type without an adapter keeps a null
+        // entry, as it always has).
+        let _ = engine.link_or_defer(&inner);
+        Instance(inner)
     }
 
     /// Instantiates `module` with `imports` given in the module's import order: links,
@@ -654,7 +652,7 @@ impl Instance {
             .as_ref()
             .map(|t| t.live.lock().unwrap_or_else(|e| e.into_inner()));
         if let Some(backend) = engine.backend() {
-            link_native(backend.as_ref(), module, &func_refs, &memories)?;
+            check_guarded(backend.as_ref(), &memories)?;
         }
         funcs.extend(func_refs.iter().map(|r| r as *const VMFuncRef));
         let funcs = funcs.into_boxed_slice();
@@ -699,6 +697,7 @@ impl Instance {
         if let Some(live) = live.as_mut() {
             live.push(Arc::downgrade(&inner));
         }
+        engine.link_or_defer(&inner)?;
         drop(live);
         let owner = Arc::as_ptr(&inner) as usize;
         for t in &inner.tables[m.num_imported_tables as usize..] {
@@ -844,24 +843,38 @@ impl Instance {
     }
 }
 
-/// Points the indirection slots of a new instance at native code: compiled code where the
-/// module has it (engine `jit`), else the adapter of the function's type.
-fn link_native(
-    backend: &dyn crate::engine::NativeBackend,
-    module: &Module,
-    func_refs: &[VMFuncRef],
-    memories: &[Memory],
-) -> Result<()> {
+/// Fails when the engine's native code needs guard pages that `memories` lack (checked at
+/// instantiation even while linking is deferred, so code published later can use them).
+fn check_guarded(backend: &dyn crate::engine::NativeBackend, memories: &[Memory]) -> Result<()> {
     if backend.needs_guarded_memory() && memories.iter().any(|m| !m.is_guarded()) {
         return Err(Error::Instantiate(
             "native code needs 8 GiB of address space per memory, which could not be reserved"
                 .into(),
         ));
     }
+    Ok(())
+}
+
+/// Points the indirection slots of `inst` at native code: compiled code where the module
+/// has it (engine `jit`) or has published it (engine `tiered`), else the adapter of the
+/// function's type (always the adapter for host functions). See
+/// [`Engine::link_or_defer`] for when.
+pub(crate) fn link_slots(
+    backend: &dyn crate::engine::NativeBackend,
+    inst: &InstanceInner,
+) -> Result<()> {
+    let Some(module) = &inst.module else {
+        for (r, h) in inst.func_refs.iter().zip(&inst.host_funcs) {
+            if let Ok(t) = backend.trampolines(&h.ty) {
+                r.native_code.store(t.adapter as *mut u8, Ordering::Release);
+            }
+        }
+        return Ok(());
+    };
     let m = &module.0;
     let code = m.native.get();
     let mut cache: HashMap<u32, crate::engine::Trampolines> = HashMap::new();
-    for r in func_refs {
+    for r in inst.func_refs.iter() {
         let ty_index = m.funcs[r.index as usize];
         let t = match cache.get(&ty_index) {
             Some(t) => *t,

@@ -115,11 +115,17 @@ fn validate_body(
 }
 
 /// Names from the `name` custom section, decoded on first use.
+///
+/// Function and local names are kept as ranges of the module's bytes, sorted by index, not
+/// as strings in maps: the API looks some up at every compile, and building maps of a
+/// module with thousands of named functions took a tenth of its start-up.
 #[derive(Default)]
 pub(crate) struct Names {
     pub(crate) module: Option<String>,
-    pub(crate) funcs: HashMap<u32, String>,
-    locals: HashMap<u32, HashMap<u32, String>>,
+    /// `(function, name)`, sorted by function (the last name wins, as in a map).
+    funcs: Vec<(u32, Range<usize>)>,
+    /// `(function, local, name)`, sorted by function and local.
+    locals: Vec<(u32, u32, Range<usize>)>,
 }
 
 /// One instruction of a constant expression.
@@ -722,6 +728,9 @@ impl Module {
         let m = &self.0;
         let (tiering, slot) = self.tier_slot(index)?;
         let backend = m.engine.backend().ok_or_else(no_tiering)?;
+        // The engine's first native code: every slot it may call through needs its native
+        // entry first (deferred until now, see `Engine::link_or_defer`).
+        m.engine.link_native()?;
         let ty = &m.types[m.funcs[index as usize] as usize];
         let tramp = backend.trampolines(ty)?.array_call;
         let registered = crate::vm::native::register_accounted(compiled.code, self)?;
@@ -830,17 +839,12 @@ impl Module {
 
     /// Function name from the name section.
     pub fn func_name(&self, index: u32) -> Option<&str> {
-        self.0.names().funcs.get(&index).map(String::as_str)
+        self.0.func_name(index)
     }
 
     /// Local (and parameter) name from the name section.
     pub fn local_name(&self, func: u32, local: u32) -> Option<&str> {
-        self.0
-            .names()
-            .locals
-            .get(&func)
-            .and_then(|m| m.get(&local))
-            .map(String::as_str)
+        self.0.local_name(func, local)
     }
 
     /// Memory types, imports first.
@@ -1195,13 +1199,41 @@ impl ModuleInner {
                 // A malformed name section is not an error (the spec says it is ignored).
                 let _ = names.read(&self.bytes[c.range.clone()], c.range.start);
             }
+            names.sort();
             names
         })
+    }
+
+    /// Function name from the name section.
+    pub(crate) fn func_name(&self, index: u32) -> Option<&str> {
+        let names = self.names();
+        let at = names.funcs.binary_search_by_key(&index, |f| f.0).ok()?;
+        self.name_at(&names.funcs[at].1)
+    }
+
+    /// Local (and parameter) name from the name section.
+    pub(crate) fn local_name(&self, func: u32, local: u32) -> Option<&str> {
+        let names = self.names();
+        let at = names
+            .locals
+            .binary_search_by_key(&(func, local), |l| (l.0, l.1))
+            .ok()?;
+        self.name_at(&names.locals[at].2)
+    }
+
+    /// The name at `range` of the module's bytes (UTF-8, checked when it was decoded).
+    fn name_at(&self, range: &Range<usize>) -> Option<&str> {
+        std::str::from_utf8(self.bytes.get(range.clone())?).ok()
     }
 }
 
 impl Names {
     fn read(&mut self, data: &[u8], offset: usize) -> wasmparser::Result<()> {
+        // Where `name`, a slice of `data`, lies in the module's bytes.
+        let range_of = |name: &str| {
+            let start = offset + (name.as_ptr() as usize - data.as_ptr() as usize);
+            start..start + name.len()
+        };
         let reader =
             wasmparser::NameSectionReader::new(wasmparser::BinaryReader::new(data, offset as u64));
         for name in reader {
@@ -1210,18 +1242,19 @@ impl Names {
                 wasmparser::Name::Function(map) => {
                     for n in map {
                         let n = n?;
-                        self.funcs.insert(n.index, n.name.to_string());
+                        self.funcs.push((n.index, range_of(n.name)));
                     }
                 }
                 wasmparser::Name::Local(map) => {
                     for f in map {
                         let f = f?;
-                        let mut locals = HashMap::new();
+                        // A function's names count only when all of them decode.
+                        let mut locals = Vec::new();
                         for n in f.names {
                             let n = n?;
-                            locals.insert(n.index, n.name.to_string());
+                            locals.push((f.index, n.index, range_of(n.name)));
                         }
-                        self.locals.insert(f.index, locals);
+                        self.locals.extend(locals);
                     }
                 }
                 _ => {}
@@ -1229,4 +1262,27 @@ impl Names {
         }
         Ok(())
     }
+
+    /// Sorts the names for lookup (each name map is sorted, but a module may have several
+    /// `name` sections); of equal keys the last decoded wins, as it did when names were
+    /// inserted into maps.
+    fn sort(&mut self) {
+        // Stable sorts keep equal keys in decoding order; then keep the last of each run.
+        self.funcs.sort_by_key(|f| f.0);
+        self.funcs = dedup_keep_last(std::mem::take(&mut self.funcs), |f| f.0);
+        self.locals.sort_by_key(|l| (l.0, l.1));
+        self.locals = dedup_keep_last(std::mem::take(&mut self.locals), |l| (l.0, l.1));
+    }
+}
+
+/// The last element of each run of equal keys of the sorted `items`.
+fn dedup_keep_last<T, K: PartialEq>(items: Vec<T>, key: impl Fn(&T) -> K) -> Vec<T> {
+    let mut out: Vec<T> = Vec::with_capacity(items.len());
+    for item in items {
+        match out.last_mut() {
+            Some(last) if key(last) == key(&item) => *last = item,
+            _ => out.push(item),
+        }
+    }
+    out
 }

@@ -3,7 +3,8 @@
 //!
 //! Requests go into a crossbeam channel drained by a rayon pool of
 //! [`Config::tier_workers`](kiln_runtime::Config::tier_workers) threads, so the thread
-//! that found the code hot never waits; with [`Config::tier_sync`](kiln_runtime::Config)
+//! that found the code hot never waits (the pool starts with the first job: a program that
+//! never gets hot pays nothing for it); with [`Config::tier_sync`](kiln_runtime::Config)
 //! the compilation runs on that thread instead, before it goes on (tests use this for
 //! deterministic tier-ups). Jobs hold [`WeakModule`]s: a module dropped while its code
 //! compiles is not published into, and the code is freed.
@@ -11,8 +12,8 @@
 use crate::backend::CraneliftBackend;
 use kiln_runtime::{Module, NativeBackend, TierPolicy, TierStats, WeakModule};
 use std::sync::Arc;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 /// One compilation request.
@@ -28,6 +29,8 @@ struct Counters {
     compiled: AtomicU64,
     failed: AtomicU64,
     osr_compiled: AtomicU64,
+    /// Background threads started.
+    threads: AtomicU64,
     /// (total, max) compile time.
     times: Mutex<(Duration, Duration)>,
 }
@@ -48,7 +51,11 @@ struct Counters {
 pub struct Tiering {
     worker: Arc<Worker>,
     sync: bool,
-    queue: Option<crossbeam_channel::Sender<Job>>,
+    /// Background threads to start.
+    workers: usize,
+    /// The queue of the background threads, created with them by the first job (`None`
+    /// when they could not be started: jobs then run on the caller's thread).
+    queue: OnceLock<Option<crossbeam_channel::Sender<Job>>>,
 }
 
 struct Worker {
@@ -57,62 +64,61 @@ struct Worker {
 }
 
 impl Tiering {
-    /// A policy compiling with `backend`, with the threads and mode of `config`.
+    /// A policy compiling with `backend`, with the threads and mode of `config`. No
+    /// thread starts before the first job (see [`TierStats::worker_threads`]).
     pub fn new(backend: Arc<CraneliftBackend>, config: &kiln_runtime::Config) -> Tiering {
-        let worker = Arc::new(Worker {
-            backend,
-            counters: Counters::default(),
-        });
-        if config.tier_sync {
-            return Tiering {
-                worker,
-                sync: true,
-                queue: None,
-            };
+        Tiering {
+            worker: Arc::new(Worker {
+                backend,
+                counters: Counters::default(),
+            }),
+            sync: config.tier_sync,
+            workers: config.tier_workers.max(1),
+            queue: OnceLock::new(),
         }
+    }
+
+    /// Starts the background threads and returns the sender of their queue, or `None`
+    /// when no thread could be started.
+    fn start_workers(&self) -> Option<crossbeam_channel::Sender<Job>> {
         let (tx, rx) = crossbeam_channel::unbounded::<Job>();
-        let workers = config.tier_workers.max(1);
         let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(workers)
+            .num_threads(self.workers)
             .thread_name(|i| format!("kiln-tier-{i}"))
-            .build();
-        match pool {
-            Ok(pool) => {
-                for _ in 0..workers {
-                    let rx = rx.clone();
-                    let worker = worker.clone();
-                    // Each task drains the queue until the policy (and its sender) is
-                    // dropped; then the pool's threads finish.
-                    pool.spawn(move || {
-                        for job in rx.iter() {
-                            worker.run(job);
-                        }
-                    });
+            .build()
+            .ok()?;
+        for _ in 0..self.workers {
+            let rx = rx.clone();
+            let worker = self.worker.clone();
+            // Each task drains the queue until the policy (and its sender) is dropped;
+            // then the pool's threads finish.
+            pool.spawn(move || {
+                for job in rx.iter() {
+                    worker.run(job);
                 }
-                Tiering {
-                    worker,
-                    sync: false,
-                    queue: Some(tx),
-                }
-            }
-            // No threads: compile on the caller's thread rather than never.
-            Err(_) => Tiering {
-                worker,
-                sync: true,
-                queue: None,
-            },
+            });
         }
+        self.worker
+            .counters
+            .threads
+            .fetch_add(self.workers as u64, Ordering::Relaxed);
+        Some(tx)
     }
 
     fn submit(&self, job: Job) {
         self.worker.counters.queued.fetch_add(1, Ordering::Relaxed);
-        match (&self.queue, self.sync) {
-            (Some(tx), false) => {
+        if self.sync {
+            return self.worker.run(job);
+        }
+        // The first job starts the threads; jobs racing with it wait for them (`OnceLock`).
+        match self.queue.get_or_init(|| self.start_workers()) {
+            Some(tx) => {
                 if let Err(e) = tx.send(job) {
                     self.worker.run(e.into_inner());
                 }
             }
-            _ => self.worker.run(job),
+            // No threads: compile on the caller's thread rather than never.
+            None => self.worker.run(job),
         }
     }
 }
@@ -200,6 +206,7 @@ impl TierPolicy for Tiering {
             total_compile_time: total,
             max_compile_time: max,
             queue_length: queued.saturating_sub(c.started.load(Ordering::Relaxed)),
+            worker_threads: c.threads.load(Ordering::Relaxed),
             ..TierStats::default()
         }
     }

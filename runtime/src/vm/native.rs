@@ -369,7 +369,7 @@ fn symbolize(pcs: impl Iterator<Item = usize>, names: &InstanceNames<'_>) -> Vec
             func_index: index,
             func_name: module
                 .as_ref()
-                .and_then(|m| m.names().funcs.get(&index).cloned()),
+                .and_then(|m| m.func_name(index).map(str::to_string)),
         });
     }
     out
