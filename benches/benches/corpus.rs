@@ -13,10 +13,12 @@
 //! `wasmi` (default `Config`: lazy translation). Every engine gets the same WASI stubs
 //! (`EBADF` for everything; the programs do no I/O on their normal path).
 //!
-//! Before measuring a size, every engine runs it once and must return the `jit` checksum.
-//! An engine whose run at the previous size, scaled by the size ratio, would exceed
-//! [`MAX_ITERATION`] is skipped at that size (with a note): with criterion's minimum of 10
-//! samples, the interpreters at the `1s` size would otherwise take minutes per program.
+//! Before measuring a size, every engine runs it once and must return the same checksum.
+//! An interpreter (`interp`, `wasmi`) whose time to result at a size, estimated from its
+//! run at the previous size (the same start-up plus the run time scaled by the size
+//! ratio), would exceed [`MAX_ITERATION`] is skipped at that size and the larger ones (with
+//! a note): with criterion's minimum of 10 samples, the interpreters at the `1s` size would
+//! otherwise take minutes per program. The probe runs happen whatever the filter.
 //! `KILN_CORPUS_QUICK=1` measures only the `10ms` size.
 
 use criterion::{BenchmarkId, Criterion, SamplingMode};
@@ -50,22 +52,31 @@ fn wasmi_linker(engine: &wasmi::Engine, module: &wasmi::Module) -> wasmi::Linker
         let wasmi::ExternType::Func(ty) = import.ty() else {
             panic!("corpus programs import only functions");
         };
-        assert_eq!(import.module(), WASI_MODULE, "corpus programs import only WASI");
+        assert_eq!(
+            import.module(),
+            WASI_MODULE,
+            "corpus programs import only WASI"
+        );
         let is_exit = import.name() == "proc_exit";
         linker
-            .func_new(WASI_MODULE, import.name(), ty.clone(), move |_, params, results| {
-                if is_exit {
-                    let code = params.first().and_then(|v| v.i32()).unwrap_or(1);
-                    return Err(wasmi::Error::i32_exit(code));
-                }
-                for r in results.iter_mut() {
-                    *r = match r.ty() {
-                        wasmi::ValType::I32 => wasmi::Val::I32(STUB_ERRNO),
-                        ty => wasmi::Val::default_for_ty(ty),
-                    };
-                }
-                Ok(())
-            })
+            .func_new(
+                WASI_MODULE,
+                import.name(),
+                ty.clone(),
+                move |_, params, results| {
+                    if is_exit {
+                        let code = params.first().and_then(|v| v.i32()).unwrap_or(1);
+                        return Err(wasmi::Error::i32_exit(code));
+                    }
+                    for r in results.iter_mut() {
+                        *r = match r.ty() {
+                            wasmi::ValType::I32 => wasmi::Val::I32(STUB_ERRNO),
+                            ty => wasmi::Val::default_for_ty(ty),
+                        };
+                    }
+                    Ok(())
+                },
+            )
             .expect("define stub");
     }
     linker
@@ -113,6 +124,56 @@ impl Subject {
             Subject::Kiln(rt) => corpus::compile_and_run(rt, program, size).expect("kiln: run"),
             Subject::Wasmi(engine) => WasmiInstance::new(engine, program.wasm).call(size),
         }
+    }
+
+    /// One time-to-result run, timed in two parts: start-up (compile, instantiate,
+    /// `_initialize`) and `run`.
+    fn probe(&self, program: &Program, size: i32) -> Probe {
+        let start = Instant::now();
+        match self {
+            Subject::Kiln(rt) => {
+                let compiled = rt.compile(program.wasm).expect("kiln: compile");
+                let module = corpus::instantiate(rt, &compiled).expect("kiln: instantiate");
+                let startup = start.elapsed().as_secs_f64();
+                let checksum = corpus::run(&module, size).expect("kiln: run");
+                let run = start.elapsed().as_secs_f64() - startup;
+                module.close().expect("kiln: close");
+                Probe {
+                    checksum,
+                    size,
+                    startup,
+                    run,
+                }
+            }
+            Subject::Wasmi(engine) => {
+                let mut instance = WasmiInstance::new(engine, program.wasm);
+                let startup = start.elapsed().as_secs_f64();
+                let checksum = instance.call(size);
+                Probe {
+                    checksum,
+                    size,
+                    startup,
+                    run: start.elapsed().as_secs_f64() - startup,
+                }
+            }
+        }
+    }
+}
+
+/// A timed time-to-result run (see [`Subject::probe`]).
+#[derive(Clone, Copy, Debug)]
+struct Probe {
+    checksum: i64,
+    size: i32,
+    startup: f64,
+    run: f64,
+}
+
+impl Probe {
+    /// Estimated seconds of a time-to-result run at `size`: the same start-up, and `run`
+    /// scaled linearly.
+    fn estimate(&self, size: i32) -> f64 {
+        self.startup + self.run * f64::from(size) / f64::from(self.size)
     }
 }
 
@@ -175,27 +236,32 @@ fn ttr(c: &mut Criterion, program: &Program, sizes: &[i32]) {
     group.sample_size(10);
     group.warm_up_time(Duration::from_millis(500));
     group.measurement_time(Duration::from_secs(2));
-    // Per engine: (size, seconds) of its last checked run.
-    let mut last: Vec<Option<(i32, f64)>> = vec![None; subjects.len()];
+    // Per engine: its probe at the last size it was measured at.
+    let mut last: Vec<Option<Probe>> = vec![None; subjects.len()];
     for (&size, &(_, label)) in sizes.iter().zip(&TARGETS) {
         let mut expected = None;
         for (i, (name, subject)) in subjects.iter().enumerate() {
-            if let Some((prev_size, secs)) = last[i] {
-                let estimate = secs * f64::from(size) / f64::from(prev_size);
-                if estimate > MAX_ITERATION.as_secs_f64() {
-                    eprintln!(
-                        "corpus_ttr/{}/{label}/{name}: skipped (estimated {estimate:.1} s per run)",
-                        program.name
-                    );
-                    last[i] = Some((size, estimate));
-                    continue;
-                }
+            // Only the interpreters are skipped: `jit` sets the sizes, and `tiered` is what
+            // the sizes are for (its linear estimate would also count its interpreted start).
+            let interpreter = matches!(*name, "interp" | "wasmi");
+            if let Some(estimate) = last[i].map(|p| p.estimate(size))
+                && interpreter
+                && estimate > MAX_ITERATION.as_secs_f64()
+            {
+                eprintln!(
+                    "corpus_ttr/{}/{label}/{name}: skipped (estimated {estimate:.1} s per run)",
+                    program.name
+                );
+                continue;
             }
-            let t = Instant::now();
-            let checksum = subject.time_to_result(program, size);
-            last[i] = Some((size, t.elapsed().as_secs_f64()));
-            let expected = *expected.get_or_insert(checksum);
-            assert_eq!(checksum, expected, "{}: {name} run({size})", program.name);
+            let probe = subject.probe(program, size);
+            last[i] = Some(probe);
+            let expected = *expected.get_or_insert(probe.checksum);
+            assert_eq!(
+                probe.checksum, expected,
+                "{}: {name} run({size})",
+                program.name
+            );
             group.bench_with_input(BenchmarkId::new(label, name), &size, |b, &size| {
                 b.iter(|| subject.time_to_result(program, size))
             });
@@ -227,7 +293,12 @@ fn steady(c: &mut Criterion, program: &Program, size: i32) {
         let start = Instant::now();
         let checksum = call();
         while start.elapsed() < Duration::from_secs(1) {
-            assert_eq!(call(), checksum, "{}: {name} is not deterministic", program.name);
+            assert_eq!(
+                call(),
+                checksum,
+                "{}: {name} is not deterministic",
+                program.name
+            );
         }
         let expected = *expected.get_or_insert(checksum);
         assert_eq!(checksum, expected, "{}: {name} run({size})", program.name);
