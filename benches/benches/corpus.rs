@@ -202,8 +202,8 @@ fn best_of_three(mut f: impl FnMut()) -> f64 {
         .fold(f64::MAX, f64::min)
 }
 
-/// Work sizes whose `jit` run times approximate [`TARGETS`]: a linear estimate from a
-/// small size, corrected once by timing the estimate.
+/// Work sizes whose `jit` run times approximate [`TARGETS`]: a linear estimate from the
+/// last size timed (the test size at first), corrected by timing it when that is cheap.
 fn calibrate(program: &Program) -> Vec<i32> {
     let rt = kiln_runtime(EngineKind::Jit, program);
     let compiled = rt.compile(program.wasm).expect("compile");
@@ -213,18 +213,17 @@ fn calibrate(program: &Program) -> Vec<i32> {
             std::hint::black_box(corpus::run(&module, size).expect("run"));
         })
     };
-    let base = program.test_size;
-    let per_unit = time(base) / f64::from(base);
+    let mut per_unit = time(program.test_size) / f64::from(program.test_size);
     TARGETS
         .iter()
         .map(|&(target, _)| {
             let guess = ((target / per_unit).round() as i32).max(1);
             if target > 0.2 {
-                // Too slow to time three times; the linear estimate serves.
+                // Too slow to time three times; the estimate from the last size serves.
                 return guess;
             }
-            let corrected = f64::from(guess) * target / time(guess).max(1e-6);
-            (corrected.round() as i32).max(1)
+            per_unit = time(guess).max(1e-6) / f64::from(guess);
+            ((target / per_unit).round() as i32).max(1)
         })
         .collect()
 }
