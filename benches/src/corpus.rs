@@ -99,7 +99,8 @@ pub fn register_wasi_stubs(rt: &Runtime, compiled: &CompiledModule) -> Result<Mo
             .new_function_builder()
             .with_stack_func(def.param_types(), &results.clone(), move |caller, stack| {
                 if is_exit {
-                    return Err(caller.exit(stack[0] as u32));
+                    let code = stack.first().map_or(1, |&v| v as u32);
+                    return Err(caller.exit(code));
                 }
                 for (slot, &ty) in stack.iter_mut().zip(&results) {
                     *slot = stub_result(ty);
