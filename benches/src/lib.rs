@@ -8,6 +8,8 @@
 
 use std::fmt::Write as _;
 
+pub mod corpus;
+
 /// WAT source of the recursive Fibonacci kernel.
 pub const FIB_WAT: &str = include_str!("../wasm/fib.wat");
 /// WAT source of the tight integer loop kernel.
