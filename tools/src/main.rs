@@ -566,9 +566,9 @@ fn with_deadline(config: ModuleConfig, deadline: Option<Instant>) -> ModuleConfi
 /// What a failed run reports: a deadline that `--timeout` set is named as such.
 fn run_failure(e: Error, timeout: Option<Duration>) -> Failure {
     match (&e, timeout) {
-        (Error::Exit(exit), Some(t)) if exit.is_deadline_exceeded() => {
-            Failure::Trap(format!("timeout: the guest ran for longer than {t:?}"))
-        }
+        (Error::Exit(exit), Some(t)) if exit.is_deadline_exceeded() => Failure::Trap(format!(
+            "timeout: the guest ran for longer than {t:?} (deadline exceeded)"
+        )),
         _ => e.into(),
     }
 }
