@@ -24,6 +24,8 @@ pub struct Program {
     pub name: &'static str,
     /// The committed binary.
     pub wasm: &'static [u8],
+    /// The `[i32] -> [i64]` export to run: `run`, or a kernel's name in [`KERNELS`].
+    pub export: &'static str,
     /// A work size small enough for a debug-build test in every engine.
     pub test_size: i32,
     /// `run(test_size)` of the native build (`build.sh` prints it; see the README).
@@ -34,6 +36,7 @@ pub struct Program {
 pub const LUA: Program = Program {
     name: "lua",
     wasm: include_bytes!("../corpus/lua/lua.wasm"),
+    export: "run",
     test_size: 2,
     test_checksum: 767_167_137,
 };
@@ -42,6 +45,7 @@ pub const LUA: Program = Program {
 pub const SQLITE: Program = Program {
     name: "sqlite",
     wasm: include_bytes!("../corpus/sqlite/sqlite.wasm"),
+    export: "run",
     test_size: 2,
     test_checksum: 2_777_570_021_338_660_770,
 };
@@ -50,6 +54,7 @@ pub const SQLITE: Program = Program {
 pub const ZSTD: Program = Program {
     name: "zstd",
     wasm: include_bytes!("../corpus/zstd/zstd.wasm"),
+    export: "run",
     test_size: 4,
     test_checksum: 9_005_548_001_958_372_003,
 };
@@ -58,12 +63,39 @@ pub const ZSTD: Program = Program {
 pub const MANYFUNCS: Program = Program {
     name: "manyfuncs",
     wasm: include_bytes!("../corpus/manyfuncs/manyfuncs.wasm"),
+    export: "run",
     test_size: 1000,
     test_checksum: 5_015_234_912_784_594_076,
 };
 
 /// Every program of the corpus.
 pub const PROGRAMS: [Program; 4] = [LUA, SQLITE, ZSTD, MANYFUNCS];
+
+/// `benches/corpus/kernels/kernels.wasm`: small C kernels, one export each.
+const KERNELS_WASM: &[u8] = include_bytes!("../corpus/kernels/kernels.wasm");
+
+/// A kernel of `kernels.wasm` (named after its export) with its native checksum.
+const fn kernel(name: &'static str, test_size: i32, test_checksum: i64) -> Program {
+    Program {
+        name,
+        wasm: KERNELS_WASM,
+        export: name,
+        test_size,
+        test_checksum,
+    }
+}
+
+/// The C kernels of `benches/corpus/kernels/` (byte loop, ALU chain with rotates,
+/// recursion, float loop, bytecode interpreter with a dense switch, sorting), each a
+/// [`Program`] over the same module with its own export.
+pub const KERNELS: [Program; 6] = [
+    kernel("byteloop", 20, 6_084_218_304_711_933_972),
+    kernel("alu_rotate", 20_000, 2_877_712_741_070_990_843),
+    kernel("recursion", 20, 9_086_798_737_961_824_641),
+    kernel("float_loop", 20_000, -8_782_408_910_555_392_780),
+    kernel("switch_interp", 5000, 2_995_772_224_068_288_445),
+    kernel("sort", 5000, 8_166_872_602_095_538_197),
+];
 
 /// A value a WASI stub returns for `results`: [`STUB_ERRNO`] in an `i32` result, zero
 /// otherwise.
@@ -133,14 +165,25 @@ pub fn instantiate(rt: &Runtime, compiled: &CompiledModule) -> Result<Module, Er
 ///
 /// A missing or mistyped `run` export ([`Error::Link`]), or a trap.
 pub fn run(module: &Module, size: i32) -> Result<i64, Error> {
+    run_export(module, "run", size)
+}
+
+/// Calls the `[i32] -> [i64]` export `export` (for instance a kernel of [`KERNELS`]) of
+/// an instance made by [`instantiate`] with `size`.
+///
+/// # Errors
+///
+/// A missing or mistyped export ([`Error::Link`]), or a trap.
+pub fn run_export(module: &Module, export: &str, size: i32) -> Result<i64, Error> {
     let run = module
-        .exported_function("run")
-        .ok_or_else(|| Error::Link("corpus program without export `run`".into()))?
+        .exported_function(export)
+        .ok_or_else(|| Error::Link(format!("corpus program without export `{export}`")))?
         .typed::<i32, i64>()?;
     run.call(size)
 }
 
-/// Time to result: compiles `program`, instantiates it and returns `run(size)`. The
+/// Time to result: compiles `program`, instantiates it and returns the result of its
+/// export (`run`) at `size`. The
 /// runtime must have the stubs of [`register_wasi_stubs`].
 ///
 /// # Errors
@@ -149,7 +192,7 @@ pub fn run(module: &Module, size: i32) -> Result<i64, Error> {
 pub fn compile_and_run(rt: &Runtime, program: &Program, size: i32) -> Result<i64, Error> {
     let compiled = rt.compile(program.wasm)?;
     let module = instantiate(rt, &compiled)?;
-    let result = run(&module, size);
+    let result = run_export(&module, program.export, size);
     module.close()?;
     result
 }

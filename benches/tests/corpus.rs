@@ -1,5 +1,6 @@
 //! Every corpus program (`benches/corpus/`) computes, in every engine, the checksum its
-//! native build prints (recorded in `kiln_benches::corpus` and the programs' READMEs).
+//! native build prints (recorded in `kiln_benches::corpus` and the programs' READMEs), and
+//! so does every C kernel of `benches/corpus/kernels/`.
 
 #[path = "../../api/tests/common/mod.rs"]
 mod common;
@@ -12,11 +13,11 @@ fn check(rt: &Runtime, what: &str, program: &Program) {
     let compiled = rt.compile(program.wasm).expect("corpus program compiles");
     corpus::register_wasi_stubs(rt, &compiled).expect("WASI stubs");
     let module = corpus::instantiate(rt, &compiled).expect("instantiate and _initialize");
-    let got = corpus::run(&module, program.test_size).expect("run");
+    let got = corpus::run_export(&module, program.export, program.test_size).expect("run");
     assert_eq!(
         got, program.test_checksum,
-        "{}: run({}) in {what} differs from the native build",
-        program.name, program.test_size
+        "{}: {}({}) in {what} differs from the native build",
+        program.name, program.export, program.test_size
     );
 }
 
@@ -56,4 +57,11 @@ fn zstd_matches_native_build() {
 #[test]
 fn manyfuncs_matches_native_build() {
     check_everywhere(&corpus::MANYFUNCS);
+}
+
+#[test]
+fn kernels_match_native_build() {
+    for kernel in &corpus::KERNELS {
+        check_everywhere(kernel);
+    }
 }
