@@ -8,6 +8,9 @@
 //!   at start-up by timing `run` on a `jit` instance; all programs scale about linearly.
 //! * `corpus_steady/<program>/<engine>`: repeated `run` on one instance at the `10ms` size,
 //!   after a warm-up of at least a second (so `tiered` has tiered up what is hot).
+//! * `corpus_kernels/<kernel>/<engine>`: the same steady-state measurement for each C
+//!   kernel of `benches/corpus/kernels/` (`kiln_benches::corpus::KERNELS`), at its `10ms`
+//!   size.
 //!
 //! Engines: `interp`, `jit`, `tiered` (default threshold, one background compiler thread),
 //! `wasmi` (default `Config`: lazy translation). Every engine gets the same WASI stubs
@@ -23,7 +26,7 @@
 
 use criterion::{BenchmarkId, Criterion, SamplingMode};
 use kiln::{EngineKind, Runtime};
-use kiln_benches::corpus::{self, PROGRAMS, Program, STUB_ERRNO, WASI_MODULE};
+use kiln_benches::corpus::{self, KERNELS, PROGRAMS, Program, STUB_ERRNO, WASI_MODULE};
 use std::time::{Duration, Instant};
 
 /// Target `jit` run times of the work sizes, with their labels.
@@ -89,8 +92,8 @@ struct WasmiInstance {
 }
 
 impl WasmiInstance {
-    fn new(engine: &wasmi::Engine, wasm: &[u8]) -> WasmiInstance {
-        let module = wasmi::Module::new(engine, wasm).expect("wasmi: compile");
+    fn new(engine: &wasmi::Engine, program: &Program) -> WasmiInstance {
+        let module = wasmi::Module::new(engine, program.wasm).expect("wasmi: compile");
         let mut store = wasmi::Store::new(engine, ());
         let instance = wasmi_linker(engine, &module)
             .instantiate_and_start(&mut store, &module)
@@ -101,8 +104,8 @@ impl WasmiInstance {
             .call(&mut store, ())
             .expect("wasmi: `_initialize` runs");
         let run = instance
-            .get_typed_func::<i32, i64>(&store, "run")
-            .expect("wasmi: typed export `run`");
+            .get_typed_func::<i32, i64>(&store, program.export)
+            .expect("wasmi: typed `[i32] -> [i64]` export");
         WasmiInstance { store, run }
     }
 
@@ -122,7 +125,7 @@ impl Subject {
     fn time_to_result(&self, program: &Program, size: i32) -> i64 {
         match self {
             Subject::Kiln(rt) => corpus::compile_and_run(rt, program, size).expect("kiln: run"),
-            Subject::Wasmi(engine) => WasmiInstance::new(engine, program.wasm).call(size),
+            Subject::Wasmi(engine) => WasmiInstance::new(engine, program).call(size),
         }
     }
 
@@ -135,7 +138,8 @@ impl Subject {
                 let compiled = rt.compile(program.wasm).expect("kiln: compile");
                 let module = corpus::instantiate(rt, &compiled).expect("kiln: instantiate");
                 let startup = start.elapsed().as_secs_f64();
-                let checksum = corpus::run(&module, size).expect("kiln: run");
+                let checksum =
+                    corpus::run_export(&module, program.export, size).expect("kiln: run");
                 let run = start.elapsed().as_secs_f64() - startup;
                 module.close().expect("kiln: close");
                 Probe {
@@ -146,7 +150,7 @@ impl Subject {
                 }
             }
             Subject::Wasmi(engine) => {
-                let mut instance = WasmiInstance::new(engine, program.wasm);
+                let mut instance = WasmiInstance::new(engine, program);
                 let startup = start.elapsed().as_secs_f64();
                 let checksum = instance.call(size);
                 Probe {
@@ -210,7 +214,7 @@ fn calibrate(program: &Program) -> Vec<i32> {
     let module = corpus::instantiate(&rt, &compiled).expect("instantiate");
     let time = |size: i32| {
         best_of_three(|| {
-            std::hint::black_box(corpus::run(&module, size).expect("run"));
+            std::hint::black_box(corpus::run_export(&module, program.export, size).expect("run"));
         })
     };
     let mut per_unit = time(program.test_size) / f64::from(program.test_size);
@@ -270,8 +274,8 @@ fn ttr(c: &mut Criterion, program: &Program, sizes: &[i32]) {
     group.finish();
 }
 
-fn steady(c: &mut Criterion, program: &Program, size: i32) {
-    let mut group = c.benchmark_group("corpus_steady");
+fn steady(c: &mut Criterion, group_name: &str, program: &Program, size: i32) {
+    let mut group = c.benchmark_group(group_name);
     group.sample_size(10);
     group.warm_up_time(Duration::from_secs(1));
     group.measurement_time(Duration::from_secs(3));
@@ -281,10 +285,10 @@ fn steady(c: &mut Criterion, program: &Program, size: i32) {
             Subject::Kiln(rt) => {
                 let compiled = rt.compile(program.wasm).expect("compile");
                 let module = corpus::instantiate(&rt, &compiled).expect("instantiate");
-                Box::new(move || corpus::run(&module, size).expect("run"))
+                Box::new(move || corpus::run_export(&module, program.export, size).expect("run"))
             }
             Subject::Wasmi(engine) => {
-                let mut instance = WasmiInstance::new(&engine, program.wasm);
+                let mut instance = WasmiInstance::new(&engine, program);
                 Box::new(move || instance.call(size))
             }
         };
@@ -318,7 +322,12 @@ fn bench(c: &mut Criterion) {
             sizes.truncate(1);
         }
         ttr(c, program, &sizes);
-        steady(c, program, sizes[0]);
+        steady(c, "corpus_steady", program, sizes[0]);
+    }
+    // The kernels start in microseconds, so only their steady state is of interest.
+    for kernel in &KERNELS {
+        let sizes = calibrate(kernel);
+        steady(c, "corpus_kernels", kernel, sizes[0]);
     }
 }
 
