@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Prints the tables of the `corpus` bench (benches/benches/corpus.rs) from criterion's
-estimates: medians per engine, tiered / min(interp, jit), and interp / wasmi.
+estimates: medians per engine, tiered / min(interp, jit) (tiered / jit for the C kernels),
+and interp / wasmi.
 
 Usage: python3 benches/corpus_table.py [TARGET_DIR]   (default: target)
 
@@ -68,3 +69,14 @@ programs = sorted({f for g, f, _ in data if g == "corpus_steady"})
 for program in programs:
     times = {v: ms for (g, f, v), ms in data.items() if g == "corpus_steady" and f == program}
     row(program, times)
+kernels = sorted({f for g, f, _ in data if g == "corpus_kernels"})
+if kernels:
+    # A kernel is small enough to be compiled whole, so tiered is compared with jit alone.
+    print("\nC kernels, steady state (`corpus_kernels`, the 10ms size), medians:\n")
+    print("| kernel | " + " | ".join(ENGINES) + " | tiered / jit | interp / wasmi |")
+    print("|---" * (len(ENGINES) + 3) + "|")
+    for kernel in kernels:
+        times = {v: ms for (g, f, v), ms in data.items() if g == "corpus_kernels" and f == kernel}
+        i, j, t, w = (times.get(e) for e in ENGINES)
+        cells = [fmt(times.get(e)) for e in ENGINES] + [ratio(t, j), ratio(i, w)]
+        print(f"| {kernel} | " + " | ".join(cells) + " |")
