@@ -574,16 +574,11 @@ impl ModuleConfig {
     /// `/data` or `.`). The directory is opened at instantiation (which fails if it
     /// cannot be); the guest cannot reach anything outside it.
     pub fn with_preopen_dir(
-        mut self,
+        self,
         host: impl Into<std::path::PathBuf>,
         guest: impl Into<String>,
     ) -> ModuleConfig {
-        self.wasi.preopens.push(crate::wasi::Preopen {
-            host: host.into(),
-            guest: guest.into(),
-            read_only: false,
-        });
-        self
+        self.preopen(host.into(), guest.into(), false)
     }
 
     /// [`with_preopen_dir`](Self::with_preopen_dir), read-only: the guest can open, read,
@@ -593,14 +588,18 @@ impl ModuleConfig {
     /// restriction covers every descriptor opened through this directory; the same host
     /// directory given again writable (or a writable parent of it) stays writable.
     pub fn with_readonly_preopen_dir(
-        mut self,
+        self,
         host: impl Into<std::path::PathBuf>,
         guest: impl Into<String>,
     ) -> ModuleConfig {
+        self.preopen(host.into(), guest.into(), true)
+    }
+
+    fn preopen(mut self, host: std::path::PathBuf, guest: String, read_only: bool) -> ModuleConfig {
         self.wasi.preopens.push(crate::wasi::Preopen {
-            host: host.into(),
-            guest: guest.into(),
-            read_only: true,
+            host,
+            guest,
+            read_only,
         });
         self
     }

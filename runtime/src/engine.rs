@@ -457,6 +457,15 @@ impl Engine {
         }))
     }
 
+    /// The native-linking state (a poisoned lock is taken over: the state is a list of
+    /// weak references and a flag, valid at every step).
+    fn native_links(&self) -> std::sync::MutexGuard<'_, NativeLinks> {
+        self.0
+            .native_links
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Points the indirection slots of the new instance `inst` at native entry points:
     /// now, or (engine `tiered` before its first publication) when [`Engine::link_native`]
     /// runs. Engine `interp` has no native code and links nothing.
@@ -470,11 +479,7 @@ impl Engine {
         let Some(backend) = self.backend() else {
             return Ok(());
         };
-        let mut links = self
-            .0
-            .native_links
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let mut links = self.native_links();
         match &mut *links {
             NativeLinks::Deferred(pending) => {
                 // Drop the entries of dropped instances before the list grows again, so
@@ -498,11 +503,7 @@ impl Engine {
         let Some(backend) = self.backend() else {
             return Ok(());
         };
-        let mut links = self
-            .0
-            .native_links
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let mut links = self.native_links();
         if let NativeLinks::Deferred(pending) = &mut *links {
             while let Some(weak) = pending.last() {
                 if let Some(inst) = weak.upgrade() {
@@ -525,14 +526,7 @@ impl Engine {
     /// assert!(engine.links_native_eagerly());
     /// ```
     pub fn links_native_eagerly(&self) -> bool {
-        matches!(
-            *self
-                .0
-                .native_links
-                .lock()
-                .unwrap_or_else(|e| e.into_inner()),
-            NativeLinks::Eager
-        )
+        matches!(*self.native_links(), NativeLinks::Eager)
     }
 
     /// The tiering policy (engine `tiered` only).
