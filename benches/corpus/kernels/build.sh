@@ -4,9 +4,7 @@
 #
 # Needs (Debian 12): apt-get install -y clang lld wasi-libc libclang-rt-14-dev-wasm32 gcc
 set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+source "$(dirname "$0")/../lib.sh"
 # -ffp-contract=off: no fused multiply-add in the native build, so its doubles round as
 # Wasm's do.
 clang --target=wasm32-wasi --sysroot=/usr -O2 -mexec-model=reactor -Wl,--strip-debug \

@@ -6,16 +6,9 @@
 # and a deb-src line for bookworm (apt-get source). Usage: ./build.sh [LUA_SOURCE_DIR]
 # Without an argument the package is fetched into a temporary directory.
 set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
+source "$(dirname "$0")/../lib.sh"
 version=5.4.4-3+deb12u1
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-if [ $# -ge 1 ]; then
-    src=$(cd "$1" && pwd)
-else
-    (cd "$work" && apt-get source "lua5.4=$version" >/dev/null)
-    src="$work/lua5.4-5.4.4"
-fi
+debian_source lua5.4 "$version" lua5.4-5.4.4 "$@"
 # The Lua core and the libraries the driver opens (no lua.c/luac.c, io, os, package).
 files="lapi lcode lctype ldebug ldo ldump lfunc lgc llex lmem lobject lopcodes lparser
 lstate lstring ltable ltm lundump lvm lzio lauxlib lbaselib lcorolib ldblib lmathlib

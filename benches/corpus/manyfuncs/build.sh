@@ -4,9 +4,7 @@
 #
 # Needs (Debian 12): apt-get install -y clang lld wasi-libc libclang-rt-14-dev-wasm32 gcc python3
 set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+source "$(dirname "$0")/../lib.sh"
 python3 "$here/generate.py" 6000 > "$work/many_functions.c"
 clang --target=wasm32-wasi --sysroot=/usr -O2 -mexec-model=reactor -Wl,--strip-debug \
     -Wl,--export=_initialize -o "$here/manyfuncs.wasm" "$work/many_functions.c"

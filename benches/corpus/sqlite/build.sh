@@ -7,16 +7,9 @@
 # Usage: ./build.sh [SQLITE_SOURCE_DIR]; without an argument the package is fetched into a
 # temporary directory.
 set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
+source "$(dirname "$0")/../lib.sh"
 version=3.40.1-2+deb12u2
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-if [ $# -ge 1 ]; then
-    src=$(cd "$1" && pwd)
-else
-    (cd "$work" && apt-get source "sqlite3=$version" >/dev/null)
-    src="$work/sqlite3-3.40.1"
-fi
+debian_source sqlite3 "$version" sqlite3-3.40.1 "$@"
 mkdir "$work/build"
 (cd "$work/build" && "$src/configure" >/dev/null && make sqlite3.c >/dev/null)
 # OS_OTHER: the driver supplies the VFS. LONGDOUBLE_TYPE=double: the same float<->text

@@ -8,16 +8,9 @@
 # and a deb-src line for bookworm (apt-get source). Usage: ./build.sh [ZSTD_SOURCE_DIR];
 # without an argument the package is fetched into a temporary directory.
 set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
+source "$(dirname "$0")/../lib.sh"
 version=1.5.4+dfsg2-5
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-if [ $# -ge 1 ]; then
-    src=$(cd "$1" && pwd)
-else
-    (cd "$work" && apt-get source "libzstd=$version" >/dev/null)
-    src="$work/libzstd-1.5.4+dfsg2"
-fi
+debian_source libzstd "$version" libzstd-1.5.4+dfsg2 "$@"
 lib="$src/lib"
 sources=("$lib"/common/*.c "$lib"/compress/*.c "$lib"/decompress/*.c "$lib"/dictBuilder/*.c
     "$lib"/legacy/*.c)
