@@ -2299,22 +2299,35 @@ mod handlers {
             }
         }
     );
-    handler!(
-        V128Bitselect { d, a, b } | ip,
-        s,
-        cx | {
-            // SAFETY: `d`, `a`, `b` and the `Ext`'s `c` are v128 slot operands; the translator
-            // emits the `Ext` right after.
-            unsafe {
-                let Op::Ext { c } = *ip.add(1) else {
-                    std::hint::unreachable_unchecked()
-                };
-                let r = simd::v128_bitselect(get2(s, a), get2(s, b), get2(s, c));
-                set2(s, d, r);
-                dispatch(ip.add(2), s, cx)
-            }
-        }
-    );
+    /// `d = f(a, b, c)`, all v128, `c` in the following `Ext`.
+    macro_rules! v_ternops {
+        ($($name:ident => $f:path;)*) => {$(
+            handler!($name { d, a, b } |ip, s, cx| {
+                // SAFETY: `d`, `a`, `b` and the `Ext`'s `c` are v128 slot operands; the
+                // translator emits the `Ext` right after.
+                unsafe {
+                    let Op::Ext { c } = *ip.add(1) else {
+                        std::hint::unreachable_unchecked()
+                    };
+                    let r = $f(get2(s, a), get2(s, b), get2(s, c));
+                    set2(s, d, r);
+                    dispatch(ip.add(2), s, cx)
+                }
+            });
+        )*};
+    }
+
+    v_ternops! {
+        V128Bitselect => simd::v128_bitselect;
+        I8x16RelaxedLaneselect => simd::i8x16_relaxed_laneselect;
+        I32x4RelaxedLaneselect => simd::i32x4_relaxed_laneselect;
+        I64x2RelaxedLaneselect => simd::i64x2_relaxed_laneselect;
+        F32x4RelaxedMadd => simd::f32x4_relaxed_madd;
+        F32x4RelaxedNmadd => simd::f32x4_relaxed_nmadd;
+        F64x2RelaxedMadd => simd::f64x2_relaxed_madd;
+        F64x2RelaxedNmadd => simd::f64x2_relaxed_nmadd;
+        I32x4RelaxedDotI8x16I7x16AddS => simd::i32x4_relaxed_dot_i8x16_i7x16_add_s;
+    }
     handler!(
         V128Store { a, v, off } | ip,
         s,
@@ -2484,6 +2497,8 @@ mod handlers {
         F64x2ConvertLowI32x4U => simd::f64x2_convert_low_i32x4_u;
         F32x4DemoteF64x2Zero => simd::f32x4_demote_f64x2_zero;
         F64x2PromoteLowF32x4 => simd::f64x2_promote_low_f32x4;
+        I32x4RelaxedTruncF32x4S => simd::i32x4_relaxed_trunc_f32x4_s;
+        I32x4RelaxedTruncF64x2SZero => simd::i32x4_relaxed_trunc_f64x2_s_zero;
     }
 
     v_binops! {
@@ -2607,6 +2622,9 @@ mod handlers {
         F64x2Max => simd::f64x2_max;
         F64x2PMin => simd::f64x2_pmin;
         F64x2PMax => simd::f64x2_pmax;
+        I8x16RelaxedSwizzle => simd::i8x16_relaxed_swizzle;
+        I16x8RelaxedQ15mulrS => simd::i16x8_relaxed_q15mulr_s;
+        I16x8RelaxedDotI8x16I7x16S => simd::i16x8_relaxed_dot_i8x16_i7x16_s;
     }
 }
 

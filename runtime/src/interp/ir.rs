@@ -275,6 +275,8 @@ define_ops! {
         I32x4TruncSatF32x4S, I32x4TruncSatF32x4U, F32x4ConvertI32x4S, F32x4ConvertI32x4U,
         I32x4TruncSatF64x2SZero, I32x4TruncSatF64x2UZero, F64x2ConvertLowI32x4S,
         F64x2ConvertLowI32x4U, F32x4DemoteF64x2Zero, F64x2PromoteLowF32x4,
+        // Relaxed SIMD (the others share the instructions of their deterministic choice).
+        I32x4RelaxedTruncF32x4S, I32x4RelaxedTruncF64x2SZero,
     }
     v_binary {
         // Shifts: `b` is the i32 count.
@@ -307,6 +309,7 @@ define_ops! {
         I64x2ExtMulHighI32x4U,
         F32x4Add, F32x4Sub, F32x4Mul, F32x4Div, F32x4Min, F32x4Max, F32x4PMin, F32x4PMax,
         F64x2Add, F64x2Sub, F64x2Mul, F64x2Div, F64x2Min, F64x2Max, F64x2PMin, F64x2PMax,
+        I8x16RelaxedSwizzle, I16x8RelaxedQ15mulrS, I16x8RelaxedDotI8x16I7x16S,
     }
     v_load {
         V128Load, V128Load8x8S, V128Load8x8U, V128Load16x4S, V128Load16x4U, V128Load32x2S,
@@ -328,6 +331,16 @@ define_ops! {
         I8x16Shuffle { d: Slot, a: Slot, b: Slot },
         /// `d = bitselect(a, b, c)`, `c` in the following `Ext`.
         V128Bitselect { d: Slot, a: Slot, b: Slot },
+        /// Relaxed SIMD with three v128 operands: `d = op(a, b, c)`, `c` in the following
+        /// `Ext`.
+        I8x16RelaxedLaneselect { d: Slot, a: Slot, b: Slot },
+        I32x4RelaxedLaneselect { d: Slot, a: Slot, b: Slot },
+        I64x2RelaxedLaneselect { d: Slot, a: Slot, b: Slot },
+        F32x4RelaxedMadd { d: Slot, a: Slot, b: Slot },
+        F32x4RelaxedNmadd { d: Slot, a: Slot, b: Slot },
+        F64x2RelaxedMadd { d: Slot, a: Slot, b: Slot },
+        F64x2RelaxedNmadd { d: Slot, a: Slot, b: Slot },
+        I32x4RelaxedDotI8x16I7x16AddS { d: Slot, a: Slot, b: Slot },
         /// `d = a` with a lane replaced by the scalar `b`; lane in the following `Imm`.
         I8x16ReplaceLane { d: Slot, a: Slot, b: Slot },
         I16x8ReplaceLane { d: Slot, a: Slot, b: Slot },

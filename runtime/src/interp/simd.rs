@@ -601,6 +601,131 @@ pub fn f32x4_demote_f64x2_zero(a: V128) -> V128 {
     from_f32x4([a[0] as f32, a[1] as f32, 0.0, 0.0])
 }
 
+// Relaxed SIMD (WebAssembly 3.0). The proposal lets each instruction return one of several
+// results; Kiln fixes one per instruction, the one its native code computes on x86-64 (see
+// RATIONALE.md, "Relaxed SIMD: one result per instruction"), so that every engine and tier
+// returns the same bits. `relaxed_min`/`max` are `pmin`/`pmax`, `relaxed_trunc_*_u` are
+// `trunc_sat_*_u` and `i16x8.relaxed_laneselect` is `bitselect`: no functions of their own.
+
+/// `i8x16.relaxed_swizzle`, as x86 `pshufb`: lane `i` is 0 when bit 7 of `b[i]` is set,
+/// else byte `b[i] & 15` of `a` (so indices 16..=127 wrap instead of giving 0).
+#[inline]
+pub fn i8x16_relaxed_swizzle(a: V128, b: V128) -> V128 {
+    let (a, s) = (u8x16(a), u8x16(b));
+    from_u8x16(s.map(|k| if k & 0x80 != 0 { 0 } else { a[k as usize & 15] }))
+}
+
+/// `i32x4.relaxed_trunc_f32x4_s`, as x86 `cvttps2dq`: truncation, and `i32::MIN` for NaN
+/// and for lanes out of the `i32` range.
+#[inline]
+pub fn i32x4_relaxed_trunc_f32x4_s(a: V128) -> V128 {
+    // -2^31 is exact in f32; below it, the next f32 truncates out of range.
+    from_i32x4(f32x4(a).map(|x| {
+        if (-2_147_483_648.0..2_147_483_648.0).contains(&x) {
+            x as i32
+        } else {
+            i32::MIN
+        }
+    }))
+}
+
+/// `i32x4.relaxed_trunc_f64x2_s_zero`, as x86 `cvttpd2dq`: truncation, `i32::MIN` for NaN
+/// and out of range, zero upper lanes.
+#[inline]
+pub fn i32x4_relaxed_trunc_f64x2_s_zero(a: V128) -> V128 {
+    // Open below: -2^31 - 0.5 still truncates to -2^31.
+    let t = f64x2(a).map(|x| {
+        if x > -2_147_483_649.0 && x < 2_147_483_648.0 {
+            x as i32
+        } else {
+            i32::MIN
+        }
+    });
+    from_i32x4([t[0], t[1], 0, 0])
+}
+
+map2! {
+    // x86 `pmulhrsw`: rounding like `q15mulr_sat_s`, but -1 * -1 (0x8000 squared) wraps
+    // to -32768 instead of saturating to 32767.
+    i16x8_relaxed_q15mulr_s => i16x8, from_i16x8, |x, y| {
+        ((x as i32 * y as i32 + 0x4000) >> 15) as i16
+    };
+}
+
+/// `f32x4.relaxed_madd`: `a * b + c`, unfused: the product rounds before the sum, as
+/// baseline x86-64 (no FMA) computes it. (Rust never contracts `*` and `+` into a fused
+/// multiply-add, so the host does the same.)
+#[inline]
+pub fn f32x4_relaxed_madd(a: V128, b: V128, c: V128) -> V128 {
+    f32x4_add(f32x4_mul(a, b), c)
+}
+
+/// `f32x4.relaxed_nmadd`: `-a * b + c`, unfused.
+#[inline]
+pub fn f32x4_relaxed_nmadd(a: V128, b: V128, c: V128) -> V128 {
+    f32x4_add(f32x4_mul(f32x4_neg(a), b), c)
+}
+
+/// `f64x2.relaxed_madd`: `a * b + c`, unfused.
+#[inline]
+pub fn f64x2_relaxed_madd(a: V128, b: V128, c: V128) -> V128 {
+    f64x2_add(f64x2_mul(a, b), c)
+}
+
+/// `f64x2.relaxed_nmadd`: `-a * b + c`, unfused.
+#[inline]
+pub fn f64x2_relaxed_nmadd(a: V128, b: V128, c: V128) -> V128 {
+    f64x2_add(f64x2_mul(f64x2_neg(a), b), c)
+}
+
+/// Lane selection by the top bit of each mask lane, as x86 `pblendvb`/`blendvps`/`blendvpd`.
+macro_rules! laneselect {
+    ($($name:ident => $to:ident, $from:ident;)*) => {$(
+        #[doc = concat!("`", stringify!($name), "`: the lane of `a` where the mask lane's top")]
+        /// bit is set, of `b` elsewhere (the other mask bits are ignored).
+        #[inline]
+        pub fn $name(a: V128, b: V128, mask: V128) -> V128 {
+            let (a, b, m) = ($to(a), $to(b), $to(mask));
+            $from(std::array::from_fn(|i| if m[i] < 0 { a[i] } else { b[i] }))
+        }
+    )*};
+}
+
+laneselect! {
+    i8x16_relaxed_laneselect => i8x16, from_i8x16;
+    i32x4_relaxed_laneselect => i32x4, from_i32x4;
+    i64x2_relaxed_laneselect => i64x2, from_i64x2;
+}
+
+/// The pairwise products of x86 `pmaddubsw`: lane `i` is `a[2i] * b[2i] + a[2i+1] * b[2i+1]`
+/// with the lanes of `a` signed, those of `b` unsigned, the sum saturated to `i16`.
+#[inline]
+fn pmaddubsw(a: V128, b: V128) -> [i16; 8] {
+    let (a, b) = (i8x16(a), u8x16(b));
+    std::array::from_fn(|i| {
+        let lo = a[2 * i] as i32 * b[2 * i] as i32;
+        let hi = a[2 * i + 1] as i32 * b[2 * i + 1] as i32;
+        (lo + hi).clamp(i16::MIN as i32, i16::MAX as i32) as i16
+    })
+}
+
+/// `i16x8.relaxed_dot_i8x16_i7x16_s`, as x86 `pmaddubsw`: `b`'s lanes unsigned, so a lane of
+/// `b` with its top bit set counts as 128..=255; the pair sums saturate.
+#[inline]
+pub fn i16x8_relaxed_dot_i8x16_i7x16_s(a: V128, b: V128) -> V128 {
+    from_i16x8(pmaddubsw(a, b))
+}
+
+/// `i32x4.relaxed_dot_i8x16_i7x16_add_s`: the saturated pairs of `pmaddubsw`, summed in
+/// pairs exactly in 32 bits, plus `c` (wrapping).
+#[inline]
+pub fn i32x4_relaxed_dot_i8x16_i7x16_add_s(a: V128, b: V128, c: V128) -> V128 {
+    let (p, c) = (pmaddubsw(a, b), i32x4(c));
+    from_i32x4(std::array::from_fn(|i| {
+        (p[2 * i] as i32 + p[2 * i + 1] as i32).wrapping_add(c[i])
+    }))
+}
+
 // Memory: the lanes of extending loads (`bytes` as read from memory, little-endian).
 
 /// `v128.load8x8_s`.

@@ -1592,6 +1592,15 @@ impl<'m> Translator<'m> {
         Ok(())
     }
 
+    /// An instruction with v128 operands `a`, `b` and `c` and a v128 result, then
+    /// `Ext { c }`.
+    fn v_ternary(&mut self, f: impl FnOnce(Slot, Slot, Slot) -> Op) -> Result<()> {
+        let c = self.pop();
+        self.v_binary(f)?;
+        self.emit(Op::Ext { c: c.src });
+        Ok(())
+    }
+
     /// An instruction with operands `a` and `b` and a v128 result, then `Imm { a: imm }`.
     fn v_binary_imm(&mut self, imm: u32, f: impl FnOnce(Slot, Slot, Slot) -> Op) -> Result<()> {
         self.v_binary(f)?;
@@ -1692,12 +1701,44 @@ impl<'m> Translator<'m> {
                         let k = self.v128_const(u128::from_le_bytes(lanes));
                         self.v_binary_imm(k, |d, a, b| Op::I8x16Shuffle { d, a, b })
                     }
-                    O::V128Bitselect => {
-                        let c = self.pop();
-                        self.v_binary(|d, a, b| Op::V128Bitselect { d, a, b })?;
-                        self.emit(Op::Ext { c: c.src });
-                        Ok(())
+                    O::V128Bitselect | O::I16x8RelaxedLaneselect => {
+                        self.v_ternary(|d, a, b| Op::V128Bitselect { d, a, b })
                     }
+                    O::I8x16RelaxedLaneselect => {
+                        self.v_ternary(|d, a, b| Op::I8x16RelaxedLaneselect { d, a, b })
+                    }
+                    O::I32x4RelaxedLaneselect => {
+                        self.v_ternary(|d, a, b| Op::I32x4RelaxedLaneselect { d, a, b })
+                    }
+                    O::I64x2RelaxedLaneselect => {
+                        self.v_ternary(|d, a, b| Op::I64x2RelaxedLaneselect { d, a, b })
+                    }
+                    O::F32x4RelaxedMadd => {
+                        self.v_ternary(|d, a, b| Op::F32x4RelaxedMadd { d, a, b })
+                    }
+                    O::F32x4RelaxedNmadd => {
+                        self.v_ternary(|d, a, b| Op::F32x4RelaxedNmadd { d, a, b })
+                    }
+                    O::F64x2RelaxedMadd => {
+                        self.v_ternary(|d, a, b| Op::F64x2RelaxedMadd { d, a, b })
+                    }
+                    O::F64x2RelaxedNmadd => {
+                        self.v_ternary(|d, a, b| Op::F64x2RelaxedNmadd { d, a, b })
+                    }
+                    O::I32x4RelaxedDotI8x16I7x16AddS => {
+                        self.v_ternary(|d, a, b| Op::I32x4RelaxedDotI8x16I7x16AddS { d, a, b })
+                    }
+                    // Relaxed instructions whose fixed result is that of a 2.0 instruction
+                    // (RATIONALE.md, "Relaxed SIMD: one result per instruction").
+                    O::F32x4RelaxedMin => self.v_binary(|d, a, b| Op::F32x4PMin { d, a, b }),
+                    O::F32x4RelaxedMax => self.v_binary(|d, a, b| Op::F32x4PMax { d, a, b }),
+                    O::F64x2RelaxedMin => self.v_binary(|d, a, b| Op::F64x2PMin { d, a, b }),
+                    O::F64x2RelaxedMax => self.v_binary(|d, a, b| Op::F64x2PMax { d, a, b }),
+                    O::I32x4RelaxedTruncF32x4U => {
+                        self.v_unary(ValType::V128, |d, a| Op::I32x4TruncSatF32x4U { d, a })
+                    }
+                    O::I32x4RelaxedTruncF64x2UZero => self
+                        .v_unary(ValType::V128, |d, a| Op::I32x4TruncSatF64x2UZero { d, a }),
                     other => Err(unsupported(format_args!("operator {other:?}"))),
                 }
             };
@@ -1720,6 +1761,7 @@ impl<'m> Translator<'m> {
                 I32x4TruncSatF32x4S, I32x4TruncSatF32x4U, F32x4ConvertI32x4S, F32x4ConvertI32x4U,
                 I32x4TruncSatF64x2SZero, I32x4TruncSatF64x2UZero, F64x2ConvertLowI32x4S,
                 F64x2ConvertLowI32x4U, F32x4DemoteF64x2Zero, F64x2PromoteLowF32x4,
+                I32x4RelaxedTruncF32x4S, I32x4RelaxedTruncF64x2SZero,
             }
             to_i32 {
                 V128AnyTrue, I8x16AllTrue, I8x16Bitmask, I16x8AllTrue, I16x8Bitmask,
@@ -1760,6 +1802,7 @@ impl<'m> Translator<'m> {
                 I64x2ExtMulHighI32x4U,
                 F32x4Add, F32x4Sub, F32x4Mul, F32x4Div, F32x4Min, F32x4Max, F32x4PMin, F32x4PMax,
                 F64x2Add, F64x2Sub, F64x2Mul, F64x2Div, F64x2Min, F64x2Max, F64x2PMin, F64x2PMax,
+                I8x16RelaxedSwizzle, I16x8RelaxedQ15mulrS, I16x8RelaxedDotI8x16I7x16S,
             }
             extract {
                 I8x16ExtractLaneS => I8x16ExtractLaneS: I32,
