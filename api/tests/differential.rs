@@ -15,19 +15,27 @@
 //!   kind;
 //! - the full contents of every exported memory and the value of every exported global.
 //!
+//! A second batch adds relaxed SIMD (WebAssembly 3.0) to the generator and runs every
+//! engine in 3.0 mode: each relaxed instruction has one fixed result, so the comparison is
+//! as exact as for the rest (relaxed float results are NaN-canonicalised like the others).
+//!
 //! A call that exhausts the call stack in any engine matches anything (tiers legitimately
 //! have different stack depths); the rest of that module is skipped because its state may
 //! differ from then on. How often that happens is printed.
 //!
 //! To reproduce one seed: `KILN_DIFF_SEED=1234 cargo test -p kiln --test differential --
-//! --ignored --nocapture seed`. A mismatching module is written to the temporary directory as
+//! --ignored --nocapture seed` (with `KILN_DIFF_RELAXED=1` for a seed of the relaxed SIMD
+//! batch). A mismatching module is written to the temporary directory as
 //! `kiln-differential-<seed>.wasm` (`wasm-tools print` shows it).
 
 #[path = "../../tools/fuzz/src/smith.rs"]
 mod smith;
 
 use arbitrary::Unstructured;
-use kiln::{EngineKind, Error, Module, ModuleConfig, Runtime, RuntimeConfig, TrapCode, ValueType};
+use kiln::{
+    CoreFeatures, EngineKind, Error, Module, ModuleConfig, Runtime, RuntimeConfig, TrapCode,
+    ValueType,
+};
 use smith::{Prng, export_global, smith_config};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -64,12 +72,15 @@ struct Generated {
     exports: BTreeMap<String, wasmparser::ExternalKind>,
 }
 
-/// Generates the module of `seed`, or `None` when wasm-smith gives up on the input.
-fn generate(seed: u64) -> Option<Generated> {
+/// Generates the module of `seed` (with relaxed SIMD when `relaxed`), or `None` when
+/// wasm-smith gives up on the input.
+fn generate(seed: u64, relaxed: bool) -> Option<Generated> {
     let input = Prng::new(seed).bytes(INPUT_BYTES);
     let mut u = Unstructured::new(&input);
     // Every other seed avoids traps.
-    let mut module = wasm_smith::Module::new(smith_config(seed % 2 == 1, 3, 1), &mut u).ok()?;
+    let mut config = smith_config(seed % 2 == 1, 3, 1);
+    config.relaxed_simd_enabled = relaxed;
+    let mut module = wasm_smith::Module::new(config, &mut u).ok()?;
     let fuel = module
         .ensure_termination(FUEL)
         .expect("wasm-smith generated every function body itself");
@@ -294,6 +305,8 @@ struct Stats {
     generated: u64,
     /// Generated modules with v128 operators or values.
     simd_modules: u64,
+    /// Generated modules with relaxed SIMD instructions.
+    relaxed_modules: u64,
     wasm_bytes: u64,
     instantiated: u64,
     instantiation_traps: u64,
@@ -310,12 +323,13 @@ struct Stats {
 }
 
 /// The engines compared with the interpreter: every other one this build has, else a
-/// second interpreter runtime.
-fn engines() -> Vec<(String, Runtime)> {
+/// second interpreter runtime. All accept `features`.
+fn engines(features: CoreFeatures) -> Vec<(String, Runtime)> {
     let runtime = |engine| {
         Runtime::with_config(
             RuntimeConfig::new()
                 .with_engine(engine)
+                .with_core_features(features)
                 .with_memory_limit_pages(MEMORY_LIMIT_PAGES)
                 .with_fuel(true),
         )
@@ -332,6 +346,7 @@ fn engines() -> Vec<(String, Runtime)> {
             for (threshold, sync) in tier_thresholds() {
                 let config = RuntimeConfig::new()
                     .with_engine(engine)
+                    .with_core_features(features)
                     .with_memory_limit_pages(MEMORY_LIMIT_PAGES)
                     .with_tier_threshold(threshold)
                     .with_tier_sync(sync)
@@ -384,12 +399,33 @@ fn tier_thresholds() -> [(u32, bool); 3] {
     ]
 }
 
+/// Whether `wasm` contains a relaxed SIMD instruction.
+fn uses_relaxed_simd(wasm: &[u8]) -> bool {
+    wasmparser::Parser::new(0).parse_all(wasm).any(|payload| {
+        let Ok(wasmparser::Payload::CodeSectionEntry(body)) = payload else {
+            return false;
+        };
+        let Ok(mut ops) = body.get_operators_reader() else {
+            return false;
+        };
+        while let Ok(op) = ops.read() {
+            if format!("{op:?}").contains("Relaxed") {
+                return true;
+            }
+        }
+        false
+    })
+}
+
 /// Runs one seed on every engine, comparing as it goes; mismatches go to `stats`.
-fn run_seed(seed: u64, engines: &[(String, Runtime)], stats: &mut Stats) {
+fn run_seed(seed: u64, relaxed: bool, engines: &[(String, Runtime)], stats: &mut Stats) {
     stats.seeds += 1;
-    let Some(generated) = generate(seed) else {
+    let Some(generated) = generate(seed, relaxed) else {
         return;
     };
+    if relaxed && uses_relaxed_simd(&generated.wasm) {
+        stats.relaxed_modules += 1;
+    }
     stats.generated += 1;
     stats.wasm_bytes += generated.wasm.len() as u64;
     if engines[0]
@@ -590,24 +626,31 @@ fn compare_states(
     true
 }
 
-/// Runs `count` seeds from `first`, prints what was compared and how much ran, and fails
-/// on any mismatch or when the batch did not exercise anything.
-fn run_batch(first: u64, count: u64) {
-    let engines = engines();
+/// Runs `count` seeds from `first` (with relaxed SIMD in 3.0 mode when `relaxed`), prints
+/// what was compared and how much ran, and fails on any mismatch or when the batch did not
+/// exercise anything.
+fn run_batch(first: u64, count: u64, relaxed: bool) {
+    let features = if relaxed {
+        CoreFeatures::V3
+    } else {
+        CoreFeatures::V2
+    };
+    let engines = engines(features);
     let names: Vec<&str> = engines.iter().map(|(n, _)| n.as_str()).collect();
     eprintln!("differential: comparing {}", names.join(" vs "));
     let start = Instant::now();
     let mut stats = Stats::default();
     for seed in first..first + count {
-        run_seed(seed, &engines, &mut stats);
+        run_seed(seed, relaxed, &engines, &mut stats);
     }
     let elapsed = start.elapsed();
     eprintln!(
-        "differential: seeds {first}..{}: {} modules generated ({} with SIMD, {} KiB), \
-         {} instantiated, {} instantiation traps, {} instantiation errors",
+        "differential: seeds {first}..{}: {} modules generated ({} with SIMD, {} with relaxed \
+         SIMD, {} KiB), {} instantiated, {} instantiation traps, {} instantiation errors",
         first + count,
         stats.generated,
         stats.simd_modules,
+        stats.relaxed_modules,
         stats.wasm_bytes / 1024,
         stats.instantiated,
         stats.instantiation_traps,
@@ -656,6 +699,10 @@ fn run_batch(first: u64, count: u64) {
         "too few modules with SIMD: {stats:?}"
     );
     assert!(
+        !relaxed || stats.relaxed_modules * 5 >= stats.generated,
+        "too few modules with relaxed SIMD: {stats:?}"
+    );
+    assert!(
         stats.returned > stats.calls / 4,
         "too few normal returns: {stats:?}"
     );
@@ -668,7 +715,13 @@ fn run_batch(first: u64, count: u64) {
 /// The fixed batch run by `cargo test`.
 #[test]
 fn fixed_seeds() {
-    run_batch(0, 500);
+    run_batch(0, 500, false);
+}
+
+/// A fixed batch with relaxed SIMD, run by `cargo test`.
+#[test]
+fn fixed_seeds_relaxed_simd() {
+    run_batch(10_000_000, 100, true);
 }
 
 /// A larger batch with other seeds:
@@ -676,7 +729,7 @@ fn fixed_seeds() {
 #[test]
 #[ignore = "large batch; run explicitly"]
 fn many_seeds() {
-    run_batch(1_000_000, 5_000);
+    run_batch(1_000_000, 5_000, false);
 }
 
 /// One seed from `KILN_DIFF_SEED`, for reproducing a mismatch:
@@ -688,9 +741,16 @@ fn seed() {
         .ok()
         .and_then(|s| s.parse().ok())
         .expect("KILN_DIFF_SEED=<seed>");
-    let engines = engines();
+    // A seed of the relaxed SIMD batch needs `KILN_DIFF_RELAXED=1` as well.
+    let relaxed = std::env::var("KILN_DIFF_RELAXED").is_ok_and(|v| v == "1");
+    let features = if relaxed {
+        CoreFeatures::V3
+    } else {
+        CoreFeatures::V2
+    };
+    let engines = engines(features);
     let mut stats = Stats::default();
-    run_seed(seed, &engines, &mut stats);
+    run_seed(seed, relaxed, &engines, &mut stats);
     eprintln!("differential: seed {seed}: {stats:#?}");
     assert!(stats.mismatches.is_empty(), "{:?}", stats.mismatches);
 }
@@ -698,7 +758,7 @@ fn seed() {
 /// The fuel export is added without disturbing the module, and refilling works.
 #[test]
 fn fuel_export_is_valid() {
-    let generated = (0..20).find_map(generate).expect("a module");
+    let generated = (0..20).find_map(|s| generate(s, false)).expect("a module");
     wasmparser::Validator::new()
         .validate_all(&generated.wasm)
         .expect("rewritten module validates");
