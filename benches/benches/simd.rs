@@ -12,13 +12,22 @@
 //! `tiered` is measured once both functions run native code (it is warmed up until the
 //! runtime's statistics say every function was compiled). Before timing, every engine's
 //! result is checked against a Rust computation of the same sums.
+//!
+//! Groups `relaxed/<kernel>/<engine>` hold `v2` and `relaxed`: the same loop
+//! (`benches/wasm/relaxed.wat`) with a relaxed SIMD instruction or its WebAssembly 2.0
+//! counterpart (`i8x16.swizzle`, `i32x4.trunc_sat_f32x4_s`, `f32x4.min`,
+//! `i16x8.q15mulr_sat_s`, `v128.bitselect`), in `interp` and `jit` (3.0 mode). The relaxed
+//! twins' results are checked to be the same in both engines first.
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use kiln::{EngineKind, Module, Runtime, RuntimeConfig, TypedFunction};
+use kiln::{CoreFeatures, EngineKind, Module, Runtime, RuntimeConfig, TypedFunction};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 const WAT: &str = include_str!("../wasm/simd.wat");
+const RELAXED_WAT: &str = include_str!("../wasm/relaxed.wat");
+/// The kernels of `relaxed.wat`, each exported as `<kernel>_v2` and `<kernel>_relaxed`.
+const RELAXED_KERNELS: [&str; 5] = ["swizzle", "trunc", "min", "q15mulr", "laneselect"];
 /// Seed of the xorshift fill (`init`).
 const SEED: i32 = 0x1234_5678;
 /// The byte `count` looks for.
@@ -150,11 +159,61 @@ fn bench_simd(c: &mut Criterion) {
     }
 }
 
+fn bench_relaxed(c: &mut Criterion) {
+    let engines = [EngineKind::Interp, EngineKind::Jit];
+    let instances: Vec<(EngineKind, Runtime, Module)> = engines
+        .into_iter()
+        .filter(|e| e.is_available())
+        .map(|engine| {
+            let config = RuntimeConfig::new()
+                .with_engine(engine)
+                .with_core_features(CoreFeatures::V3);
+            let runtime = Runtime::with_config(config).expect("engine is available");
+            let wasm = wat::parse_str(RELAXED_WAT).expect("relaxed.wat parses");
+            let module = runtime.instantiate_bytes(&wasm).expect("instantiate");
+            let init = module.exported_function("init").expect("init");
+            init.typed::<i32, ()>()
+                .expect("type")
+                .call(SEED)
+                .expect("init");
+            (engine, runtime, module)
+        })
+        .collect();
+    let kernel = |module: &Module, name: &str| -> TypedFunction<i32, i64> {
+        let f = module.exported_function(name).expect("export");
+        f.typed().expect("type")
+    };
+    // Relaxed results are fixed per instruction: every engine must compute the same.
+    for name in RELAXED_KERNELS {
+        let name = format!("{name}_relaxed");
+        let results: Vec<i64> = instances
+            .iter()
+            .map(|(_, _, m)| kernel(m, &name).call(1).expect("run"))
+            .collect();
+        assert!(
+            results.windows(2).all(|w| w[0] == w[1]),
+            "{name}: {results:?}"
+        );
+    }
+    for name in RELAXED_KERNELS {
+        for (engine, _, module) in &instances {
+            let mut group = c.benchmark_group(format!("relaxed/{name}/{}", engine.name()));
+            for variant in ["v2", "relaxed"] {
+                let f = kernel(module, &format!("{name}_{variant}"));
+                group.bench_function(variant, |b| {
+                    b.iter(|| f.call(black_box(REPS)).expect("run"))
+                });
+            }
+            group.finish();
+        }
+    }
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3));
-    targets = bench_simd
+    targets = bench_simd, bench_relaxed
 }
 criterion_main!(benches);
