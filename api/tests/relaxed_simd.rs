@@ -2,8 +2,8 @@
 //! out-of-range floats, swizzle indices past 15, mask lanes that are neither all ones nor
 //! all zeros, the `i8` extremes) in every engine, with fuel on and off and across a tier-up.
 //! Every setup must return the same bits as the interpreter, and those bits must be the
-//! result Kiln documents for the instruction (RATIONALE.md, "Relaxed SIMD: one result per
-//! instruction"), computed here lane by lane from that description.
+//! result Kiln documents for the instruction (RATIONALE.md, "Which result does each relaxed
+//! SIMD instruction give?"), computed here lane by lane from that description.
 
 mod common;
 

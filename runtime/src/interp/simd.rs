@@ -1,4 +1,5 @@
-//! Lane semantics of the 128-bit SIMD instructions (Wasm 2.0), for the interpreter.
+//! Lane semantics of the 128-bit SIMD instructions (Wasm 2.0, and relaxed SIMD of 3.0), for
+//! the interpreter.
 //!
 //! A `v128` is its 16 bytes in Wasm's (little-endian) order: lane 0 comes first, and bytes
 //! 0..8 are the first of its two frame slots. Every function views the bytes as an array of
@@ -602,10 +603,11 @@ pub fn f32x4_demote_f64x2_zero(a: V128) -> V128 {
 }
 
 // Relaxed SIMD (WebAssembly 3.0). The proposal lets each instruction return one of several
-// results; Kiln fixes one per instruction, the one its native code computes on x86-64 (see
-// RATIONALE.md, "Relaxed SIMD: one result per instruction"), so that every engine and tier
-// returns the same bits. `relaxed_min`/`max` are `pmin`/`pmax`, `relaxed_trunc_*_u` are
-// `trunc_sat_*_u` and `i16x8.relaxed_laneselect` is `bitselect`: no functions of their own.
+// results; Kiln fixes one per instruction, the one its native code computes on x86-64
+// (RATIONALE.md, "Which result does each relaxed SIMD instruction give?"), so that every
+// engine and tier returns the same bits. `relaxed_min`/`max` are `pmin`/`pmax`,
+// `relaxed_trunc_*_u` are `trunc_sat_*_u` and `i16x8.relaxed_laneselect` is `bitselect`:
+// those have no functions of their own.
 
 /// `i8x16.relaxed_swizzle`, as x86 `pshufb`: lane `i` is 0 when bit 7 of `b[i]` is set,
 /// else byte `b[i] & 15` of `a` (so indices 16..=127 wrap instead of giving 0).

@@ -1729,7 +1729,8 @@ impl<'m> Translator<'m> {
                         self.v_ternary(|d, a, b| Op::I32x4RelaxedDotI8x16I7x16AddS { d, a, b })
                     }
                     // Relaxed instructions whose fixed result is that of a 2.0 instruction
-                    // (RATIONALE.md, "Relaxed SIMD: one result per instruction").
+                    // (RATIONALE.md, "Which result does each relaxed SIMD instruction
+                    // give?").
                     O::F32x4RelaxedMin => self.v_binary(|d, a, b| Op::F32x4PMin { d, a, b }),
                     O::F32x4RelaxedMax => self.v_binary(|d, a, b| Op::F32x4PMax { d, a, b }),
                     O::F64x2RelaxedMin => self.v_binary(|d, a, b| Op::F64x2PMin { d, a, b }),

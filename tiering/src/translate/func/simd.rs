@@ -1,8 +1,8 @@
 //! The SIMD operators of WebAssembly 2.0 (the 0xFD prefix) and relaxed SIMD.
 //!
 //! Each relaxed instruction computes one fixed result, the same as the interpreter's
-//! (`kiln_runtime::interp::simd`; RATIONALE.md, "Relaxed SIMD: one result per
-//! instruction"): mostly the single x86 instruction the proposal was modelled on.
+//! (`kiln_runtime::interp::simd`; RATIONALE.md, "Which result does each relaxed SIMD
+//! instruction give?"): mostly the single x86 instruction the proposal was modelled on.
 //!
 //! Every v128 value on the value stack, in a local, a block parameter or a call is an
 //! `i8x16`; an operator bitcasts its operands to the lane type it works on and its result
