@@ -442,3 +442,44 @@ fn relaxed_simd_is_rejected_in_wasm2_mode_and_runs_in_wasm3_mode() {
         assert_eq!(r[..3], [0xa1, 0, 0xaf], "{engine:?}");
     });
 }
+
+#[test]
+fn relaxed_madd_rounds_the_product_first_in_every_engine_and_tier() {
+    // (1 + 2^-12)^2 = 1 + 2^-11 + 2^-24 rounds to 1 + 2^-11 in f32, so adding -(1 + 2^-11)
+    // gives 0 unfused and 2^-24 fused; likewise in f64 with 2^-27.
+    let a32 = f32s([1.0 + 1.0 / 4096.0; 4]);
+    let c32 = f32s([-(1.0 + 1.0 / 2048.0); 4]);
+    let a64 = f64s([1.0 + 1.0 / 134_217_728.0; 2]);
+    let c64 = f64s([-(1.0 + 1.0 / 67_108_864.0); 2]);
+    let neg = |v: u128, lane_bits: u32| {
+        let signs = (0..128 / lane_bits).fold(0u128, |m, i| m | 1 << (lane_bits * (i + 1) - 1));
+        v ^ signs
+    };
+    let wasm = wat(&module_text());
+    for (setup, config) in setups() {
+        let rt = Runtime::with_config(config).expect("engine is available");
+        let module = rt.instantiate_bytes(&wasm).expect("instantiate");
+        if rt.config().fuel() {
+            rt.set_fuel(1_000_000).expect("fuel on");
+        }
+        let cases = [
+            ("f32x4.relaxed_madd", a32, c32),
+            ("f32x4.relaxed_nmadd", a32, neg(c32, 32)),
+            ("f64x2.relaxed_madd", a64, c64),
+            ("f64x2.relaxed_nmadd", a64, neg(c64, 64)),
+        ];
+        for (name, a, c) in cases {
+            let f = module.exported_function(name).expect("exported");
+            // Called enough times for tiered at threshold 10 to reach native code.
+            for call in 0..12 {
+                let mut args = kiln::encode_v128(a).to_vec();
+                args.extend(kiln::encode_v128(a));
+                args.extend(kiln::encode_v128(c));
+                let r = f.call(&args).expect("call");
+                let r = kiln::decode_v128([r[0], r[1]]);
+                // +0.0 or -0.0 in every lane: `nmadd` gives -(x) + x, which is +0.
+                assert_eq!(r, 0, "{name} in {setup}, call {call}: {r:#034x}");
+            }
+        }
+    }
+}

@@ -918,6 +918,60 @@ mod tests {
     }
 
     #[test]
+    fn relaxed_results_are_those_of_the_x86_instructions() {
+        // pshufb: bit 7 gives 0, indices 16..=127 wrap.
+        let a = from_u8x16(std::array::from_fn(|i| 0xa0 + i as u8));
+        let idx = from_u8x16(std::array::from_fn(|i| [0x11, 0x80, 0xff, 0x7f][i % 4]));
+        assert_eq!(
+            u8x16(i8x16_relaxed_swizzle(a, idx))[..4],
+            [0xa1, 0, 0, 0xaf]
+        );
+        // cvttps2dq / cvttpd2dq: i32::MIN for NaN and out of range, truncation otherwise.
+        let t = i32x4(i32x4_relaxed_trunc_f32x4_s(f32v([
+            f32::NAN,
+            3e9,
+            -2147483648.0,
+            -1.9,
+        ])));
+        assert_eq!(t, [i32::MIN, i32::MIN, i32::MIN, -1]);
+        let t = i32x4(i32x4_relaxed_trunc_f64x2_s_zero(from_f64x2([
+            -2147483648.9,
+            2147483648.0,
+        ])));
+        assert_eq!(t, [i32::MIN, i32::MIN, 0, 0]);
+        let t = i32x4(i32x4_relaxed_trunc_f64x2_s_zero(from_f64x2([
+            2147483647.9,
+            -2147483649.0,
+        ])));
+        assert_eq!(t, [i32::MAX, i32::MIN, 0, 0]);
+        // pmulhrsw: 0x8000 squared wraps.
+        let m = i16x8_splat(0x8000);
+        assert_eq!(i16x8(i16x8_relaxed_q15mulr_s(m, m))[0], i16::MIN);
+        // pmaddubsw: `b` unsigned, pair sums saturated; the 32-bit sums add them exactly.
+        let a = from_i8x16([-128; 16]);
+        let b = from_i8x16([-127; 16]);
+        assert_eq!(i16x8(i16x8_relaxed_dot_i8x16_i7x16_s(a, b))[0], i16::MIN);
+        let c = from_i32x4([1, 2, 3, 4]);
+        assert_eq!(
+            i32x4(i32x4_relaxed_dot_i8x16_i7x16_add_s(a, b, c)),
+            [-65535, -65534, -65533, -65532]
+        );
+        // blendv: the top bit of each mask lane only.
+        let mask = from_u32x4([0x8000_0000, 0x7fff_ffff, 0xffff_ffff, 0]);
+        let (x, y) = (from_u32x4([1; 4]), from_u32x4([2; 4]));
+        assert_eq!(u32x4(i32x4_relaxed_laneselect(x, y, mask)), [1, 2, 1, 2]);
+        // Unfused multiply-add: (1 + 2^-12)^2 = 1 + 2^-11 + 2^-24 rounds to 1 + 2^-11 before
+        // the sum, so adding -(1 + 2^-11) gives 0 (a fused multiply-add gives 2^-24).
+        let p = from_f32x4([1.0 + 1.0 / 4096.0; 4]);
+        let minus = from_f32x4([-(1.0 + 1.0 / 2048.0); 4]);
+        assert_eq!(f32x4(f32x4_relaxed_madd(p, p, minus))[0], 0.0);
+        assert_eq!(f32x4(f32x4_relaxed_nmadd(p, p, f32x4_neg(minus)))[0], 0.0);
+        let p = from_f64x2([1.0 + 1.0 / 134217728.0; 2]);
+        let minus = from_f64x2([-(1.0 + 1.0 / 67108864.0); 2]);
+        assert_eq!(f64x2(f64x2_relaxed_madd(p, p, minus))[0], 0.0);
+    }
+
+    #[test]
     fn shuffle_swizzle_bitselect() {
         let a = from_u8x16(std::array::from_fn(|i| i as u8));
         let b = from_u8x16(std::array::from_fn(|i| 16 + i as u8));
