@@ -788,6 +788,58 @@ fn call_slow(ret: *const Op, cx: &mut Ctx<'_>, fref: &VMFuncRef, base: Slot) -> 
     unsafe { resume(next, cx) }
 }
 
+/// `return_call` of `fref`, whose `params` argument slots are at `base` of the current frame:
+/// moves them to slot 0, then an interpreted callee replaces the current function in its
+/// frame (no frame is pushed, so tail recursion runs in constant space). Native code and
+/// host functions are called as by `call`, continuing at `ret` (a `Return` that pops the
+/// frame with their results in slots 0..). Returns the next instruction, or null after
+/// recording a trap.
+#[inline(never)]
+fn tail_call(
+    ret: *const Op,
+    cx: &mut Ctx<'_>,
+    fref: &VMFuncRef,
+    base: Slot,
+    params: u32,
+) -> *const Op {
+    let (fp, from) = (cx.fp, cx.fp + base as usize);
+    cx.values.copy_within(from..from + params as usize, fp);
+    let callee_inst = instance_of_funcref(fref as *const VMFuncRef as u64);
+    if !matches!(callee_inst.callee(fref.index), Callee::Wasm)
+        || !fref.array_call.load(Ordering::Acquire).is_null()
+    {
+        return enter(ret, cx, fref, 0);
+    }
+    let callee = match callee_inst.code(fref.index) {
+        Ok(c) => c,
+        Err(t) => return fail_host(cx, t),
+    };
+    if callee.heat() >= callee.tier_at.load(Ordering::Relaxed) {
+        function_hot(callee_inst, callee);
+        // A synchronous tier-up may have published native code just now.
+        if !fref.array_call.load(Ordering::Acquire).is_null() {
+            return enter(ret, cx, fref, 0);
+        }
+    }
+    let need = fp + callee.frame_slots as usize;
+    if need > cx.values.len() {
+        if need > cx.max_slots {
+            return fail(cx, TrapCode::StackExhausted);
+        }
+        cx.values.resize((need * 2).min(cx.max_slots).max(need), 0);
+    }
+    bump(&callee.calls);
+    cx.code = callee;
+    cx.inst = callee_inst;
+    cx.interrupt = &*callee_inst.interrupt;
+    cx.values[fp + callee.param_slots as usize..fp + callee.local_slots as usize].fill(0);
+    cx.mem = callee_inst.mem0_view();
+    if cx.interrupt.load(Ordering::Relaxed) != 0 && stop_requested(cx.interrupt) {
+        return fail(cx, TrapCode::Interrupted);
+    }
+    callee.ops.as_ptr()
+}
+
 /// The function a `call_indirect` reaches through `table` at `index`, type-checked.
 #[inline(always)]
 fn indirect<'a>(cx: &Ctx<'a>, table: u32, index: u64, ty: u32) -> Result<&'a VMFuncRef, TrapCode> {
@@ -1397,6 +1449,26 @@ mod handlers {
             let (t, _) = imm_of(*ip.add(1));
             match indirect(cx, t, get(s, index), ty) {
                 Ok(fref) => enter(ip.add(2), cx, fref, base),
+                Err(c) => fail(cx, c),
+            }
+        }
+    );
+
+    slow_handler!(
+        ReturnCall { func, base, params } | ip,
+        s,
+        cx | {
+            let fref = funcref(cx.inst.funcs[func as usize] as u64);
+            tail_call(ip.add(1), cx, fref, base, params)
+        }
+    );
+    slow_handler!(
+        ReturnCallIndirect { ty, index, base } | ip,
+        s,
+        cx | {
+            let (t, params) = imm_of(*ip.add(1));
+            match indirect(cx, t, get(s, index), ty) {
+                Ok(fref) => tail_call(ip.add(2), cx, fref, base, params),
                 Err(c) => fail(cx, c),
             }
         }

@@ -398,6 +398,13 @@ define_ops! {
         CallIndirect { ty: u32, index: Slot, base: Slot },
         /// `call_indirect` through another table, given by the following `Imm`.
         CallIndirectTable { ty: u32, index: Slot, base: Slot },
+        /// `return_call`: the callee's `params` argument slots at `base..` move to slot 0
+        /// and it runs in the current frame. A `Return` follows, where the call of a callee
+        /// that is native code or a host function continues.
+        ReturnCall { func: u32, base: Slot, params: u32 },
+        /// `return_call_indirect` (`ty` the module type index): the table and the argument
+        /// slot count in the following `Imm`, then a `Return` as for `ReturnCall`.
+        ReturnCallIndirect { ty: u32, index: Slot, base: Slot },
         /// An immediate operand of the previous instruction.
         Imm { a: u32, b: u32 },
         /// A third slot operand of the previous (fused) instruction.

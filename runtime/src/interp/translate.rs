@@ -946,6 +946,54 @@ impl<'m> Translator<'m> {
         Ok(())
     }
 
+    /// The first slot of the top `n` operands (the arguments of a call), materialised.
+    fn arguments_base(&mut self, n: usize) -> (usize, Slot) {
+        let first = self.stack.len() - n;
+        self.materialize_from(first);
+        let base = match self.stack.get(first) {
+            Some(e) => e.slot,
+            None => self.next_slot(),
+        };
+        (first, base)
+    }
+
+    /// `return_call`: `ReturnCall`, then the `Return` that a native or host callee's call
+    /// continues at (its results are then in slots 0.., where `Return` expects them).
+    fn return_call(&mut self, func: u32) -> Result<()> {
+        let ty = self.module.func_type(func).clone();
+        let (first, base) = self.arguments_base(ty.params().len());
+        let params = ty.param_slots();
+        self.emit(Op::ReturnCall { func, base, params });
+        self.emit(Op::Return);
+        self.stack.truncate(first);
+        self.max_slots = self.max_slots.max(base + params).max(ty.result_slots());
+        self.set_unreachable();
+        Ok(())
+    }
+
+    /// `return_call_indirect`: as [`Self::return_call`], the table and argument slot count
+    /// in an `Imm`.
+    fn return_call_indirect(&mut self, type_index: u32, table: u32) -> Result<()> {
+        let index = self.pop();
+        let ty = self.module.types[type_index as usize].clone();
+        let (first, base) = self.arguments_base(ty.params().len());
+        let params = ty.param_slots();
+        self.emit(Op::ReturnCallIndirect {
+            ty: type_index,
+            index: index.src,
+            base,
+        });
+        self.emit(Op::Imm {
+            a: table,
+            b: params,
+        });
+        self.emit(Op::Return);
+        self.stack.truncate(first);
+        self.max_slots = self.max_slots.max(base + params).max(ty.result_slots());
+        self.set_unreachable();
+        Ok(())
+    }
+
     fn local_set(&mut self, index: u32, tee: bool) {
         let (ty, slot) = self.locals[index as usize];
         let top = *self.stack.last().expect("validated");
@@ -1136,6 +1184,11 @@ impl<'m> Translator<'m> {
                 self.set_unreachable();
             }
             O::Call { function_index } => self.call(function_index)?,
+            O::ReturnCall { function_index } => self.return_call(function_index)?,
+            O::ReturnCallIndirect {
+                type_index,
+                table_index,
+            } => self.return_call_indirect(type_index, table_index)?,
             O::CallIndirect {
                 type_index,
                 table_index,
