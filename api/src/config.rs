@@ -83,8 +83,9 @@ pub enum CoreFeatures {
     /// expressions (extended constant expressions, part of 3.0). `global.get` in a constant
     /// expression still names an imported global only, as 2.0 requires.
     V2,
-    /// WebAssembly 3.0 (validated; of its new proposals, relaxed SIMD executes in every
-    /// engine, with one fixed result per instruction; the others are not all supported yet).
+    /// WebAssembly 3.0 (validated; of its new proposals, relaxed SIMD, with one fixed result
+    /// per instruction, and tail calls execute in every engine; the others are not all
+    /// supported yet).
     V3,
 }
 

@@ -3,8 +3,10 @@
 ;;
 ;; `init(seed)` fills the first 32 KiB + 16 bytes with an xorshift sequence. Each kernel
 ;; walks the buffer sixteen bytes at a time with `v` the vector at the position and `w`
-;; the next one, folds `op(v, w)` into an accumulator, `reps` times, and returns the sum of
-;; the accumulator's two i64 lanes. The `_v2` and `_relaxed` twins differ only in `op`.
+;; the next one, and makes the accumulator an operand of `op` (mixed with `v` or `w`), so
+;; that every iteration waits for the previous one's `op`: the loop measures the latency of
+;; `op`'s machine code. `reps` times; returns the sum of the accumulator's two i64 lanes. The
+;; `_v2` and `_relaxed` twins differ only in `op`.
 (module
   (memory (export "memory") 1)
 
@@ -19,7 +21,7 @@
       (local.set $p (i32.add (local.get $p) (i32.const 4)))
       (br_if $fill (i32.lt_u (local.get $p) (i32.const 32784)))))
 
-  ;; swizzle: v128.xor of `swizzle(v, w)`: indices are random bytes, most of them out of range.
+  ;; swizzle: acc = w ^ swizzle(v, acc) (random indices, most of them out of range).
   (func (export "swizzle_v2") (param $reps i32) (result i64)
     (local $p i32) (local $v v128) (local $w v128) (local $acc v128)
     (block $done
@@ -29,7 +31,7 @@
         (loop $walk
           (local.set $v (v128.load (local.get $p)))
           (local.set $w (v128.load offset=16 (local.get $p)))
-          (local.set $acc (v128.xor (local.get $acc) (i8x16.swizzle (local.get $v) (local.get $w))))
+          (local.set $acc (v128.xor (local.get $w) (i8x16.swizzle (local.get $v) (local.get $acc))))
           (local.set $p (i32.add (local.get $p) (i32.const 16)))
           (br_if $walk (i32.lt_u (local.get $p) (i32.const 32768))))
         (local.set $reps (i32.sub (local.get $reps) (i32.const 1)))
@@ -44,14 +46,14 @@
         (loop $walk
           (local.set $v (v128.load (local.get $p)))
           (local.set $w (v128.load offset=16 (local.get $p)))
-          (local.set $acc (v128.xor (local.get $acc) (i8x16.relaxed_swizzle (local.get $v) (local.get $w))))
+          (local.set $acc (v128.xor (local.get $w) (i8x16.relaxed_swizzle (local.get $v) (local.get $acc))))
           (local.set $p (i32.add (local.get $p) (i32.const 16)))
           (br_if $walk (i32.lt_u (local.get $p) (i32.const 32768))))
         (local.set $reps (i32.sub (local.get $reps) (i32.const 1)))
         (br $rep)))
     (i64.add (i64x2.extract_lane 0 (local.get $acc)) (i64x2.extract_lane 1 (local.get $acc))))
 
-  ;; trunc: i32x4.add of the truncation of random float bits (a third of the lanes NaN or out of range).
+  ;; trunc: acc = trunc(acc ^ v), random float bits (a third of the lanes NaN or out of range).
   (func (export "trunc_v2") (param $reps i32) (result i64)
     (local $p i32) (local $v v128) (local $w v128) (local $acc v128)
     (block $done
@@ -61,7 +63,7 @@
         (loop $walk
           (local.set $v (v128.load (local.get $p)))
           (local.set $w (v128.load offset=16 (local.get $p)))
-          (local.set $acc (i32x4.add (local.get $acc) (i32x4.trunc_sat_f32x4_s (local.get $v))))
+          (local.set $acc (i32x4.trunc_sat_f32x4_s (v128.xor (local.get $acc) (local.get $v))))
           (local.set $p (i32.add (local.get $p) (i32.const 16)))
           (br_if $walk (i32.lt_u (local.get $p) (i32.const 32768))))
         (local.set $reps (i32.sub (local.get $reps) (i32.const 1)))
@@ -76,14 +78,14 @@
         (loop $walk
           (local.set $v (v128.load (local.get $p)))
           (local.set $w (v128.load offset=16 (local.get $p)))
-          (local.set $acc (i32x4.add (local.get $acc) (i32x4.relaxed_trunc_f32x4_s (local.get $v))))
+          (local.set $acc (i32x4.relaxed_trunc_f32x4_s (v128.xor (local.get $acc) (local.get $v))))
           (local.set $p (i32.add (local.get $p) (i32.const 16)))
           (br_if $walk (i32.lt_u (local.get $p) (i32.const 32768))))
         (local.set $reps (i32.sub (local.get $reps) (i32.const 1)))
         (br $rep)))
     (i64.add (i64x2.extract_lane 0 (local.get $acc)) (i64x2.extract_lane 1 (local.get $acc))))
 
-  ;; min: v128.xor of the lane-wise minimum of random float bits.
+  ;; min: acc = min(acc ^ v, w) of random float bits.
   (func (export "min_v2") (param $reps i32) (result i64)
     (local $p i32) (local $v v128) (local $w v128) (local $acc v128)
     (block $done
@@ -93,7 +95,7 @@
         (loop $walk
           (local.set $v (v128.load (local.get $p)))
           (local.set $w (v128.load offset=16 (local.get $p)))
-          (local.set $acc (v128.xor (local.get $acc) (f32x4.min (local.get $v) (local.get $w))))
+          (local.set $acc (f32x4.min (v128.xor (local.get $acc) (local.get $v)) (local.get $w)))
           (local.set $p (i32.add (local.get $p) (i32.const 16)))
           (br_if $walk (i32.lt_u (local.get $p) (i32.const 32768))))
         (local.set $reps (i32.sub (local.get $reps) (i32.const 1)))
@@ -108,14 +110,14 @@
         (loop $walk
           (local.set $v (v128.load (local.get $p)))
           (local.set $w (v128.load offset=16 (local.get $p)))
-          (local.set $acc (v128.xor (local.get $acc) (f32x4.relaxed_min (local.get $v) (local.get $w))))
+          (local.set $acc (f32x4.relaxed_min (v128.xor (local.get $acc) (local.get $v)) (local.get $w)))
           (local.set $p (i32.add (local.get $p) (i32.const 16)))
           (br_if $walk (i32.lt_u (local.get $p) (i32.const 32768))))
         (local.set $reps (i32.sub (local.get $reps) (i32.const 1)))
         (br $rep)))
     (i64.add (i64x2.extract_lane 0 (local.get $acc)) (i64x2.extract_lane 1 (local.get $acc))))
 
-  ;; q15mulr: v128.xor of the Q15 products.
+  ;; q15mulr: acc = q15mulr(acc ^ v, w).
   (func (export "q15mulr_v2") (param $reps i32) (result i64)
     (local $p i32) (local $v v128) (local $w v128) (local $acc v128)
     (block $done
@@ -125,7 +127,7 @@
         (loop $walk
           (local.set $v (v128.load (local.get $p)))
           (local.set $w (v128.load offset=16 (local.get $p)))
-          (local.set $acc (v128.xor (local.get $acc) (i16x8.q15mulr_sat_s (local.get $v) (local.get $w))))
+          (local.set $acc (i16x8.q15mulr_sat_s (v128.xor (local.get $acc) (local.get $v)) (local.get $w)))
           (local.set $p (i32.add (local.get $p) (i32.const 16)))
           (br_if $walk (i32.lt_u (local.get $p) (i32.const 32768))))
         (local.set $reps (i32.sub (local.get $reps) (i32.const 1)))
@@ -140,14 +142,14 @@
         (loop $walk
           (local.set $v (v128.load (local.get $p)))
           (local.set $w (v128.load offset=16 (local.get $p)))
-          (local.set $acc (v128.xor (local.get $acc) (i16x8.relaxed_q15mulr_s (local.get $v) (local.get $w))))
+          (local.set $acc (i16x8.relaxed_q15mulr_s (v128.xor (local.get $acc) (local.get $v)) (local.get $w)))
           (local.set $p (i32.add (local.get $p) (i32.const 16)))
           (br_if $walk (i32.lt_u (local.get $p) (i32.const 32768))))
         (local.set $reps (i32.sub (local.get $reps) (i32.const 1)))
         (br $rep)))
     (i64.add (i64x2.extract_lane 0 (local.get $acc)) (i64x2.extract_lane 1 (local.get $acc))))
 
-  ;; laneselect: v128.xor of a select between `v` and the accumulator, mask `w`.
+  ;; laneselect: acc = select(v, w, mask acc).
   (func (export "laneselect_v2") (param $reps i32) (result i64)
     (local $p i32) (local $v v128) (local $w v128) (local $acc v128)
     (block $done
@@ -157,7 +159,7 @@
         (loop $walk
           (local.set $v (v128.load (local.get $p)))
           (local.set $w (v128.load offset=16 (local.get $p)))
-          (local.set $acc (v128.xor (local.get $acc) (v128.bitselect (local.get $v) (local.get $acc) (local.get $w))))
+          (local.set $acc (v128.bitselect (local.get $v) (local.get $w) (local.get $acc)))
           (local.set $p (i32.add (local.get $p) (i32.const 16)))
           (br_if $walk (i32.lt_u (local.get $p) (i32.const 32768))))
         (local.set $reps (i32.sub (local.get $reps) (i32.const 1)))
@@ -172,7 +174,7 @@
         (loop $walk
           (local.set $v (v128.load (local.get $p)))
           (local.set $w (v128.load offset=16 (local.get $p)))
-          (local.set $acc (v128.xor (local.get $acc) (i32x4.relaxed_laneselect (local.get $v) (local.get $acc) (local.get $w))))
+          (local.set $acc (i32x4.relaxed_laneselect (local.get $v) (local.get $w) (local.get $acc)))
           (local.set $p (i32.add (local.get $p) (i32.const 16)))
           (br_if $walk (i32.lt_u (local.get $p) (i32.const 32768))))
         (local.set $reps (i32.sub (local.get $reps) (i32.const 1)))
