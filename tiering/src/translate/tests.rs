@@ -359,21 +359,74 @@ fn simd_types_and_operators_translate() {
 }
 
 #[test]
-fn relaxed_simd_is_refused() {
+fn relaxed_simd_translates_and_compiles() {
     let isa = isa();
     let mut config = kiln_runtime::Config::default();
     config.features |= wasmparser::WasmFeatures::RELAXED_SIMD;
     let engine = Engine::new(config);
     let bytes = wat::parse_str(
-        r#"(module (func (param v128 v128) (result v128)
-        (i8x16.relaxed_swizzle (local.get 0) (local.get 1))))"#,
+        r#"(module
+        (func (param v128 v128 v128) (result v128)
+          (i8x16.relaxed_swizzle (local.get 0) (local.get 1))
+          (i32x4.relaxed_trunc_f32x4_s)
+          (i32x4.relaxed_trunc_f32x4_u)
+          (i32x4.relaxed_trunc_f64x2_s_zero)
+          (i32x4.relaxed_trunc_f64x2_u_zero)
+          (f32x4.relaxed_madd (local.get 1) (local.get 2))
+          (f32x4.relaxed_nmadd (local.get 1) (local.get 2))
+          (f64x2.relaxed_madd (local.get 1) (local.get 2))
+          (f64x2.relaxed_nmadd (local.get 1) (local.get 2))
+          (i8x16.relaxed_laneselect (local.get 1) (local.get 2))
+          (i16x8.relaxed_laneselect (local.get 1) (local.get 2))
+          (i32x4.relaxed_laneselect (local.get 1) (local.get 2))
+          (i64x2.relaxed_laneselect (local.get 1) (local.get 2))
+          (f32x4.relaxed_min (local.get 1))
+          (f32x4.relaxed_max (local.get 1))
+          (f64x2.relaxed_min (local.get 1))
+          (f64x2.relaxed_max (local.get 1))
+          (i16x8.relaxed_q15mulr_s (local.get 1))
+          (i16x8.relaxed_dot_i8x16_i7x16_s (local.get 1))
+          (i32x4.relaxed_dot_i8x16_i7x16_add_s (local.get 1) (local.get 2))))"#,
+    )
+    .unwrap();
+    let module = kiln_runtime::Module::new(&engine, &bytes).unwrap();
+    let mut fctx = FunctionBuilderContext::new();
+    let mut ctx = Context::new();
+    ctx.func =
+        translate_function(&module, 0, &TranslateOptions::default(), &*isa, &mut fctx).unwrap();
+    let text = ctx.func.display().to_string();
+    // The x86 instructions each relaxed result is defined by (RATIONALE.md).
+    for ins in [
+        "x86_pshufb",
+        "x86_cvtt2dq",
+        "blendv",
+        "x86_pmulhrsw",
+        "x86_pmaddubsw",
+    ] {
+        assert!(text.contains(ins), "no {ins} in\n{text}");
+    }
+    assert!(!text.contains("fma"), "relaxed_madd is unfused:\n{text}");
+    if let Err(e) = ctx.compile(&*isa, &mut ControlPlane::default()) {
+        panic!("{:?}\n{text}", e.inner);
+    }
+}
+
+#[test]
+fn unsupported_operators_are_errors_and_leave_the_context_reusable() {
+    let isa = isa();
+    let mut config = kiln_runtime::Config::default();
+    config.features |= wasmparser::WasmFeatures::WIDE_ARITHMETIC;
+    let engine = Engine::new(config);
+    let bytes = wat::parse_str(
+        r#"(module (func (param i64 i64 i64 i64) (result i64 i64)
+        (i64.add128 (local.get 0) (local.get 1) (local.get 2) (local.get 3))))"#,
     )
     .unwrap();
     let module = kiln_runtime::Module::new(&engine, &bytes).unwrap();
     let mut fctx = FunctionBuilderContext::new();
     let err =
         translate_function(&module, 0, &TranslateOptions::default(), &*isa, &mut fctx).unwrap_err();
-    assert!(err.to_string().starts_with("unsupported: SIMD"), "{err}");
+    assert!(err.to_string().starts_with("unsupported"), "{err}");
     // The context is reusable after a failure.
     let bytes = wat::parse_str("(module (func (result i32) i32.const 1))").unwrap();
     let module = kiln_runtime::Module::new(&Engine::default(), &bytes).unwrap();
