@@ -183,3 +183,35 @@ fn tail_calls_cost_the_same_fuel_in_every_engine() {
         assert_eq!(spent, &used[0].1, "{setup} against {}", used[0].0);
     }
 }
+
+#[test]
+fn an_endless_tail_call_loop_can_be_interrupted_in_every_engine() {
+    let wasm = common::wat(
+        r#"(module
+        (type $v (func))
+        (table funcref (elem $spin_indirect))
+        (func $spin (export "spin") (return_call $spin))
+        (func $spin_indirect (export "spin_indirect")
+          (return_call_indirect (type $v) (i32.const 0))))"#,
+    );
+    for (setup, config) in setups().into_iter().filter(|(_, c)| !c.fuel()) {
+        for name in ["spin", "spin_indirect"] {
+            let rt = Runtime::with_config(config.clone().with_interruption(true)).unwrap();
+            let m = rt.instantiate_bytes(&wasm).expect("instantiate");
+            let handle = m.interrupt_handle();
+            let f = m.exported_function(name).unwrap();
+            let (result, _) = common::run_bounded(common::STOP_BOUND * 2, move || {
+                let stopper = std::thread::spawn(move || {
+                    std::thread::sleep(std::time::Duration::from_millis(30));
+                    assert!(handle.interrupt());
+                });
+                let r = f.call(&[]);
+                stopper.join().expect("interrupting thread");
+                r
+            });
+            let err = result.expect_err("an endless loop only ends by interruption");
+            common::assert_exit(&err, kiln::EXIT_CODE_INTERRUPTED);
+            eprintln!("{setup}: {name} interrupted");
+        }
+    }
+}
