@@ -873,16 +873,37 @@ mod handlers {
         if rel <= 0 {
             let backedges = cx.code.backedges.load(Ordering::Relaxed).wrapping_add(1);
             cx.code.backedges.store(backedges, Ordering::Relaxed);
-            if cx.interrupt.load(Ordering::Relaxed) != 0 && stop_requested(cx.interrupt) {
-                return trap(cx, TrapCode::Interrupted);
-            }
             // Back-edges alone decide when a loop checks in (one load and compare here);
-            // the check itself weighs the function's whole hotness.
-            if backedges >= cx.code.osr_at.load(Ordering::Relaxed) {
-                let next = super::loop_hot(ip, rel, cx);
-                // SAFETY: `loop_hot` returns null or an instruction of the current function.
-                return unsafe { super::resume(next, cx) };
+            // the check itself weighs the function's whole hotness. Everything rare is out
+            // of line, reached by a tail call, so that no branch handler needs a stack
+            // frame (saving and restoring six registers cost more than the branch itself).
+            if cx.interrupt.load(Ordering::Relaxed) != 0
+                || backedges >= cx.code.osr_at.load(Ordering::Relaxed)
+            {
+                // SAFETY: the caller's guarantees.
+                return unsafe { back_edge_slow(ip, s, cx, rel) };
             }
+        }
+        // SAFETY: the translator only emits targets inside the function's code.
+        unsafe { dispatch(ip.offset(rel as isize), s, cx) }
+    }
+
+    /// The rare part of a back-edge: an interrupt poll that found its word set, or a loop
+    /// checking in with the tiering policy.
+    ///
+    /// # Safety
+    ///
+    /// As for [`branch`], with `rel` the (backward) offset.
+    #[cold]
+    #[inline(never)]
+    unsafe fn back_edge_slow(ip: *const Op, s: *mut u64, cx: &mut Ctx<'_>, rel: i32) -> Exit {
+        if cx.interrupt.load(Ordering::Relaxed) != 0 && stop_requested(cx.interrupt) {
+            return trap(cx, TrapCode::Interrupted);
+        }
+        if cx.code.backedges.load(Ordering::Relaxed) >= cx.code.osr_at.load(Ordering::Relaxed) {
+            let next = super::loop_hot(ip, rel, cx);
+            // SAFETY: `loop_hot` returns null or an instruction of the current function.
+            return unsafe { super::resume(next, cx) };
         }
         // SAFETY: the translator only emits targets inside the function's code.
         unsafe { dispatch(ip.offset(rel as isize), s, cx) }
