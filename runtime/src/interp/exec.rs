@@ -735,8 +735,7 @@ unsafe fn call(
         if calls.wrapping_add(callee.backedges.load(Ordering::Relaxed))
             > callee.tier_at.load(Ordering::Relaxed)
         {
-            function_hot(instance_of_funcref(fref as *const VMFuncRef as u64), callee);
-            return call_slow(ret, cx, fref, base);
+            return call_hot(ret, cx, fref, base, callee);
         }
         let abs = cx.fp + base as usize;
         if cx.frames.len() + 1 < cx.max_depth
@@ -770,14 +769,47 @@ unsafe fn call(
             cx.code = callee;
             cx.inst = callee_inst;
             cx.fp = abs;
-            if cx.interrupt.load(Ordering::Relaxed) != 0 && stop_requested(cx.interrupt) {
-                return trap(cx, TrapCode::Interrupted);
+            if cx.interrupt.load(Ordering::Relaxed) != 0 {
+                // SAFETY: as below.
+                return unsafe { enter_polled(callee_slots, cx) };
             }
             // SAFETY: the callee's frame was set up above; its code starts at `ops[0]`.
             return unsafe { dispatch(callee.ops.as_ptr(), callee_slots, cx) };
         }
     }
     call_slow(ret, cx, fref, base)
+}
+
+// The rare paths of `call` are out of line and reached by tail calls, so that its fast
+// path needs no stack frame.
+
+/// A call that made `callee` hot: asks the tiering policy for it, then calls the slow way.
+#[cold]
+#[inline(never)]
+fn call_hot(
+    ret: *const Op,
+    cx: &mut Ctx<'_>,
+    fref: &VMFuncRef,
+    base: Slot,
+    callee: &FuncCode,
+) -> Exit {
+    function_hot(instance_of_funcref(fref as *const VMFuncRef as u64), callee);
+    call_slow(ret, cx, fref, base)
+}
+
+/// Starts the function `cx.code` just entered, whose instance's interrupt word is set.
+///
+/// # Safety
+///
+/// `slots` is the new frame, set up for `cx.code`.
+#[cold]
+#[inline(never)]
+unsafe fn enter_polled(slots: *mut u64, cx: &mut Ctx<'_>) -> Exit {
+    if stop_requested(cx.interrupt) {
+        return trap(cx, TrapCode::Interrupted);
+    }
+    // SAFETY: the caller's guarantee; code starts at `ops[0]`.
+    unsafe { dispatch(cx.code.ops.as_ptr(), slots, cx) }
 }
 
 /// The out-of-line part of [`call`] (kept apart so that the fast path needs no stack frame).
@@ -1392,9 +1424,14 @@ mod handlers {
         Call { func, base } | ip,
         s,
         cx | {
-            let fref = funcref(cx.inst.funcs[func as usize] as u64);
-            // SAFETY: `s` is the current frame and the call is not the last instruction.
-            unsafe { call(ip.add(1), s, cx, fref, base) }
+            // SAFETY: validation proved `func` a function index of the module, and `funcs`
+            // has an entry for each. (Unchecked: a panic path would give the handler a
+            // stack frame.) `s` is the current frame and the call is not the last
+            // instruction.
+            unsafe {
+                let fref = funcref(*cx.inst.funcs.get_unchecked(func as usize) as u64);
+                call(ip.add(1), s, cx, fref, base)
+            }
         }
     );
     handler!(
