@@ -1188,6 +1188,40 @@ mod handlers {
         )*};
     }
 
+    /// Loads of memory 0 at `a + off` wrapped to 32 bits (see `ir`'s `...Add` loads).
+    macro_rules! loads_add {
+        ($($name:ident => $n:literal, |$b:ident| $e:expr;)*) => {$(
+            handler!($name { d, a, off } |ip, s, cx| {
+                // SAFETY: `d` and `a` are slot operands (see `get`).
+                unsafe {
+                    match cx.mem.load::<$n>((get(s, a) as u32).wrapping_add(off), 0) {
+                        Ok($b) => {
+                            set(s, d, $e);
+                            next(ip, s, cx)
+                        }
+                        Err(c) => trap(cx, c),
+                    }
+                }
+            });
+        )*};
+    }
+
+    /// Stores to memory 0 at `a + off` wrapped to 32 bits.
+    macro_rules! stores_add {
+        ($($name:ident => $n:literal, $t:ty;)*) => {$(
+            handler!($name { a, v, off } |ip, s, cx| {
+                // SAFETY: `a` and `v` are slot operands (see `get`).
+                unsafe {
+                    let bytes = (get(s, v) as $t).to_le_bytes();
+                    match cx.mem.store::<$n>((get(s, a) as u32).wrapping_add(off), 0, bytes) {
+                        Ok(()) => next(ip, s, cx),
+                        Err(c) => trap(cx, c),
+                    }
+                }
+            });
+        )*};
+    }
+
     /// Stores to memory 0.
     macro_rules! stores {
         ($($name:ident => $n:literal, $t:ty;)*) => {$(
@@ -1276,6 +1310,8 @@ mod handlers {
         I64OrShrUImm => |c: u64, x, imm| c | x.wrapping_shr(imm as u32);
         I64OrMulImm => |c: u64, x, imm| c | x.wrapping_mul(imm);
         I64OrAndImm => |c: u64, x, imm| c | (x & imm);
+        I32XorRotlImm => |c: u32, x, imm| (c ^ x).rotate_left(imm) as u64;
+        I64XorRotlImm => |c: u64, x, imm| (c ^ x).rotate_left(imm as u32);
     }
     handler!(
         Br { target } | ip,
@@ -1520,15 +1556,23 @@ mod handlers {
         }
     );
     handler!(
-        Select { d, b, cond } | ip,
+        Select { d, a, b } | ip,
         s,
         cx | {
-            // SAFETY: `d`, `b` and `cond` are slot operands.
+            // SAFETY: `d`, `a`, `b` and the `Ext`'s `c` are slot operands; the translator
+            // always emits the `Ext` right after a `Select`, so `ip + 2` is still inside
+            // the code.
             unsafe {
-                if get(s, cond) as u32 == 0 {
-                    set(s, d, get(s, b));
-                }
-                next(ip, s, cx)
+                let Op::Ext { c } = *ip.add(1) else {
+                    std::hint::unreachable_unchecked()
+                };
+                let v = if get(s, c) as u32 != 0 {
+                    get(s, a)
+                } else {
+                    get(s, b)
+                };
+                set(s, d, v);
+                dispatch(ip.add(2), s, cx)
             }
         }
     );
@@ -2006,6 +2050,8 @@ mod handlers {
         I32LeUImm => |x: u32, y| (x <= y) as u64;
         I32GeSImm => |x: i32, y| (x >= y) as u64;
         I32GeUImm => |x: u32, y| (x >= y) as u64;
+        I32RotlImm => |x: u32, y| x.rotate_left(y) as u64;
+        I32RotrImm => |x: u32, y| x.rotate_right(y) as u64;
     }
 
     immops64! {
@@ -2027,6 +2073,8 @@ mod handlers {
         I64LeUImm => |x: u64, y| (x <= y) as u64;
         I64GeSImm => |x: i64, y| (x >= y) as u64;
         I64GeUImm => |x: u64, y| (x >= y) as u64;
+        I64RotlImm => |x: u64, y| x.rotate_left(y as u32);
+        I64RotrImm => |x: u64, y| x.rotate_right(y as u32);
     }
 
     brcmps! {
@@ -2111,6 +2159,26 @@ mod handlers {
         I64Load16U => 2, |b| u16::from_le_bytes(b) as u64;
         I64Load32S => 4, |b| i32::from_le_bytes(b) as i64 as u64;
         I64Load32U => 4, |b| u32::from_le_bytes(b) as u64;
+    }
+
+    loads_add! {
+        I32LoadAdd => 4, |b| u32::from_le_bytes(b) as u64;
+        I64LoadAdd => 8, |b| u64::from_le_bytes(b);
+        I32Load8SAdd => 1, |b| b[0] as i8 as i32 as u32 as u64;
+        I32Load8UAdd => 1, |b| b[0] as u64;
+        I32Load16SAdd => 2, |b| i16::from_le_bytes(b) as i32 as u32 as u64;
+        I32Load16UAdd => 2, |b| u16::from_le_bytes(b) as u64;
+        I64Load8SAdd => 1, |b| b[0] as i8 as i64 as u64;
+        I64Load16SAdd => 2, |b| i16::from_le_bytes(b) as i64 as u64;
+        I64Load32SAdd => 4, |b| i32::from_le_bytes(b) as i64 as u64;
+        I64Load32UAdd => 4, |b| u32::from_le_bytes(b) as u64;
+    }
+
+    stores_add! {
+        I32StoreAdd => 4, u32;
+        I64StoreAdd => 8, u64;
+        I32Store8Add => 1, u8;
+        I32Store16Add => 2, u16;
     }
 
     stores! {
