@@ -107,6 +107,15 @@ const FORMS: &str = r#"(module
         local.get $a local.get $b local.get $c select local.set $a
         i32.const 1000 i32.mul
         local.get $a i32.add)
+    ;; The `__stack_pointer` pattern clang emits: a frame below the global's value.
+    (global $sp (export "sp") (mut i32) (i32.const 4096))
+    (global $wide (export "wide") (mut i64) (i64.const -1))
+    (func (export "push_frame") (param $n i32) (param $v i32) (result i32)
+        (local $fp i32)
+        global.get $sp local.get $n i32.sub local.tee $fp global.set $sp
+        local.get $fp local.get $v i32.store
+        local.get $fp i64.extend_i32_u global.get $wide i64.add global.set $wide
+        global.get $sp i32.load)
     (func (export "select_i64") (param $a i64) (param $b i64) (param $c i32) (result i64)
         (local $r i64)
         local.get $b local.get $a local.get $c select local.set $r
@@ -292,6 +301,33 @@ fn select_into_a_pending_local() {
                     "{engine:?} select_i64({a}, {b}, {c})"
                 );
             }
+        }
+    });
+}
+
+#[test]
+fn numeric_global_set() {
+    each_engine(|engine| {
+        let rt = runtime(engine);
+        let m = instantiate(&rt, FORMS);
+        let push = m
+            .exported_function("push_frame")
+            .unwrap()
+            .typed::<(i32, i32), i32>()
+            .unwrap();
+        let sp = m.exported_global("sp").unwrap();
+        let wide = m.exported_global("wide").unwrap();
+        let (mut expected_sp, mut expected_wide) = (4096u64, u64::MAX);
+        for (n, v) in [(16, 7), (32, -3), (8, i32::MIN)] {
+            assert_eq!(
+                push.call((n, v)).unwrap(),
+                v,
+                "{engine:?} push_frame({n}, {v})"
+            );
+            expected_sp -= n as u64;
+            expected_wide = expected_wide.wrapping_add(expected_sp);
+            assert_eq!(sp.get(), expected_sp, "{engine:?} sp");
+            assert_eq!(wide.get(), expected_wide, "{engine:?} wide");
         }
     });
 }

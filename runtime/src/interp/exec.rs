@@ -1616,6 +1616,19 @@ mod handlers {
             ip.add(1)
         }
     );
+    handler!(
+        GlobalSetNum { g, s: src } | ip,
+        s,
+        cx | {
+            // SAFETY: as for `GlobalGet`; `src` is a slot operand. The second slot of a
+            // numeric one-slot global is always 0, so only the first is written.
+            unsafe {
+                let def = &*cx.inst.global_defs[g as usize];
+                def.value[0].store(get(s, src), Ordering::Relaxed);
+                next(ip, s, cx)
+            }
+        }
+    );
     slow_handler!(
         GlobalGetWide { d, g } | ip,
         s,

@@ -404,6 +404,9 @@ define_ops! {
         Ext { c: Slot },
         /// `global.set`.
         GlobalSet { g: u32, s: Slot },
+        /// `global.set` of a one-slot numeric global: a plain store (no reference to keep
+        /// alive), as cheap as `GlobalGet` (`__stack_pointer` is set twice per call).
+        GlobalSetNum { g: u32, s: Slot },
         /// Two-slot `global.get`.
         GlobalGetWide { d: Slot, g: u32 },
         /// Two-slot `global.set`.

@@ -1265,8 +1265,13 @@ impl<'m> Translator<'m> {
                         g: global_index,
                         s: v.src,
                     });
-                } else {
+                } else if v.ty.is_ref() {
                     self.emit(Op::GlobalSet {
+                        g: global_index,
+                        s: v.src,
+                    });
+                } else {
+                    self.emit(Op::GlobalSetNum {
                         g: global_index,
                         s: v.src,
                     });
