@@ -735,8 +735,7 @@ unsafe fn call(
         if calls.wrapping_add(callee.backedges.load(Ordering::Relaxed))
             > callee.tier_at.load(Ordering::Relaxed)
         {
-            function_hot(instance_of_funcref(fref as *const VMFuncRef as u64), callee);
-            return call_slow(ret, cx, fref, base);
+            return call_hot(ret, cx, fref, base, callee);
         }
         let abs = cx.fp + base as usize;
         if cx.frames.len() + 1 < cx.max_depth
@@ -770,14 +769,47 @@ unsafe fn call(
             cx.code = callee;
             cx.inst = callee_inst;
             cx.fp = abs;
-            if cx.interrupt.load(Ordering::Relaxed) != 0 && stop_requested(cx.interrupt) {
-                return trap(cx, TrapCode::Interrupted);
+            if cx.interrupt.load(Ordering::Relaxed) != 0 {
+                // SAFETY: as below.
+                return unsafe { enter_polled(callee_slots, cx) };
             }
             // SAFETY: the callee's frame was set up above; its code starts at `ops[0]`.
             return unsafe { dispatch(callee.ops.as_ptr(), callee_slots, cx) };
         }
     }
     call_slow(ret, cx, fref, base)
+}
+
+// The rare paths of `call` are out of line and reached by tail calls, so that its fast
+// path needs no stack frame.
+
+/// A call that made `callee` hot: asks the tiering policy for it, then calls the slow way.
+#[cold]
+#[inline(never)]
+fn call_hot(
+    ret: *const Op,
+    cx: &mut Ctx<'_>,
+    fref: &VMFuncRef,
+    base: Slot,
+    callee: &FuncCode,
+) -> Exit {
+    function_hot(instance_of_funcref(fref as *const VMFuncRef as u64), callee);
+    call_slow(ret, cx, fref, base)
+}
+
+/// Starts the function `cx.code` just entered, whose instance's interrupt word is set.
+///
+/// # Safety
+///
+/// `slots` is the new frame, set up for `cx.code`.
+#[cold]
+#[inline(never)]
+unsafe fn enter_polled(slots: *mut u64, cx: &mut Ctx<'_>) -> Exit {
+    if stop_requested(cx.interrupt) {
+        return trap(cx, TrapCode::Interrupted);
+    }
+    // SAFETY: the caller's guarantee; code starts at `ops[0]`.
+    unsafe { dispatch(cx.code.ops.as_ptr(), slots, cx) }
 }
 
 /// The out-of-line part of [`call`] (kept apart so that the fast path needs no stack frame).
@@ -925,16 +957,37 @@ mod handlers {
         if rel <= 0 {
             let backedges = cx.code.backedges.load(Ordering::Relaxed).wrapping_add(1);
             cx.code.backedges.store(backedges, Ordering::Relaxed);
-            if cx.interrupt.load(Ordering::Relaxed) != 0 && stop_requested(cx.interrupt) {
-                return trap(cx, TrapCode::Interrupted);
-            }
             // Back-edges alone decide when a loop checks in (one load and compare here);
-            // the check itself weighs the function's whole hotness.
-            if backedges >= cx.code.osr_at.load(Ordering::Relaxed) {
-                let next = super::loop_hot(ip, rel, cx);
-                // SAFETY: `loop_hot` returns null or an instruction of the current function.
-                return unsafe { super::resume(next, cx) };
+            // the check itself weighs the function's whole hotness. Everything rare is out
+            // of line, reached by a tail call, so that no branch handler needs a stack
+            // frame (saving and restoring six registers cost more than the branch itself).
+            if cx.interrupt.load(Ordering::Relaxed) != 0
+                || backedges >= cx.code.osr_at.load(Ordering::Relaxed)
+            {
+                // SAFETY: the caller's guarantees.
+                return unsafe { back_edge_slow(ip, s, cx, rel) };
             }
+        }
+        // SAFETY: the translator only emits targets inside the function's code.
+        unsafe { dispatch(ip.offset(rel as isize), s, cx) }
+    }
+
+    /// The rare part of a back-edge: an interrupt poll that found its word set, or a loop
+    /// checking in with the tiering policy.
+    ///
+    /// # Safety
+    ///
+    /// As for [`branch`], with `rel` the (backward) offset.
+    #[cold]
+    #[inline(never)]
+    unsafe fn back_edge_slow(ip: *const Op, s: *mut u64, cx: &mut Ctx<'_>, rel: i32) -> Exit {
+        if cx.interrupt.load(Ordering::Relaxed) != 0 && stop_requested(cx.interrupt) {
+            return trap(cx, TrapCode::Interrupted);
+        }
+        if cx.code.backedges.load(Ordering::Relaxed) >= cx.code.osr_at.load(Ordering::Relaxed) {
+            let next = super::loop_hot(ip, rel, cx);
+            // SAFETY: `loop_hot` returns null or an instruction of the current function.
+            return unsafe { super::resume(next, cx) };
         }
         // SAFETY: the translator only emits targets inside the function's code.
         unsafe { dispatch(ip.offset(rel as isize), s, cx) }
@@ -1187,6 +1240,40 @@ mod handlers {
         )*};
     }
 
+    /// Loads of memory 0 at `a + off` wrapped to 32 bits (see `ir`'s `...Add` loads).
+    macro_rules! loads_add {
+        ($($name:ident => $n:literal, |$b:ident| $e:expr;)*) => {$(
+            handler!($name { d, a, off } |ip, s, cx| {
+                // SAFETY: `d` and `a` are slot operands (see `get`).
+                unsafe {
+                    match cx.mem.load::<$n>((get(s, a) as u32).wrapping_add(off), 0) {
+                        Ok($b) => {
+                            set(s, d, $e);
+                            next(ip, s, cx)
+                        }
+                        Err(c) => trap(cx, c),
+                    }
+                }
+            });
+        )*};
+    }
+
+    /// Stores to memory 0 at `a + off` wrapped to 32 bits.
+    macro_rules! stores_add {
+        ($($name:ident => $n:literal, $t:ty;)*) => {$(
+            handler!($name { a, v, off } |ip, s, cx| {
+                // SAFETY: `a` and `v` are slot operands (see `get`).
+                unsafe {
+                    let bytes = (get(s, v) as $t).to_le_bytes();
+                    match cx.mem.store::<$n>((get(s, a) as u32).wrapping_add(off), 0, bytes) {
+                        Ok(()) => next(ip, s, cx),
+                        Err(c) => trap(cx, c),
+                    }
+                }
+            });
+        )*};
+    }
+
     /// Stores to memory 0.
     macro_rules! stores {
         ($($name:ident => $n:literal, $t:ty;)*) => {$(
@@ -1275,6 +1362,8 @@ mod handlers {
         I64OrShrUImm => |c: u64, x, imm| c | x.wrapping_shr(imm as u32);
         I64OrMulImm => |c: u64, x, imm| c | x.wrapping_mul(imm);
         I64OrAndImm => |c: u64, x, imm| c | (x & imm);
+        I32XorRotlImm => |c: u32, x, imm| (c ^ x).rotate_left(imm) as u64;
+        I64XorRotlImm => |c: u64, x, imm| (c ^ x).rotate_left(imm as u32);
     }
     handler!(
         Br { target } | ip,
@@ -1423,9 +1512,14 @@ mod handlers {
         Call { func, base } | ip,
         s,
         cx | {
-            let fref = funcref(cx.inst.funcs[func as usize] as u64);
-            // SAFETY: `s` is the current frame and the call is not the last instruction.
-            unsafe { call(ip.add(1), s, cx, fref, base) }
+            // SAFETY: validation proved `func` a function index of the module, and `funcs`
+            // has an entry for each. (Unchecked: a panic path would give the handler a
+            // stack frame.) `s` is the current frame and the call is not the last
+            // instruction.
+            unsafe {
+                let fref = funcref(*cx.inst.funcs.get_unchecked(func as usize) as u64);
+                call(ip.add(1), s, cx, fref, base)
+            }
         }
     );
     handler!(
@@ -1534,15 +1628,23 @@ mod handlers {
         }
     );
     handler!(
-        Select { d, b, cond } | ip,
+        Select { d, a, b } | ip,
         s,
         cx | {
-            // SAFETY: `d`, `b` and `cond` are slot operands.
+            // SAFETY: `d`, `a`, `b` and the `Ext`'s `c` are slot operands; the translator
+            // always emits the `Ext` right after a `Select`, so `ip + 2` is still inside
+            // the code.
             unsafe {
-                if get(s, cond) as u32 == 0 {
-                    set(s, d, get(s, b));
-                }
-                next(ip, s, cx)
+                let Op::Ext { c } = *ip.add(1) else {
+                    std::hint::unreachable_unchecked()
+                };
+                let v = if get(s, c) as u32 != 0 {
+                    get(s, a)
+                } else {
+                    get(s, b)
+                };
+                set(s, d, v);
+                dispatch(ip.add(2), s, cx)
             }
         }
     );
@@ -1584,6 +1686,19 @@ mod handlers {
             retain_in_global(global, v);
             global.set([v, 0]);
             ip.add(1)
+        }
+    );
+    handler!(
+        GlobalSetNum { g, s: src } | ip,
+        s,
+        cx | {
+            // SAFETY: as for `GlobalGet`; `src` is a slot operand. The second slot of a
+            // numeric one-slot global is always 0, so only the first is written.
+            unsafe {
+                let def = &*cx.inst.global_defs[g as usize];
+                def.value[0].store(get(s, src), Ordering::Relaxed);
+                next(ip, s, cx)
+            }
         }
     );
     slow_handler!(
@@ -2020,6 +2135,8 @@ mod handlers {
         I32LeUImm => |x: u32, y| (x <= y) as u64;
         I32GeSImm => |x: i32, y| (x >= y) as u64;
         I32GeUImm => |x: u32, y| (x >= y) as u64;
+        I32RotlImm => |x: u32, y| x.rotate_left(y) as u64;
+        I32RotrImm => |x: u32, y| x.rotate_right(y) as u64;
     }
 
     immops64! {
@@ -2041,6 +2158,8 @@ mod handlers {
         I64LeUImm => |x: u64, y| (x <= y) as u64;
         I64GeSImm => |x: i64, y| (x >= y) as u64;
         I64GeUImm => |x: u64, y| (x >= y) as u64;
+        I64RotlImm => |x: u64, y| x.rotate_left(y as u32);
+        I64RotrImm => |x: u64, y| x.rotate_right(y as u32);
     }
 
     brcmps! {
@@ -2125,6 +2244,26 @@ mod handlers {
         I64Load16U => 2, |b| u16::from_le_bytes(b) as u64;
         I64Load32S => 4, |b| i32::from_le_bytes(b) as i64 as u64;
         I64Load32U => 4, |b| u32::from_le_bytes(b) as u64;
+    }
+
+    loads_add! {
+        I32LoadAdd => 4, |b| u32::from_le_bytes(b) as u64;
+        I64LoadAdd => 8, |b| u64::from_le_bytes(b);
+        I32Load8SAdd => 1, |b| b[0] as i8 as i32 as u32 as u64;
+        I32Load8UAdd => 1, |b| b[0] as u64;
+        I32Load16SAdd => 2, |b| i16::from_le_bytes(b) as i32 as u32 as u64;
+        I32Load16UAdd => 2, |b| u16::from_le_bytes(b) as u64;
+        I64Load8SAdd => 1, |b| b[0] as i8 as i64 as u64;
+        I64Load16SAdd => 2, |b| i16::from_le_bytes(b) as i64 as u64;
+        I64Load32SAdd => 4, |b| i32::from_le_bytes(b) as i64 as u64;
+        I64Load32UAdd => 4, |b| u32::from_le_bytes(b) as u64;
+    }
+
+    stores_add! {
+        I32StoreAdd => 4, u32;
+        I64StoreAdd => 8, u64;
+        I32Store8Add => 1, u8;
+        I32Store16Add => 2, u16;
     }
 
     stores! {

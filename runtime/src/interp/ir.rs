@@ -169,9 +169,16 @@ define_ops! {
     load {
         I32Load, I64Load, I32Load8S, I32Load8U, I32Load16S, I32Load16U,
         I64Load8S, I64Load8U, I64Load16S, I64Load16U, I64Load32S, I64Load32U,
+        // An `i32.add` of a constant fused into a load whose memarg offset is 0: the
+        // address is `a + off` wrapped to 32 bits, exactly as the `i32.add` computes it
+        // (`off` is the constant).
+        I32LoadAdd, I64LoadAdd, I32Load8SAdd, I32Load8UAdd, I32Load16SAdd, I32Load16UAdd,
+        I64Load8SAdd, I64Load16SAdd, I64Load32SAdd, I64Load32UAdd,
     }
     store {
         I32Store, I64Store, I32Store8, I32Store16, I64Store8, I64Store16, I64Store32,
+        // As the `...Add` loads: the address is `a + off` wrapped to 32 bits.
+        I32StoreAdd, I64StoreAdd, I32Store8Add, I32Store16Add,
     }
     binary_imm {
         I32AddImm, I32MulImm, I32AndImm, I32OrImm, I32XorImm, I32ShlImm, I32ShrSImm, I32ShrUImm,
@@ -180,6 +187,8 @@ define_ops! {
         I64AddImm, I64MulImm, I64AndImm, I64OrImm, I64XorImm, I64ShlImm, I64ShrSImm, I64ShrUImm,
         I64EqImm, I64NeImm, I64LtSImm, I64LtUImm, I64GtSImm, I64GtUImm, I64LeSImm, I64LeUImm,
         I64GeSImm, I64GeUImm,
+        // Rotate counts are taken modulo the width, as by the operators.
+        I32RotlImm, I32RotrImm, I64RotlImm, I64RotrImm,
     }
     branch_cmp {
         BrI32Eq, BrI32Ne, BrI32LtS, BrI32LtU, BrI32GtS, BrI32GtU, BrI32LeS, BrI32LeU,
@@ -250,6 +259,12 @@ define_ops! {
         I64OrShrUImm { a: Slot, b: Slot },
         I64OrMulImm { a: Slot, b: Slot },
         I64OrAndImm { a: Slot, b: Slot },
+        // An integer instruction `T = a op1 b` feeding `d = T op2 imm` (`imm` in the `Imm`
+        // that follows).
+        I32XorRotlImm { a: Slot, b: Slot },
+        I64XorRotlImm { a: Slot, b: Slot },
+        // `d = if c != 0 { a } else { b }` (one-slot values), `c` in the `Ext` that follows.
+        Select { a: Slot, b: Slot },
     }
     // 128-bit SIMD. A `v128` operand or result names two slots (low half first). The
     // instructions never write their result before reading every operand, so a result may
@@ -388,8 +403,6 @@ define_ops! {
         CopyWide { d: Slot, s: Slot },
         /// Copies `n` slots from `s..` to `d..` in increasing order (`d <= s`).
         CopyMany { d: Slot, s: Slot, n: u32 },
-        /// `d = if cond != 0 { d } else { b }` (the first operand already sits in `d`).
-        Select { d: Slot, b: Slot, cond: Slot },
         /// Two-slot select.
         SelectWide { d: Slot, b: Slot, cond: Slot },
         /// Calls function `func` with arguments (and then results) at `base..`.
@@ -411,6 +424,9 @@ define_ops! {
         Ext { c: Slot },
         /// `global.set`.
         GlobalSet { g: u32, s: Slot },
+        /// `global.set` of a one-slot numeric global: a plain store (no reference to keep
+        /// alive), as cheap as `GlobalGet` (`__stack_pointer` is set twice per call).
+        GlobalSetNum { g: u32, s: Slot },
         /// Two-slot `global.get`.
         GlobalGetWide { d: Slot, g: u32 },
         /// Two-slot `global.set`.
@@ -607,6 +623,20 @@ pub fn fuse_arith_imm(inner: &Op, outer: &Op, t_left: bool) -> Option<(Op, Op)> 
     }
 }
 
+/// Fuses `inner` (`T = a op1 b`) with `outer` (`d = T op2 imm`, reading `T` as its
+/// operand) into a fused instruction and its `Imm`. `None` when the pair has no fused form.
+pub fn fuse_arith_then_imm(inner: &Op, outer: &Op) -> Option<(Op, Op)> {
+    match (*inner, *outer) {
+        (Op::I32Xor { a, b, .. }, Op::I32RotlImm { d, imm, .. }) => {
+            Some((Op::I32XorRotlImm { d, a, b }, Op::Imm { a: imm, b: 0 }))
+        }
+        (Op::I64Xor { a, b, .. }, Op::I64RotlImm { d, imm, .. }) => {
+            Some((Op::I64XorRotlImm { d, a, b }, Op::Imm { a: imm, b: 0 }))
+        }
+        _ => None,
+    }
+}
+
 /// The branch taken exactly when the conditional branch `op` is not, jumping to `target`.
 /// `None` for other instructions.
 pub fn negate_branch(op: &Op, target: u32) -> Option<Op> {
@@ -646,6 +676,32 @@ pub fn negate_branch(op: &Op, target: u32) -> Option<Op> {
     }
 }
 
+/// The form of load or store `op` (memarg offset 0) whose address is `x + c` wrapped to 32
+/// bits, where `x + c` is the `i32.add` of a constant `c` that computed `op`'s address:
+/// `op` with its address operand replaced by `x` and the addition done inside. `None` for
+/// instructions without such a form or with a non-zero offset.
+pub fn with_address_add(op: &Op, x: Slot, c: u32) -> Option<Op> {
+    macro_rules! fold {
+        (load: $($l:ident => $la:ident),*; store: $($s:ident => $sa:ident),*) => {
+            match *op {
+                $( Op::$l { d, off: 0, .. } => Some(Op::$la { d, a: x, off: c }), )*
+                $( Op::$s { v, off: 0, .. } => Some(Op::$sa { a: x, v, off: c }), )*
+                _ => None,
+            }
+        };
+    }
+    fold! {
+        load: I32Load => I32LoadAdd, I64Load => I64LoadAdd, I32Load8S => I32Load8SAdd,
+            I32Load8U => I32Load8UAdd, I32Load16S => I32Load16SAdd,
+            I32Load16U => I32Load16UAdd, I64Load8S => I64Load8SAdd,
+            I64Load8U => I32Load8UAdd, I64Load16S => I64Load16SAdd,
+            I64Load16U => I32Load16UAdd, I64Load32S => I64Load32SAdd,
+            I64Load32U => I64Load32UAdd;
+        store: I32Store => I32StoreAdd, I64Store => I64StoreAdd, I32Store8 => I32Store8Add,
+            I32Store16 => I32Store16Add
+    }
+}
+
 /// The immediate form of a binary instruction whose right operand is the constant `c`, if
 /// there is one and `c` fits.
 pub fn with_immediate(op: &Op, c: u64) -> Option<Op> {
@@ -673,7 +729,25 @@ pub fn with_immediate(op: &Op, c: u64) -> Option<Op> {
         I32Xor => I32XorImm, I32Shl => I32ShlImm, I32ShrS => I32ShrSImm, I32ShrU => I32ShrUImm,
         I32Eq => I32EqImm, I32Ne => I32NeImm, I32LtS => I32LtSImm, I32LtU => I32LtUImm,
         I32GtS => I32GtSImm, I32GtU => I32GtUImm, I32LeS => I32LeSImm, I32LeU => I32LeUImm,
-        I32GeS => I32GeSImm, I32GeU => I32GeUImm,
+        I32GeS => I32GeSImm, I32GeU => I32GeUImm, I32Rotl => I32RotlImm, I32Rotr => I32RotrImm,
+    }
+    // Any 64-bit count rotates by its value modulo 64.
+    match *op {
+        Op::I64Rotl { d, a, .. } => {
+            return Some(Op::I64RotlImm {
+                d,
+                a,
+                imm: c32 & 63,
+            });
+        }
+        Op::I64Rotr { d, a, .. } => {
+            return Some(Op::I64RotrImm {
+                d,
+                a,
+                imm: c32 & 63,
+            });
+        }
+        _ => {}
     }
     if let Op::I32Sub { d, a, .. } = *op {
         return Some(Op::I32AddImm {

@@ -422,6 +422,13 @@ impl<'m> Translator<'m> {
                 // The constant's instruction is the last one; its slot is dead after this.
                 self.ops.pop();
             }
+            if let Some((fused, ext)) = self.fuse_last_with_imm(&imm, a) {
+                self.ops.pop();
+                let at = self.emit(fused);
+                self.emit(ext);
+                self.last_result = Some(at);
+                return Ok(());
+            }
             self.emit(imm);
         } else {
             self.emit(op);
@@ -451,9 +458,22 @@ impl<'m> Translator<'m> {
             .or_else(|| super::ir::fuse_arith_imm(&last, op, t_left))
     }
 
+    /// When the left operand `a` of the immediate instruction `op` is the temporary the last
+    /// instruction computed, the fused form of the two (see `ir::fuse_arith_then_imm`).
+    fn fuse_last_with_imm(&self, op: &Op, a: Entry) -> Option<(Op, Op)> {
+        let last = *self.ops.last()?;
+        if self.label_at == self.here() || a.src != a.slot {
+            return None;
+        }
+        if last.clone().result_slot_mut().copied() != Some(a.slot) {
+            return None;
+        }
+        super::ir::fuse_arith_then_imm(&last, op)
+    }
+
     /// Whether the top entry is an i32 the last instruction just computed. Every i32
-    /// instruction writes its result zero-extended to 64 bits, unlike copies of locals and
-    /// globals, which hold whatever the host put there.
+    /// instruction writes its result zero-extended to 64 bits, unlike copies (and selects)
+    /// of locals and globals, which hold whatever the host put there.
     fn fresh_zero_extended(&self) -> bool {
         let (Some(top), Some(at)) = (self.stack.last(), self.last_result) else {
             return false;
@@ -463,7 +483,10 @@ impl<'m> Translator<'m> {
             && top.src == top.slot
             && top.ty == ValType::I32
             && op.result_slot_mut().copied() == Some(top.slot)
-            && !matches!(op, Op::Copy { .. } | Op::GlobalGet { .. })
+            && !matches!(
+                op,
+                Op::Copy { .. } | Op::GlobalGet { .. } | Op::Select { .. }
+            )
     }
 
     /// When the top entry is a comparison the last instruction just produced, removes that
@@ -499,7 +522,9 @@ impl<'m> Translator<'m> {
         }
         let a = self.pop();
         let d = self.push(ty);
-        self.result_op(ty, f(d, a.src, memarg.offset as u32));
+        let op = f(d, a.src, memarg.offset as u32);
+        let op = self.fold_address_add(op, a);
+        self.result_op(ty, op);
         Ok(())
     }
 
@@ -509,8 +534,34 @@ impl<'m> Translator<'m> {
         }
         let v = self.pop();
         let a = self.pop();
-        self.emit(f(a.src, v.src, memarg.offset as u32));
+        let op = f(a.src, v.src, memarg.offset as u32);
+        let op = self.fold_address_add(op, a);
+        self.emit(op);
         Ok(())
+    }
+
+    /// When the address `addr` of the load or store `op` (offset 0) is a temporary that the
+    /// last instruction computed as `x + c` (an `I32AddImm`), removes that instruction and
+    /// returns the form of `op` that adds `c` itself (see `ir::with_address_add`); otherwise
+    /// `op`. The temporary is read by nothing else, and `x` cannot change in between: the
+    /// two are adjacent and no branch lands between them.
+    fn fold_address_add(&mut self, op: Op, addr: Entry) -> Op {
+        if self.label_at == self.here() || addr.src != addr.slot {
+            return op;
+        }
+        let Some(&Op::I32AddImm { d, a: x, imm }) = self.ops.last() else {
+            return op;
+        };
+        if d != addr.slot {
+            return op;
+        }
+        match super::ir::with_address_add(&op, x, imm) {
+            Some(folded) => {
+                self.ops.pop();
+                folded
+            }
+            None => op,
+        }
     }
 
     /// Jump threading on the finished code (absolute targets): an unconditional `Br` to a
@@ -1003,15 +1054,34 @@ impl<'m> Translator<'m> {
             }
             return;
         }
-        let clobbers = self.materialize_local(slot, true);
-        if !clobbers
-            && ty.slots() == 1
-            && let Some(at) = self.last_result
-            && let Some(d) = self.ops[at].result_slot_mut()
-            && *d == top.slot
+        let n = self.stack.len() - 1;
+        let pending = self.stack[..n]
+            .iter()
+            .any(|e| e.src == slot && e.slot != slot);
+        if ty.slots() == 1
             && top.src == top.slot
+            && let Some(at) = self.last_result
+            && self.ops.len() - at <= 2
+            && !(pending && self.label_at == at as u32)
+            && self.ops[at].clone().result_slot_mut().copied() == Some(top.slot)
         {
-            *d = slot;
+            // Copy elimination: the instruction that computed the top entry writes the local
+            // itself. Entries below the top that still read the local (deferred `local.get`s)
+            // must see its old value, so their copies go *before* that instruction: they
+            // write only those entries' own slots, which the instruction does not read (its
+            // operands sat above them), and they read the local before it changes.
+            let mut at = at;
+            if pending {
+                // The instruction and its `Imm`/`Ext`, if any.
+                let mut tail = [Op::Unreachable; 2];
+                let len = self.ops.len() - at;
+                tail[..len].copy_from_slice(&self.ops[at..]);
+                self.ops.truncate(at);
+                self.materialize_local(slot, true);
+                at = self.ops.len();
+                self.ops.extend_from_slice(&tail[..len]);
+            }
+            *self.ops[at].result_slot_mut().expect("checked above") = slot;
             self.last_result = None;
             if tee {
                 self.stack.last_mut().expect("validated").src = slot;
@@ -1020,6 +1090,7 @@ impl<'m> Translator<'m> {
             }
             return;
         }
+        self.materialize_local(slot, true);
         self.emit(Self::copy_op(ty, slot, top.src));
         if !tee {
             self.stack.pop();
@@ -1200,21 +1271,26 @@ impl<'m> Translator<'m> {
                 let cond = self.pop();
                 let b = self.pop();
                 let a = self.pop();
-                self.stack.push(a);
-                let i = self.stack.len() - 1;
-                self.materialize(i);
                 if a.ty.slots() == 2 {
+                    self.stack.push(a);
+                    let i = self.stack.len() - 1;
+                    self.materialize(i);
                     self.emit(Op::SelectWide {
                         d: a.slot,
                         b: b.src,
                         cond: cond.src,
                     });
                 } else {
-                    self.emit(Op::Select {
-                        d: a.slot,
+                    // Both operands are read where they live (no copy of a deferred
+                    // `local.get`), and the result can be redirected into a local.
+                    let d = self.push(a.ty);
+                    let at = self.emit(Op::Select {
+                        d,
+                        a: a.src,
                         b: b.src,
-                        cond: cond.src,
                     });
+                    self.emit(Op::Ext { c: cond.src });
+                    self.last_result = Some(at);
                 }
             }
             O::LocalGet { local_index } => {
@@ -1242,8 +1318,13 @@ impl<'m> Translator<'m> {
                         g: global_index,
                         s: v.src,
                     });
-                } else {
+                } else if v.ty.is_ref() {
                     self.emit(Op::GlobalSet {
+                        g: global_index,
+                        s: v.src,
+                    });
+                } else {
+                    self.emit(Op::GlobalSetNum {
                         g: global_index,
                         s: v.src,
                     });
@@ -1912,6 +1993,95 @@ mod tests {
                 _ => None,
             })
             .collect()
+    }
+
+    /// The code of the only function of module `text` (engine `interp`, fuel off).
+    fn ops_of(text: &str) -> Vec<Op> {
+        let engine = Engine::new(Config::default());
+        let module = crate::Module::new(&engine, &wat::parse_str(text).unwrap()).unwrap();
+        translate(&module.0, 0).unwrap().ops.to_vec()
+    }
+
+    #[test]
+    fn results_go_straight_into_locals_that_the_stack_still_reads() {
+        // x (old) stays on the stack while x = x + 5: the old value is copied out first,
+        // then the addition writes x itself.
+        let ops = ops_of(
+            r#"(module (func (param $x i32) (result i32)
+                local.get $x
+                local.get $x i32.const 5 i32.add local.set $x
+                local.get $x i32.sub))"#,
+        );
+        assert!(
+            matches!(
+                ops[..3],
+                [
+                    Op::Copy { d: 1, s: 0 },
+                    Op::I32AddImm { d: 0, a: 0, imm: 5 },
+                    Op::I32Sub { d: 1, a: 1, b: 0 },
+                ]
+            ),
+            "{ops:?}"
+        );
+        // A `local.tee` chain: the result goes to the first local, one copy to the second.
+        let ops = ops_of(
+            r#"(module (func (param $x i32) (param $y i32) (result i32) (local $a i32)
+                local.get $x local.get $y i32.mul local.tee $a local.set $y
+                local.get $y))"#,
+        );
+        assert!(
+            matches!(
+                ops[..2],
+                [Op::I32Mul { d: 2, a: 0, b: 1 }, Op::Copy { d: 1, s: 2 },]
+            ),
+            "{ops:?}"
+        );
+    }
+
+    #[test]
+    fn fused_and_immediate_forms() {
+        // The `select` picks the rotated value (slot 3) or $p by $x.
+        let ops = ops_of(
+            r#"(module (memory 1) (func (param $p i32) (param $x i32) (result i32)
+                local.get $p i32.const -4 i32.add i32.load
+                local.get $p i32.const 8 i32.add local.get $x i32.store8
+                local.get $x local.get $p i32.xor i32.const 7 i32.rotl
+                i32.const 3 i32.rotr
+                local.get $p
+                local.get $x
+                select
+                i32.add))"#,
+        );
+        let expected = [
+            Op::I32LoadAdd {
+                d: 2,
+                a: 0,
+                off: -4i32 as u32,
+            },
+            Op::I32Store8Add { a: 0, v: 1, off: 8 },
+            Op::I32XorRotlImm { d: 3, a: 1, b: 0 },
+            Op::Imm { a: 7, b: 0 },
+            Op::I32RotrImm { d: 3, a: 3, imm: 3 },
+            Op::Select { d: 3, a: 3, b: 0 },
+            Op::Ext { c: 1 },
+            Op::I32Add { d: 2, a: 2, b: 3 },
+        ];
+        assert_eq!(ops[..expected.len()], expected, "{ops:?}");
+        // A memarg offset keeps the addition apart (it would have to wrap before the offset).
+        let ops = ops_of(
+            r#"(module (memory 1) (func (param $p i32) (result i32)
+                local.get $p i32.const -4 i32.add i32.load offset=8))"#,
+        );
+        assert!(
+            matches!(
+                ops[..2],
+                [
+                    Op::I32AddImm { d: 1, a: 0, .. },
+                    Op::I32Load { d: 1, a: 1, off: 8 }
+                ]
+            ),
+            "{ops:?}"
+        );
     }
 
     #[test]
