@@ -239,8 +239,10 @@ pub unsafe trait NativeBackend: Send + Sync {
     fn needs_guarded_memory(&self) -> bool;
 
     /// Compiles defined function `index` of `module` on its own, for the tiering policy: it
-    /// calls every function (its own module's too) through the indirection slots, so code
-    /// published later is reached.
+    /// calls every function (its own module's too) through the indirection slots, or through
+    /// the module's body table while the callee's body is published there (see
+    /// [`crate::vm::abi`], "Calls between tiered bodies"), so code published later is
+    /// reached.
     ///
     /// When the function has loops, the result also has its on-stack-replacement entry
     /// ([`CompiledFunction::osr`]), see [`crate::vm::abi`]: native type

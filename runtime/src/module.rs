@@ -707,7 +707,8 @@ impl Module {
     /// running the function's loops in the interpreter. Each slot gets its code pointer, then
     /// its array trampoline, then loses the interpreter's cached entry (a swap, ordered
     /// with the interpreter's caching swap), so no call site keeps calling the interpreter (see RATIONALE.md; modelled in
-    /// `tests/loom_publish.rs`).
+    /// `tests/loom_publish.rs`). Before the slots, the function's body (when `compiled` has
+    /// one) goes into the module's body table, through which other tiered bodies call it.
     ///
     /// # Errors
     ///
