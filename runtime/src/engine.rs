@@ -168,7 +168,7 @@ pub struct Trampolines {
 /// The runtime jumps to the addresses a backend returns without checking them. An
 /// implementation promises that every [`Trampolines`] entry, every
 /// [`NativeCode::entry`](crate::vm::native::NativeCode::entry) of a compiled module and
-/// every [`CompiledFunction`] entry (and OSR entry) is executable code that stays alive as
+/// every [`CompiledFunction`] entry (and body and OSR entry) is executable code that stays alive as
 /// long as the returned code block, follows the calling convention and VM layout of
 /// [`crate::vm::abi`] for the function and signature it was requested for, honours
 /// [`NativeBackend::needs_guarded_memory`], and traps only at the sites its code block
@@ -239,8 +239,10 @@ pub unsafe trait NativeBackend: Send + Sync {
     fn needs_guarded_memory(&self) -> bool;
 
     /// Compiles defined function `index` of `module` on its own, for the tiering policy: it
-    /// calls every function (its own module's too) through the indirection slots, so code
-    /// published later is reached.
+    /// calls every function (its own module's too) through the indirection slots, or through
+    /// the module's body table while the callee's body is published there (see
+    /// [`crate::vm::abi`], "Calls between tiered bodies"), so code published later is
+    /// reached.
     ///
     /// When the function has loops, the result also has its on-stack-replacement entry
     /// ([`CompiledFunction::osr`]), see [`crate::vm::abi`]: native type
@@ -272,6 +274,11 @@ pub struct CompiledFunction {
     pub code: Arc<dyn crate::vm::native::NativeCode>,
     /// Address of the entry.
     pub entry: usize,
+    /// Address of the function's tiered body, in the same code block, when the backend
+    /// compiles one: other tiered bodies of the module call it directly once it is
+    /// published (see [`crate::vm::abi`], "Calls between tiered bodies", for its
+    /// signature). `None` leaves every call going through the entry.
+    pub body: Option<usize>,
     /// Its OSR entry, in the same code block (`None` when no loop can be entered).
     pub osr: Option<OsrEntry>,
 }

@@ -453,6 +453,7 @@ impl Instance {
                 interrupt: std::ptr::null(),
                 instance: weak.as_ptr() as *const (),
                 fuel: &**engine.fuel_counter(),
+                bodies: std::ptr::null(),
             });
             let vmctx_ptr: *const VMContext = &*vmctx;
             let func_refs: Box<[VMFuncRef]> = (0..n)
@@ -630,6 +631,11 @@ impl Instance {
             interrupt: &*interrupt,
             instance: std::ptr::null(),
             fuel: &**engine.fuel_counter(),
+            // The module outlives the instance, which holds it.
+            bodies: m
+                .tiering
+                .as_ref()
+                .map_or(std::ptr::null(), |t| t.bodies.as_ptr()),
         });
         let vmctx_ptr: *const VMContext = &*vmctx;
         let func_refs: Box<[VMFuncRef]> = (0..num_defined)

@@ -400,6 +400,23 @@ pub(crate) struct TierState {
     /// Instances of this module, to publish code into. Held while an instance links its
     /// slots, so publishing and instantiating never interleave.
     pub live: Mutex<Vec<std::sync::Weak<crate::instance::InstanceInner>>>,
+    /// The body of every published defined function, 0 before: the table tiered bodies
+    /// call each other through (`VMContext::bodies`, see `vm::abi`, "Calls between tiered
+    /// bodies"). Shared by every instance, which point at it.
+    pub bodies: Box<[std::sync::atomic::AtomicUsize]>,
+}
+
+impl TierState {
+    /// Makes the body of defined function `defined` (imports not counted) callable from
+    /// other tiered bodies. Its code must already be registered and executable: the
+    /// `Release` store publishes that to every caller, which loads the word and calls the
+    /// address it read (see `vm::abi`, "Calls between tiered bodies"; modelled in
+    /// `tests/loom_publish.rs`).
+    fn publish_body(&self, defined: u32, body: usize) {
+        if let Some(word) = self.bodies.get(defined as usize) {
+            word.store(body, Ordering::Release);
+        }
+    }
 }
 
 /// A module handle that does not keep the module alive (tiering jobs hold these, so a
@@ -666,6 +683,7 @@ impl Module {
                 funcs: (0..m.defined.len()).map(|_| FuncTier::default()).collect(),
                 code: Mutex::new(Vec::new()),
                 live: Mutex::new(Vec::new()),
+                bodies: (0..m.defined.len()).map(|_| Default::default()).collect(),
             });
         }
         let module = Module(Arc::new(m));
@@ -689,7 +707,8 @@ impl Module {
     /// running the function's loops in the interpreter. Each slot gets its code pointer, then
     /// its array trampoline, then loses the interpreter's cached entry (a swap, ordered
     /// with the interpreter's caching swap), so no call site keeps calling the interpreter (see RATIONALE.md; modelled in
-    /// `tests/loom_publish.rs`).
+    /// `tests/loom_publish.rs`). Before the slots, the function's body (when `compiled` has
+    /// one) goes into the module's body table, through which other tiered bodies call it.
     ///
     /// # Errors
     ///
@@ -741,6 +760,9 @@ impl Module {
             .unwrap_or_else(|e| e.into_inner())
             .push(registered);
         slot.entry.store(compiled.entry, Ordering::SeqCst);
+        if let Some(body) = compiled.body {
+            tiering.publish_body(index - m.num_imported_funcs, body);
+        }
         live.retain(|w| w.strong_count() > 0);
         for inst in live.iter().filter_map(|w| w.upgrade()) {
             let r = &inst.func_refs[(index - m.num_imported_funcs) as usize];

@@ -12,6 +12,11 @@
 //!
 //! The `weakened_*` tests run the same model with one ordering weakened and expect loom to
 //! find the failing interleaving, so the model is known to be able to fail.
+//!
+//! Engine `tiered` also publishes the function's *body* into the module's body table
+//! (`TierState::publish_body`), which tiered bodies read at every call of the function
+//! (`call_published` in the translator): the `body_*` tests model that word next to the
+//! slot.
 #![cfg(loom)]
 
 use loom::sync::Arc;
@@ -23,6 +28,8 @@ const ADAPTER: usize = 1; // `native_code` before publication: the adapter into 
 const NATIVE: usize = 2; // the published code
 const TRAMPOLINE: usize = 3; // the published array trampoline
 const FUNC_CODE: usize = 4; // the interpreter's code, cached in `interp_code`
+const BODY: usize = 5; // the published body's address, in the module's body table
+const REGISTERED: usize = 6; // the code block is mapped executable and registered
 
 /// The orderings of the protocol (the real ones in [`REAL`]).
 #[derive(Clone, Copy)]
@@ -40,6 +47,12 @@ struct Orderings {
     /// `call_native`: loading the trampoline, then the code.
     native_array: Ordering,
     native_code: Ordering,
+    /// `publish_body`: the store of the body's address (after registering the code).
+    publish_body: Ordering,
+    /// A tiered body's call: loading the callee's body word. The generated code uses a
+    /// plain load whose value the call depends on (x86-64 keeps loads in order); the
+    /// model states that as `Acquire`.
+    body_load: Ordering,
 }
 
 const REAL: Orderings = Orderings {
@@ -52,6 +65,8 @@ const REAL: Orderings = Orderings {
     enter_recheck: Ordering::Acquire,
     native_array: Ordering::Acquire,
     native_code: Ordering::Acquire,
+    publish_body: Ordering::Release,
+    body_load: Ordering::Acquire,
 };
 
 /// One `VMFuncRef` of one instance.
@@ -149,6 +164,96 @@ fn call(slot: &Slot, o: Orderings) -> Ran {
         return call_native(slot, o);
     }
     Ran::Interpreter
+}
+
+/// The module's side of a published function: its code block and its body-table word.
+struct ModuleCode {
+    /// The code block: mapping it executable and registering it are plain writes before
+    /// the body is published (`REGISTERED` once done).
+    code: AtomicUsize,
+    /// The function's word in the body table: 0, then `BODY`.
+    body: AtomicUsize,
+}
+
+impl ModuleCode {
+    fn new() -> ModuleCode {
+        ModuleCode {
+            code: AtomicUsize::new(0),
+            body: AtomicUsize::new(0),
+        }
+    }
+}
+
+/// `Module::publish` in engine `tiered`: registers the code block, publishes the body
+/// (`publish_body`), then the slot.
+fn publish_with_body(slot: &Slot, module: &ModuleCode, o: Orderings) {
+    module.code.store(REGISTERED, Ordering::Relaxed);
+    module.body.store(BODY, o.publish_body);
+    publish(slot, o);
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum BodyCall {
+    /// Straight to the published body.
+    Body,
+    /// Through the slot (the body was not published yet).
+    Slot(Ran),
+}
+
+/// A tiered body's call of the function: its body when the word is set (whose code must
+/// then be registered), else the slot, as a native caller.
+fn body_call(slot: &Slot, module: &ModuleCode, o: Orderings) -> BodyCall {
+    if module.body.load(o.body_load) == BODY {
+        assert_eq!(
+            module.code.load(Ordering::Relaxed),
+            REGISTERED,
+            "a body call reached code that was not registered"
+        );
+        return BodyCall::Body;
+    }
+    BodyCall::Slot(host_call(slot, o))
+}
+
+/// A publisher races with a tiered body calling the function and an interpreter call;
+/// every body call reaches registered code, the slot ends up clean, and a body call after
+/// publication (learnt through a flag) goes to the body: no call site stays stale.
+fn body_model(o: Orderings) {
+    loom::model(move || {
+        let slot = Arc::new(Slot::new());
+        let module = Arc::new(ModuleCode::new());
+        let published = Arc::new(AtomicUsize::new(0));
+        let native = {
+            let (slot, module, published) = (slot.clone(), module.clone(), published.clone());
+            thread::spawn(move || {
+                let p = published.load(Ordering::Acquire) == 1;
+                let ran = body_call(&slot, &module, o);
+                if p {
+                    assert_eq!(
+                        ran,
+                        BodyCall::Body,
+                        "a body call after publication was stale"
+                    );
+                }
+            })
+        };
+        let interpreted = {
+            let slot = slot.clone();
+            thread::spawn(move || {
+                call(&slot, o);
+            })
+        };
+        publish_with_body(&slot, &module, o);
+        published.store(1, Ordering::Release);
+        native.join().unwrap();
+        interpreted.join().unwrap();
+        assert_eq!(
+            slot.interp_code.load(Ordering::Relaxed),
+            0,
+            "a stale interpreter entry survived the publication: {}",
+            slot.trace()
+        );
+        assert_eq!(body_call(&slot, &module, o), BodyCall::Body);
+    });
 }
 
 /// A publisher races with `callers` (`true`: an interpreter call, `false`: a host call);
@@ -272,6 +377,29 @@ fn strict_reading_has_a_transient_window() {
         published.store(1, Ordering::Release);
         other.join().unwrap();
         late.join().unwrap();
+    });
+}
+
+#[test]
+fn body_calls_reach_registered_code_and_none_stays_stale() {
+    body_model(REAL);
+}
+
+#[test]
+#[should_panic(expected = "not registered")]
+fn weakened_publish_body_store_is_caught() {
+    body_model(Orderings {
+        publish_body: Ordering::Relaxed,
+        ..REAL
+    });
+}
+
+#[test]
+#[should_panic(expected = "not registered")]
+fn weakened_body_load_is_caught() {
+    body_model(Orderings {
+        body_load: Ordering::Relaxed,
+        ..REAL
     });
 }
 

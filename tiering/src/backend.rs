@@ -433,7 +433,7 @@ unsafe impl NativeBackend for CraneliftBackend {
         let c = compiled?;
         let mut builder = CodeBuilder::default();
         let at = builder.push(Some(index), &c.entry);
-        builder.push_body(index, &c.body);
+        let body_at = builder.push_body(index, &c.body);
         // The OSR stub's frame sits under the body's: left out of backtraces, like the
         // trampolines.
         let osr = c
@@ -444,6 +444,7 @@ unsafe impl NativeBackend for CraneliftBackend {
             .map_err(|e| Error::Compile(format!("cannot map code memory: {e}")))?;
         Ok(kiln_runtime::CompiledFunction {
             entry: memory.address(at),
+            body: Some(memory.address(body_at)),
             osr: osr.map(|(at, loops)| OsrEntry {
                 entry: memory.address(at),
                 loops,

@@ -81,6 +81,66 @@ fn tail_calls_run_in_constant_stack() {
     }
 }
 
+/// Engine `tiered` with every function compiled and published before it runs (the
+/// interpreter has no tail calls): published bodies call each other through the module's
+/// body table, `return_call` in constant stack and within the call-depth limit, `call`
+/// keeping that limit exactly.
+#[test]
+fn published_tiered_bodies_call_and_tail_call_each_other() {
+    if !native::is_supported() {
+        return;
+    }
+    let depth = 1000;
+    let config = Config::default()
+        .with_features(WasmFeatures::WASM2 | WasmFeatures::TAIL_CALL)
+        .with_tier_threshold(u32::MAX)
+        .with_tier_sync(true)
+        .with_max_call_depth(depth);
+    let backend = Arc::new(CraneliftBackend::new(TranslateOptions::default()).expect("backend"));
+    let policy = Arc::new(kiln_tiering::Tiering::new(backend.clone(), &config));
+    let engine = Engine::with_tiering(config, backend, policy.clone());
+    let bytes = wat::parse_str(
+        r#"(module
+      (func $count (export "count") (param i64 i64) (result i64)
+        (if (result i64) (i64.eqz (local.get 0))
+          (then (local.get 1))
+          (else (return_call $count2 (i64.sub (local.get 0) (i64.const 1))
+                                     (i64.add (local.get 1) (i64.const 1))))))
+      (func $count2 (param i64 i64) (result i64)
+        (return_call $count (local.get 0) (local.get 1)))
+      (func $even (export "even") (param i32) (result i32)
+        (if (result i32) (i32.eqz (local.get 0))
+          (then (i32.const 1))
+          (else (call $odd (i32.sub (local.get 0) (i32.const 1))))))
+      (func $odd (param i32) (result i32)
+        (if (result i32) (i32.eqz (local.get 0))
+          (then (i32.const 0))
+          (else (call $even (i32.sub (local.get 0) (i32.const 1)))))))"#,
+    )
+    .expect("wat");
+    let module = Module::new(&engine, &bytes).expect("module");
+    assert_eq!(engine.kind(), EngineKind::Tiered);
+    for index in 0..module.num_funcs() {
+        use kiln_runtime::TierPolicy;
+        policy.function_hot(&module, index);
+        assert!(module.is_tiered_up(index), "function {index}");
+    }
+    let inst = Instance::new(&module, &[]).expect("instance");
+    // Far more tail calls than frames allowed.
+    assert_eq!(call(&inst, "count", &[1_000_000, 5]).unwrap(), [1_000_005]);
+    // `even(n)` opens n + 1 frames.
+    let n = depth as u64 - 1;
+    assert_eq!(
+        call(&inst, "even", &[n]).unwrap(),
+        [u64::from(n.is_multiple_of(2))]
+    );
+    assert_eq!(
+        code(call(&inst, "even", &[n + 1])),
+        TrapCode::StackExhausted
+    );
+    assert_eq!(engine.tier_stats().unwrap().functions_interpreted, 0);
+}
+
 #[test]
 fn loops_without_calls_are_interruptible() {
     if !native::is_supported() {

@@ -113,6 +113,25 @@
 //! frame and the loop, which then loads the other locals from the frame and jumps to that
 //! loop's header.
 //!
+//! # Calls between tiered bodies
+//!
+//! A tiered body calls another defined function `f` of its module (`call`, `return_call`)
+//! through the module's *body table*, `vmctx.bodies` (one word per defined function,
+//! imports not counted, shared by every instance of the module):
+//! `body = load [vmctx.bodies + 8 * (f - imported)]`. When `body` is non-zero it calls (or
+//! tail-calls) it with the tiered body signature, `(vmctx, depth - 1, params..., frame = 0,
+//! loop = NOT_OSR)`, passing its own `vmctx` (caller and callee share the instance), just
+//! as `f`'s entry stub would: no slot, no `VMFuncRef`, no stub. When it is zero (`f` is not
+//! compiled yet), a cold branch calls through `f`'s slot as above. Imports, `call_indirect`
+//! and a body's calls of itself (a `call rel32` to its own body) are unchanged.
+//!
+//! `Module::publish` stores the body's address with `Release` after the code block is
+//! mapped executable and registered. The reading side is a plain load, like the slot's
+//! `native_code`: the call's target is the loaded value, and x86-64 does not reorder loads
+//! with older loads (modelled as `Acquire` in `tests/loom_publish.rs`). The word is read at
+//! every call, never cached, so no call site stays on the slot after publication; a call
+//! that read zero just before takes the slot, which reaches the same code.
+//!
 //! # Memory
 //!
 //! With guard pages (Linux x86-64), a memory's reservation is 8 GiB of which only the

@@ -118,6 +118,12 @@ pub struct VMContext {
     /// The engine's remaining fuel (one counter per engine, shared by all its instances;
     /// read only when fuel metering is on).
     pub fuel: *const std::sync::atomic::AtomicU64,
+    /// Engine `tiered`: the module's table of published function *bodies*, one word per
+    /// defined function (imports not counted), 0 until the function is published (see
+    /// [`abi`], "Calls between tiered bodies"). Shared by every instance of the module,
+    /// since a tiered body takes its `vmctx` as a parameter; null in other engines and in
+    /// host instances.
+    pub bodies: *const AtomicUsize,
 }
 
 /// Offset of [`VMContext::memory0`].
@@ -138,6 +144,8 @@ pub const VMCTX_INTERRUPT: usize = 48;
 pub const VMCTX_INSTANCE: usize = 56;
 /// Offset of [`VMContext::fuel`].
 pub const VMCTX_FUEL: usize = 64;
+/// Offset of [`VMContext::bodies`].
+pub const VMCTX_BODIES: usize = 72;
 /// Offset of [`VMMemoryDefinition::base`].
 pub const VMMEMORY_BASE: usize = 0;
 /// Offset of [`VMMemoryDefinition::length`].
@@ -826,6 +834,7 @@ mod tests {
         assert_eq!(offset_of!(VMContext, interrupt), VMCTX_INTERRUPT);
         assert_eq!(offset_of!(VMContext, instance), VMCTX_INSTANCE);
         assert_eq!(offset_of!(VMContext, fuel), VMCTX_FUEL);
+        assert_eq!(offset_of!(VMContext, bodies), VMCTX_BODIES);
         assert_eq!(offset_of!(VMMemoryDefinition, base), VMMEMORY_BASE);
         assert_eq!(offset_of!(VMMemoryDefinition, length), VMMEMORY_LENGTH);
         assert_eq!(offset_of!(VMTableDefinition, base), VMTABLE_BASE);

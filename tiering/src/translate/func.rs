@@ -15,9 +15,10 @@ use cranelift_codegen::isa::{CallConv, TargetIsa};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
 use kiln_runtime::vm::abi::{self, Builtin};
 use kiln_runtime::vm::{
-    MEMORY_RESERVATION, VMCTX_FUEL, VMCTX_FUNCS, VMCTX_GLOBALS, VMCTX_INTERRUPT, VMCTX_MEMORIES,
-    VMCTX_MEMORY0, VMCTX_TABLES, VMCTX_TYPE_IDS, VMFUNCREF_NATIVE_CODE, VMFUNCREF_TYPE_ID,
-    VMFUNCREF_VMCTX, VMMEMORY_BASE, VMMEMORY_LENGTH, VMTABLE_BASE, VMTABLE_LENGTH,
+    MEMORY_RESERVATION, VMCTX_BODIES, VMCTX_FUEL, VMCTX_FUNCS, VMCTX_GLOBALS, VMCTX_INTERRUPT,
+    VMCTX_MEMORIES, VMCTX_MEMORY0, VMCTX_TABLES, VMCTX_TYPE_IDS, VMFUNCREF_NATIVE_CODE,
+    VMFUNCREF_TYPE_ID, VMFUNCREF_VMCTX, VMMEMORY_BASE, VMMEMORY_LENGTH, VMTABLE_BASE,
+    VMTABLE_LENGTH,
 };
 use kiln_runtime::{FuncType, Module, ValType};
 use std::borrow::Cow;
@@ -132,6 +133,9 @@ struct FuncTranslator<'a, 'f> {
     /// Set when translating a tiered body, which OSR entries enter too (see
     /// `kiln_runtime::vm::abi`).
     osr: Option<Osr>,
+    /// A tiered body: the module's table of published bodies (`vmctx.bodies`), through
+    /// which it calls the module's other functions (see [`Self::call_published`]).
+    bodies: Option<Value>,
     /// `loop` operators seen so far, reachable or not (OSR targets count this way).
     loops_seen: u32,
     /// Index of the function being translated.
@@ -258,6 +262,7 @@ pub(super) fn translate(
                 dispatch: None,
                 loops: Vec::new(),
             }),
+            bodies: None,
             loops_seen: 0,
             func_index,
             simd_ok: isa.has_round() && isa.has_x86_pshufb_lowering(),
@@ -413,7 +418,7 @@ impl FuncTranslator<'_, '_> {
             return Ok(*s);
         }
         let ft = self.func_type(type_index)?;
-        // A tiered body's only direct calls are those to itself.
+        // A tiered body calls bodies with its own signature (itself, and published ones).
         let sig = if self.osr.is_some() {
             osr_body_signature(&ft, CallConv::Tail)
         } else {
@@ -650,29 +655,44 @@ impl FuncTranslator<'_, '_> {
     /// Calls `callee` (a `*const VMFuncRef`) with the native signature of `type_index`,
     /// taking the arguments from the stack and pushing the results (or tail-calling).
     fn call_through(&mut self, type_index: u32, callee: Value, tail: bool) -> Result<()> {
+        let nparams = self.func_type(type_index)?.params().len();
+        let params = self.pop_n(nparams)?;
+        if let Some(results) = self.emit_call_through(type_index, callee, &params, tail)? {
+            self.stack.extend_from_slice(&results);
+        }
+        Ok(())
+    }
+
+    /// Emits the call of `callee` (a `*const VMFuncRef`) with the native signature of
+    /// `type_index` and the Wasm arguments `params`; returns its results, or `None` for a
+    /// tail call (which ends the block).
+    fn emit_call_through(
+        &mut self,
+        type_index: u32,
+        callee: Value,
+        params: &[Value],
+        tail: bool,
+    ) -> Result<Option<Vec<Value>>> {
         let sig = self.sig_ref(type_index)?;
-        let ft = self.func_type(type_index)?;
         let flags = self.vm_flags();
         let code = self
             .b
             .ins()
             .load(types::I64, flags, callee, VMFUNCREF_NATIVE_CODE as i32);
-        let mut args = Vec::with_capacity(ft.params().len() + 3);
+        let mut args = Vec::with_capacity(params.len() + 3);
         args.push(callee);
         args.push(self.vmctx);
         // A tail call replaces this frame, so the callee inherits its budget.
         args.push(if tail { self.depth } else { self.inner_depth });
-        let params = self.pop_n(ft.params().len())?;
-        args.extend_from_slice(&params);
+        args.extend_from_slice(params);
         if tail {
             self.b.ins().return_call_indirect(sig, code, &args);
             self.reachable = false;
+            Ok(None)
         } else {
             let call = self.b.ins().call_indirect(sig, code, &args);
-            let results = self.b.inst_results(call);
-            self.stack.extend_from_slice(results);
+            Ok(Some(self.b.inst_results(call).to_vec()))
         }
-        Ok(())
     }
 
     fn call(&mut self, function_index: u32, tail: bool) -> Result<()> {
@@ -681,16 +701,97 @@ impl FuncTranslator<'_, '_> {
             .func_type_index(function_index)
             .ok_or_else(|| invalid(format!("no function {function_index}")))?;
         self.poll_before_call();
+        let defined = function_index >= self.module.num_imported_funcs();
         // A body calls itself directly in every engine: its code never changes once it
         // runs (tiered code is published once), only other functions' code does.
         let self_call = self.is_body && function_index == self.func_index;
-        if (self.opts.direct_calls || self_call)
-            && function_index >= self.module.num_imported_funcs()
-        {
+        if (self.opts.direct_calls || self_call) && defined {
             return self.call_direct(type_index, function_index, tail);
+        }
+        if let Some(bodies) = self.bodies
+            && defined
+        {
+            return self.call_published(bodies, type_index, function_index, tail);
         }
         let callee = self.func_ref(function_index)?;
         self.call_through(type_index, callee, tail)
+    }
+
+    /// A tiered body's call of another defined function of its module: when the callee's
+    /// body is published (`bodies[function_index - imports]` non-zero) an indirect call
+    /// straight to it, passing this instance's `vmctx` and no OSR frame, as the callee's
+    /// entry stub would; else (a cold branch) the call through its slot, which reaches the
+    /// interpreter or the entry stub. Both paths run the same code with the same `depth`,
+    /// so traps, fuel, interruption and backtraces do not depend on which is taken.
+    fn call_published(
+        &mut self,
+        bodies: Value,
+        type_index: u32,
+        function_index: u32,
+        tail: bool,
+    ) -> Result<()> {
+        let ft = self.func_type(type_index)?;
+        let body_sig = self.body_sig_ref(type_index)?;
+        let defined = function_index - self.module.num_imported_funcs();
+        // A plain load, like the slot's `native_code`: the call depends on the address it
+        // reads, and x86-64 loads are not reordered with older loads (see the ABI).
+        let flags = self.vm_flags();
+        let body = match scaled(defined, 8) {
+            Some(off) => self.b.ins().load(types::I64, flags, bodies, off),
+            None => {
+                let addr = self.b.ins().iadd_imm_s(bodies, i64::from(defined) * 8);
+                self.b.ins().load(types::I64, flags, addr, 0)
+            }
+        };
+        let params = self.pop_n(ft.params().len())?;
+        let published = self.b.create_block();
+        let through_slot = self.b.create_block();
+        self.b.set_cold_block(through_slot);
+        self.b.ins().brif(body, published, &[], through_slot, &[]);
+        self.b.seal_block(published);
+        self.b.seal_block(through_slot);
+        let results: Vec<Type> = ft.results().iter().map(|&t| clif_type(t)).collect();
+        let join = (!tail).then(|| self.block_with_params(&results));
+
+        self.b.switch_to_block(published);
+        let mut args = Vec::with_capacity(params.len() + 4);
+        args.push(self.vmctx);
+        // A tail call replaces this frame, so the callee inherits its budget.
+        args.push(if tail { self.depth } else { self.inner_depth });
+        args.extend_from_slice(&params);
+        // A call, not an OSR entry: no frame, no loop.
+        args.push(self.b.ins().iconst(types::I64, 0));
+        args.push(self.b.ins().iconst(types::I64, abi::NOT_OSR));
+        match join {
+            None => {
+                self.b.ins().return_call_indirect(body_sig, body, &args);
+            }
+            Some(join) => {
+                let call = self.b.ins().call_indirect(body_sig, body, &args);
+                let out: Vec<BlockArg> = self
+                    .b
+                    .inst_results(call)
+                    .iter()
+                    .map(|&v| BlockArg::Value(v))
+                    .collect();
+                self.b.ins().jump(join, &out);
+            }
+        }
+
+        self.b.switch_to_block(through_slot);
+        let callee = self.func_ref(function_index)?;
+        let results = self.emit_call_through(type_index, callee, &params, tail)?;
+        if let (Some(join), Some(results)) = (join, results) {
+            let out: Vec<BlockArg> = results.into_iter().map(BlockArg::Value).collect();
+            self.b.ins().jump(join, &out);
+            self.b.seal_block(join);
+            self.b.switch_to_block(join);
+            let joined = self.b.block_params(join).to_vec();
+            self.stack.extend_from_slice(&joined);
+            // The poll before this call covers the rest of the block it started in.
+            self.polled = Some(join);
+        }
+        Ok(())
     }
 
     /// A `call rel32` (or `jmp rel32` for a tail call) to the body of a function of the
@@ -915,6 +1016,7 @@ impl FuncTranslator<'_, '_> {
             && params.is_empty()
         {
             let next_link = self.b.create_block();
+            self.b.set_cold_block(next_link);
             self.b.switch_to_block(dispatch);
             let here = self
                 .b
@@ -1125,6 +1227,11 @@ impl FuncTranslator<'_, '_> {
                 return Err(invalid("OSR-capable body without frame and loop ordinal"));
             };
             (osr.frame, osr.ordinal) = (frame, ordinal);
+            if !self.opts.direct_calls {
+                // Loaded once per function (dropped when unused): the table never moves.
+                let vmctx = self.vmctx;
+                self.bodies = Some(self.load_const(types::I64, vmctx, VMCTX_BODIES));
+            }
         }
         // The call budget: 0 means this frame is one too many.
         self.b.ins().trapz(depth, TrapCode::STACK_OVERFLOW);
@@ -1257,6 +1364,8 @@ impl FuncTranslator<'_, '_> {
         let osr_path = self.b.create_block();
         let is_call = self.b.ins().icmp_imm_s(IntCC::Equal, ordinal, abi::NOT_OSR);
         self.b.ins().brif(is_call, call_path, &[], osr_path, &[]);
+        // Calls are the common entry: the OSR path and its dispatch chain go out of line.
+        self.b.set_cold_block(osr_path);
         self.b.seal_block(call_path);
         self.b.seal_block(osr_path);
         self.b.switch_to_block(osr_path);
@@ -1273,6 +1382,7 @@ impl FuncTranslator<'_, '_> {
             slot += t.slots();
         }
         let dispatch = self.b.create_block();
+        self.b.set_cold_block(dispatch);
         self.b.ins().jump(dispatch, &[]);
         self.b.switch_to_block(call_path);
         if let Some(o) = self.osr.as_mut() {

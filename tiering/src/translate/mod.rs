@@ -18,7 +18,9 @@
 //! faults carries `HEAP_OUT_OF_BOUNDS`) or compare against the current length
 //! ([`BoundsChecks`]). Calls go through the callee's `VMFuncRef` slot, so the runtime can
 //! swap code pointers at any time, except with [`TranslateOptions::direct_calls`] (engine
-//! `jit`), where calls within the module enter the callee's body directly.
+//! `jit`), where calls within the module enter the callee's body directly, and in a tiered
+//! body ([`translate_tiered_body`]), which calls the module's published bodies through the
+//! module's body table (see `kiln_runtime::vm::abi`, "Calls between tiered bodies").
 
 mod func;
 
@@ -247,7 +249,9 @@ pub fn osr_entry_type() -> FuncType {
 
 /// Translates the body of defined function `func_index` for engine `tiered`: like
 /// [`translate_body`] with the [`osr_body_signature`], whose two extra parameters let the
-/// same code serve on-stack replacement. Called with a loop ordinal, the body loads its
+/// same code serve on-stack replacement. Without `direct_calls`, it calls the module's
+/// other defined functions through their published bodies when there are some (the
+/// module's body table), else through their slots. Called with a loop ordinal, the body loads its
 /// declared locals from the interpreter frame instead of zeroing them and jumps to the
 /// header of that loop (counting the body's `loop` operators from 0, reachable or not)
 /// through a chain of comparisons. Every loop entered with an empty operand stack and no

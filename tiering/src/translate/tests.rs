@@ -573,3 +573,77 @@ fn osr_entry_with_v128_locals() {
             .unwrap_or_else(|e| panic!("{:?}\n{text}", e.inner));
     }
 }
+
+/// A tiered body calls another defined function of its module through the module's body
+/// table (`vmctx.bodies`), with a cold fallback through the function's slot, and calls
+/// imports through their slots only; `return_call` does the same as a tail call. A jit
+/// body calls bodies directly and never reads the table.
+#[test]
+fn tiered_bodies_call_published_bodies_through_the_table() {
+    // The engine's ISA: tail calls need frame pointers.
+    let isa = crate::backend::host_isa().unwrap();
+    let bytes = wat::parse_str(
+        r#"(module
+        (import "env" "h" (func $h (param i32) (result i32)))
+        (func $g (param i32) (result i32) (i32.add (local.get 0) (i32.const 1)))
+        (func $f (param i32) (result i32) (call $h (call $g (local.get 0))))
+        (func $t (param i32) (result i32) (return_call $g (local.get 0))))"#,
+    )
+    .unwrap();
+    let config = kiln_runtime::Config::default()
+        .with_features(wasmparser::WasmFeatures::WASM2 | wasmparser::WasmFeatures::TAIL_CALL);
+    let module = kiln_runtime::Module::new(&Engine::new(config), &bytes).unwrap();
+    let opts = TranslateOptions {
+        // No interrupt polls, whose builtin calls are indirect too.
+        interrupt_checks: false,
+        ..TranslateOptions::default()
+    };
+    let mut fctx = FunctionBuilderContext::new();
+    let table_load = format!("v0+{}", kiln_runtime::vm::VMCTX_BODIES);
+    let slot_load = format!("v0+{}", kiln_runtime::vm::VMCTX_FUNCS);
+    let mut texts = Vec::new();
+    for index in [2, 3] {
+        let (func, _) = translate_tiered_body(&module, index, &opts, &*isa, &mut fctx).unwrap();
+        let text = func.display().to_string();
+        let mut ctx = Context::for_function(func);
+        ctx.compile(&*isa, &mut ControlPlane::default())
+            .unwrap_or_else(|e| panic!("{:?}\n{text}", e.inner));
+        assert!(text.contains(&slot_load), "{text}");
+        // Body `g` at word 0 of the table (imports are not in it), loaded at the call.
+        let table = text
+            .lines()
+            .find(|l| l.ends_with(&table_load))
+            .and_then(|l| l.split(" = ").next())
+            .unwrap_or_else(|| panic!("no load of vmctx.bodies in {text}"))
+            .trim();
+        assert!(
+            text.lines()
+                .any(|l| l.contains("= load.i64 notrap aligned")
+                    && l.ends_with(&format!(" {table}"))),
+            "no load of the table's word 0 in {text}"
+        );
+        assert!(text.contains("cold"), "the slot path is cold: {text}");
+        texts.push(text);
+    }
+    // `f`: `g` through its body or its slot, `h` through its slot.
+    assert_eq!(
+        texts[0].matches("= call_indirect").count(),
+        3,
+        "{}",
+        texts[0]
+    );
+    // `t`: a tail call through `g`'s body or its slot.
+    assert_eq!(
+        texts[1].matches("return_call_indirect").count(),
+        2,
+        "{}",
+        texts[1]
+    );
+    let jit = TranslateOptions {
+        direct_calls: true,
+        ..opts
+    };
+    let body = translate_body(&module, 2, &jit, &*isa, &mut fctx).unwrap();
+    let text = body.display().to_string();
+    assert!(!text.contains(&table_load), "{text}");
+}
