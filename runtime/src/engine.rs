@@ -346,8 +346,9 @@ impl std::fmt::Debug for CompiledFunction {
 pub trait TierPolicy: Send + Sync {
     /// Function `index` of `module` crossed the threshold, on calls or in a loop of a
     /// running frame (which then waits for the function's OSR entry). Called once per
-    /// function and module; must not block unless [`Config::tier_sync`] is set (then the
-    /// code should be published when this returns).
+    /// function and module (again only after the policy handed the request back with
+    /// [`crate::Module::tier_cool`]); must not block unless [`Config::tier_sync`] is set
+    /// (then the code should be published when this returns).
     fn function_hot(&self, module: &crate::Module, index: u32);
     /// Like [`TierPolicy::function_hot`], for a function that got hot in a loop of a
     /// running frame, which waits for the function's OSR entry: worth compiling before

@@ -335,9 +335,9 @@ impl CodeMemory {
     }
 }
 
-// SAFETY: the range is this block's own read-execute mapping or region pages, released only
-// when the block is dropped; functions, trap sites and entries are the offsets Cranelift reported for the
-// code copied into it (`CodeBuilder::push`), made absolute.
+// SAFETY: the range is this block's own read-execute mapping or region pages, released
+// only when the block is dropped; functions, trap sites and entries are the offsets
+// Cranelift reported for the code copied into it (`CodeBuilder::push`), made absolute.
 unsafe impl NativeCode for CodeMemory {
     fn range(&self) -> Range<usize> {
         self.base..self.base + self.len.max(1)
