@@ -834,6 +834,9 @@ impl Module {
         let Ok((_, slot)) = self.tier_slot(index) else {
             return;
         };
+        if slot.state.load(Ordering::Acquire) != tier::QUEUED {
+            return;
+        }
         // Counters first: once the state is COLD, the next hot call requests it again.
         if let Some(code) = self.translated_code(index) {
             let threshold = self.0.engine.config().tier_threshold;

@@ -271,9 +271,9 @@ fn function_hot(inst: &InstanceInner, code: &FuncCode) {
     request_function(inst, code.func_index, false);
 }
 
-/// Queues function `index` of `inst`'s module for compilation, once per module;
-/// `in_loop` when a running frame got hot in one of its loops (and waits for the OSR
-/// entry).
+/// Queues function `index` of `inst`'s module for compilation, once per module (until the
+/// policy hands the request back, see `Module::tier_cool`); `in_loop` when a running frame
+/// got hot in one of its loops (and waits for the OSR entry).
 fn request_function(inst: &InstanceInner, index: u32, in_loop: bool) {
     let (Some(module), Some(policy)) = (inst.module.as_ref(), inst.engine.tier_policy()) else {
         return;
