@@ -131,7 +131,7 @@ impl Default for RuntimeConfig {
             bounds_checks: BoundsChecks::default(),
             tier_threshold: kiln_runtime::engine::DEFAULT_TIER_THRESHOLD,
             tier_sync: false,
-            tier_workers: 1,
+            tier_workers: kiln_runtime::engine::default_tier_workers(),
             table_limit_elements: 10_000_000,
             max_module_bytes: u64::MAX,
             max_functions: 1_000_000,
@@ -237,7 +237,9 @@ impl RuntimeConfig {
         self
     }
 
-    /// Engine `tiered`: background compiler threads (at least 1; default 1).
+    /// Engine `tiered`: background compiler threads (at least 1; by default one per core
+    /// beyond the first, at least 1 and at most 4: the program keeps running in the
+    /// interpreter on one core while hot code compiles).
     pub fn with_tier_workers(mut self, workers: usize) -> RuntimeConfig {
         self.tier_workers = workers.max(1);
         self

@@ -96,11 +96,15 @@ fn main() {
         );
         if let Some(s) = rt.tiering_stats() {
             println!(
-                "         compiled {} (+{} OSR) of {} queued, {} failed, compile time total {:.1} ms, max {:.0} us, mean {:.0} us",
+                "         compiled {} (+{} OSR) of {} queued in {} batches, {} deferred, {} failed, queue {} (max {}), compile time total {:.1} ms, max {:.0} us, mean {:.0} us",
                 s.functions_compiled,
                 s.osr_compiled,
                 s.functions_queued,
+                s.batches_compiled,
+                s.functions_deferred,
                 s.compile_failures,
+                s.queue_length,
+                s.max_queue_length,
                 s.total_compile_time.as_secs_f64() * 1e3,
                 us(s.max_compile_time),
                 us(s.total_compile_time) / (s.functions_compiled + s.osr_compiled).max(1) as f64

@@ -44,7 +44,7 @@ pub struct Config {
     /// Engine `tiered`: compile on the thread that finds a function hot, before it goes
     /// on (deterministic tier-ups, for tests), instead of in the background.
     pub tier_sync: bool,
-    /// Engine `tiered`: background compiler threads.
+    /// Engine `tiered`: background compiler threads (default [`default_tier_workers`]).
     pub tier_workers: usize,
     /// Maximum size of a module's binary in bytes.
     pub max_module_bytes: u64,
@@ -63,6 +63,19 @@ pub struct Config {
 /// Default [`Config::tier_threshold`].
 pub const DEFAULT_TIER_THRESHOLD: u32 = 1000;
 
+/// Default [`Config::tier_workers`]: one compiler thread per core beyond the one the
+/// calling thread runs on (at least one, at most [`MAX_DEFAULT_TIER_WORKERS`]). The
+/// interpreter keeps running while code compiles, so a compiler thread per core would take
+/// the core the program needs (see RATIONALE.md, "A compile pipeline that scales").
+pub fn default_tier_workers() -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    cores.saturating_sub(1).clamp(1, MAX_DEFAULT_TIER_WORKERS)
+}
+
+/// Upper bound of [`default_tier_workers`]: beyond it, hot code is compiled faster than
+/// a program finds it.
+pub const MAX_DEFAULT_TIER_WORKERS: usize = 4;
+
 impl Default for Config {
     fn default() -> Config {
         Config {
@@ -73,7 +86,7 @@ impl Default for Config {
             table_limit_elements: 10_000_000,
             tier_threshold: DEFAULT_TIER_THRESHOLD,
             tier_sync: false,
-            tier_workers: 1,
+            tier_workers: default_tier_workers(),
             max_module_bytes: u64::MAX,
             max_functions: 1_000_000,
             max_locals: 50_000,
@@ -283,6 +296,36 @@ pub struct CompiledFunction {
     pub osr: Option<OsrEntry>,
 }
 
+/// Several functions of one module compiled into one code block (engine `tiered`), to
+/// register and publish at once with [`crate::Module::publish_batch`].
+#[derive(Clone)]
+pub struct CompiledBatch {
+    /// The code block of every function of the batch.
+    pub code: Arc<dyn crate::vm::native::NativeCode>,
+    /// The functions, each with its entries in [`CompiledBatch::code`].
+    pub functions: Vec<BatchFunction>,
+}
+
+/// One function of a [`CompiledBatch`].
+#[derive(Clone, Debug)]
+pub struct BatchFunction {
+    /// Its index (imports first).
+    pub index: u32,
+    /// Address of its entry.
+    pub entry: usize,
+    /// Address of its body, which other tiered bodies of the module call directly (see
+    /// [`CompiledFunction::body`]).
+    pub body: Option<usize>,
+    /// Its OSR entry (`None` when no loop can be entered).
+    pub osr: Option<OsrEntry>,
+}
+
+impl std::fmt::Debug for CompiledBatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "CompiledBatch({} functions)", self.functions.len())
+    }
+}
+
 /// The on-stack-replacement entry of a compiled function (see
 /// [`NativeBackend::compile_function`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -313,9 +356,16 @@ impl std::fmt::Debug for CompiledFunction {
 pub trait TierPolicy: Send + Sync {
     /// Function `index` of `module` crossed the threshold, on calls or in a loop of a
     /// running frame (which then waits for the function's OSR entry). Called once per
-    /// function and module; must not block unless [`Config::tier_sync`] is set (then the
-    /// code should be published when this returns).
+    /// function and module (again only after the policy handed the request back with
+    /// [`crate::Module::tier_cool`]); must not block unless [`Config::tier_sync`] is set
+    /// (then the code should be published when this returns).
     fn function_hot(&self, module: &crate::Module, index: u32);
+    /// Like [`TierPolicy::function_hot`], for a function that got hot in a loop of a
+    /// running frame, which waits for the function's OSR entry: worth compiling before
+    /// functions that only got hot on calls. By default the same as `function_hot`.
+    fn loop_hot(&self, module: &crate::Module, index: u32) {
+        self.function_hot(module, index);
+    }
     /// The policy's counters (the runtime adds its own, see [`Engine::tier_stats`]).
     fn stats(&self) -> TierStats;
 }
@@ -325,8 +375,16 @@ pub trait TierPolicy: Send + Sync {
 pub struct TierStats {
     /// Functions the interpreter translated (ran at least once in the interpreter).
     pub functions_interpreted: u64,
-    /// Compilation jobs queued (functions and OSR entries).
+    /// Compilation jobs queued: functions requested (on calls or in a loop, whose
+    /// compile brings the OSR entry too), requests deferred and made again included.
     pub functions_queued: u64,
+    /// Code blocks compiled: each holds one or several functions of one module and is
+    /// registered and published at once.
+    pub batches_compiled: u64,
+    /// Requests the policy deferred (the queue was full) or dropped (the function had
+    /// not got hotter since it was queued): the function went back to the interpreter
+    /// with its counters reset, and is requested again if it gets hot again.
+    pub functions_deferred: u64,
     /// Functions compiled and published.
     pub functions_compiled: u64,
     /// Compilations that failed or were discarded (the function stays interpreted).
@@ -337,10 +395,15 @@ pub struct TierStats {
     pub osr_entries: u64,
     /// Total time spent compiling.
     pub total_compile_time: std::time::Duration,
-    /// Longest single compilation.
+    /// Longest single compilation (of one batch).
     pub max_compile_time: std::time::Duration,
     /// Jobs waiting in the queue right now.
     pub queue_length: u64,
+    /// The most jobs that waited in the queue at once.
+    pub max_queue_length: u64,
+    /// Bytes of machine code compiled and published (functions, stubs and alignment
+    /// padding; cumulative, code freed with its module included).
+    pub code_bytes: u64,
     /// Background compiler threads started. The policy starts them with its first job in
     /// the background, so a runtime that never compiles anything starts none.
     pub worker_threads: u64,

@@ -30,8 +30,8 @@ pub mod types;
 pub mod vm;
 
 pub use engine::{
-    CompiledFunction, Config, Engine, EngineKind, NativeBackend, OsrEntry, TierPolicy, TierStats,
-    Trampolines,
+    BatchFunction, CompiledBatch, CompiledFunction, Config, Engine, EngineKind, NativeBackend,
+    OsrEntry, TierPolicy, TierStats, Trampolines,
 };
 pub use error::{BACKTRACE_KEPT_FRAMES, Error, FrameInfo, Result, Trap, TrapCode};
 pub use instance::{

@@ -4,7 +4,7 @@
 //! bodies are translated for the interpreter lazily, on first call, and the translation is
 //! shared by every instance of the module.
 
-use crate::engine::{CompiledFunction, Engine, OsrEntry};
+use crate::engine::{BatchFunction, CompiledBatch, CompiledFunction, Engine, OsrEntry};
 use crate::error::{Error, Result};
 use crate::interp::FuncCode;
 use crate::types::{ExternType, FuncType, GlobalType, Limits, MemoryType, TableType, ValType};
@@ -404,6 +404,9 @@ pub(crate) struct TierState {
     /// call each other through (`VMContext::bodies`, see `vm::abi`, "Calls between tiered
     /// bodies"). Shared by every instance, which point at it.
     pub bodies: Box<[std::sync::atomic::AtomicUsize]>,
+    /// What the backend keeps per module (the tiering crate's code region), see
+    /// [`Module::tier_backend_state`].
+    pub backend_state: OnceLock<Arc<dyn std::any::Any + Send + Sync>>,
 }
 
 impl TierState {
@@ -428,6 +431,11 @@ impl WeakModule {
     /// The module, if it is still alive.
     pub fn upgrade(&self) -> Option<Module> {
         self.0.upgrade().map(Module)
+    }
+
+    /// Whether both handles are of the same module.
+    pub fn same(&self, other: &WeakModule) -> bool {
+        std::sync::Weak::ptr_eq(&self.0, &other.0)
     }
 }
 
@@ -684,6 +692,7 @@ impl Module {
                 code: Mutex::new(Vec::new()),
                 live: Mutex::new(Vec::new()),
                 bodies: (0..m.defined.len()).map(|_| Default::default()).collect(),
+                backend_state: OnceLock::new(),
             });
         }
         let module = Module(Arc::new(m));
@@ -744,35 +753,90 @@ impl Module {
     // The declaration of the contract is the only unsafe code here.
     #[allow(unsafe_code)]
     pub unsafe fn publish(&self, index: u32, compiled: CompiledFunction) -> Result<()> {
+        let batch = CompiledBatch {
+            code: compiled.code,
+            functions: vec![BatchFunction {
+                index,
+                entry: compiled.entry,
+                body: compiled.body,
+                osr: compiled.osr,
+            }],
+        };
+        // SAFETY: the caller vouches for `compiled` (this function's contract), which is
+        // the batch's only function.
+        unsafe { self.publish_batch(batch) }
+    }
+
+    /// Engine `tiered`: [`Module::publish`] for every function of `batch` at once: the
+    /// code block is registered once and the module's live-instance lock is taken once.
+    ///
+    /// # Errors
+    ///
+    /// As [`Module::publish`]; nothing is published when a function of the batch is not
+    /// a defined function of this module.
+    ///
+    /// # Safety
+    ///
+    /// As [`Module::publish`]: every entry (and OSR entry) of `batch` must be code this
+    /// module's engine's backend compiled for this module and that function, in
+    /// `batch.code`, whose `unsafe impl` of [`NativeBackend`](crate::NativeBackend)
+    /// vouches for it.
+    // The declaration of the contract is the only unsafe code here.
+    #[allow(unsafe_code)]
+    pub unsafe fn publish_batch(&self, batch: CompiledBatch) -> Result<()> {
         let m = &self.0;
-        let (tiering, slot) = self.tier_slot(index)?;
+        let tiering = m.tiering.as_ref().ok_or_else(no_tiering)?;
         let backend = m.engine.backend().ok_or_else(no_tiering)?;
+        let mut functions = Vec::with_capacity(batch.functions.len());
+        for f in batch.functions {
+            let (_, slot) = self.tier_slot(f.index)?;
+            let ty = &m.types[m.funcs[f.index as usize] as usize];
+            let tramp = backend.trampolines(ty)?.array_call;
+            functions.push((f, slot, tramp));
+        }
         // The engine's first native code: every slot it may call through needs its native
         // entry first (deferred until now, see `Engine::link_or_defer`).
         m.engine.link_native()?;
-        let ty = &m.types[m.funcs[index as usize] as usize];
-        let tramp = backend.trampolines(ty)?.array_call;
-        let registered = crate::vm::native::register_accounted(compiled.code, self)?;
+        let registered = crate::vm::native::register_accounted(batch.code, self)?;
         let mut live = tiering.live.lock().unwrap_or_else(|e| e.into_inner());
         tiering
             .code
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(registered);
-        slot.entry.store(compiled.entry, Ordering::SeqCst);
-        if let Some(body) = compiled.body {
+        live.retain(|w| w.strong_count() > 0);
+        let instances: Vec<_> = live.iter().filter_map(|w| w.upgrade()).collect();
+        for (f, slot, tramp) in functions {
+            self.install(&instances, slot, f, tramp);
+        }
+        drop(live);
+        Ok(())
+    }
+
+    /// Installs the published function `f` (whose array trampoline is `tramp`) in its
+    /// tier slot and in `instances`, all of this module's live ones; the caller holds the
+    /// module's live-instance lock.
+    fn install(
+        &self,
+        instances: &[Arc<crate::instance::InstanceInner>],
+        slot: &FuncTier,
+        f: BatchFunction,
+        tramp: usize,
+    ) {
+        let m = &self.0;
+        let index = f.index;
+        slot.entry.store(f.entry, Ordering::SeqCst);
+        if let (Some(body), Some(tiering)) = (f.body, m.tiering.as_ref()) {
             tiering.publish_body(index - m.num_imported_funcs, body);
         }
-        live.retain(|w| w.strong_count() > 0);
-        for inst in live.iter().filter_map(|w| w.upgrade()) {
+        for inst in instances {
             let r = &inst.func_refs[(index - m.num_imported_funcs) as usize];
-            r.native_code
-                .store(compiled.entry as *mut u8, Ordering::SeqCst);
+            r.native_code.store(f.entry as *mut u8, Ordering::SeqCst);
             r.array_call.store(tramp as *mut u8, Ordering::SeqCst);
             // A swap, like the interpreter's caching in `enter` (see RATIONALE.md).
             r.interp_code.swap(std::ptr::null_mut(), Ordering::AcqRel);
         }
-        if let Some(osr) = compiled.osr {
+        if let Some(osr) = f.osr {
             let _ = slot.osr.set(osr);
         }
         slot.state.store(tier::PUBLISHED, Ordering::SeqCst);
@@ -783,7 +847,48 @@ impl Module {
         {
             code.osr_at.store(0, Ordering::Relaxed);
         }
-        Ok(())
+    }
+
+    /// Engine `tiered`: the tiering policy dropped its request for defined function
+    /// `index` (queued, not compiled): the function goes back to the interpreter as if it
+    /// had never been hot, its counters reset, so it is requested again when it gets hot
+    /// again. Does nothing unless the function is queued.
+    pub fn tier_cool(&self, index: u32) {
+        let Ok((_, slot)) = self.tier_slot(index) else {
+            return;
+        };
+        if slot.state.load(Ordering::Acquire) != tier::QUEUED {
+            return;
+        }
+        // Counters first: once the state is COLD, the next hot call requests it again.
+        if let Some(code) = self.translated_code(index) {
+            let threshold = self.0.engine.config().tier_threshold;
+            code.calls.store(0, Ordering::Relaxed);
+            code.backedges.store(0, Ordering::Relaxed);
+            code.tier_at.store(threshold, Ordering::Relaxed);
+            code.osr_at.store(threshold, Ordering::Relaxed);
+        }
+        let _ = slot.state.compare_exchange(
+            tier::QUEUED,
+            tier::COLD,
+            Ordering::AcqRel,
+            Ordering::Relaxed,
+        );
+    }
+
+    /// Engine `tiered`: the state the backend keeps for this module, of type `T`, created
+    /// with `init` on first use and dropped with the module (the tiering crate keeps the
+    /// region its code is appended to here). `None` when the module is not tiered or the
+    /// state has another type.
+    pub fn tier_backend_state<T: std::any::Any + Send + Sync>(
+        &self,
+        init: impl FnOnce() -> T,
+    ) -> Option<Arc<T>> {
+        let tiering = self.0.tiering.as_ref()?;
+        let state = tiering
+            .backend_state
+            .get_or_init(|| Arc::new(init()) as Arc<dyn std::any::Any + Send + Sync>);
+        state.clone().downcast::<T>().ok()
     }
 
     /// Engine `tiered`: records that defined function `index` could not be compiled; it

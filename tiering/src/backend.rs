@@ -2,7 +2,7 @@
 //! modules (in parallel on the rayon pool) and per-signature trampolines into executable
 //! memory registered with the runtime's trap handler.
 
-use crate::code_memory::CodeBuilder;
+use crate::code_memory::{CodeBuilder, CodeRegion};
 use crate::trampoline;
 use crate::translate::{
     BODY_NAMESPACE, BoundsChecks, TranslateOptions, entry_stub, translate_body, translate_function,
@@ -15,7 +15,10 @@ use cranelift_codegen::{Context, ir};
 use cranelift_codegen::{FinalizedRelocTarget, MachTrap};
 use cranelift_frontend::FunctionBuilderContext;
 use kiln_runtime::vm::native::{self, NativeCode, Registered};
-use kiln_runtime::{Error, FuncType, Module, NativeBackend, OsrEntry, Result, Trampolines};
+use kiln_runtime::{
+    BatchFunction, CompiledBatch, Error, FuncType, Module, NativeBackend, OsrEntry, Result,
+    Trampolines,
+};
 use rayon::prelude::*;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -306,6 +309,83 @@ impl CraneliftBackend {
         Ok(stub)
     }
 
+    /// Compiles defined functions `indices` of `module` for engine `tiered` (see
+    /// [`CraneliftBackend::compile_tiered`]) into one code block appended to `region`
+    /// (the module's). A function that cannot be compiled is reported in
+    /// [`BatchOutcome::failed`] and left out; the others still make the batch.
+    pub fn compile_batch(
+        &self,
+        module: &Module,
+        indices: &[u32],
+        region: &CodeRegion,
+    ) -> BatchOutcome {
+        let mut failed = Vec::new();
+        let mut builder = CodeBuilder::default();
+        // (index, entry offset, body offset, OSR stub offset and loops)
+        let mut placed = Vec::with_capacity(indices.len());
+        with_contexts(|fctx, ctx| {
+            for &index in indices {
+                match self.compile_tiered(module, index, fctx, ctx) {
+                    Ok(c) => {
+                        let at = builder.push(Some(index), &c.entry);
+                        let body_at = builder.push_body(index, &c.body);
+                        // The OSR stub's frame sits under the body's: left out of
+                        // backtraces, like the trampolines.
+                        let osr = c
+                            .osr
+                            .map(|(stub, loops)| (builder.push(None, &stub), loops));
+                        placed.push((index, at, body_at, osr));
+                    }
+                    Err(e) => failed.push((index, e)),
+                }
+            }
+        });
+        if placed.is_empty() {
+            return BatchOutcome {
+                batch: None,
+                failed,
+                code_bytes: 0,
+            };
+        }
+        let code_bytes = builder.len();
+        let memory = match builder.finish_in(region) {
+            Ok(memory) => memory,
+            Err(e) => {
+                let message = format!("cannot map code memory: {e}");
+                failed.extend(
+                    placed
+                        .iter()
+                        .map(|p| (p.0, Error::Compile(message.clone()))),
+                );
+                return BatchOutcome {
+                    batch: None,
+                    failed,
+                    code_bytes: 0,
+                };
+            }
+        };
+        let functions = placed
+            .into_iter()
+            .map(|(index, at, body_at, osr)| BatchFunction {
+                index,
+                entry: memory.address(at),
+                body: Some(memory.address(body_at)),
+                osr: osr.map(|(at, loops)| OsrEntry {
+                    entry: memory.address(at),
+                    loops,
+                }),
+            })
+            .collect();
+        BatchOutcome {
+            batch: Some(CompiledBatch {
+                code: Arc::new(memory),
+                functions,
+            }),
+            failed,
+            code_bytes,
+        }
+    }
+
     fn compile_translated(
         &self,
         index: u32,
@@ -327,6 +407,31 @@ fn translate_err(e: crate::translate::TranslateError) -> Error {
         crate::translate::TranslateError::Unsupported(m) => Error::Unsupported(m),
         other => Error::Compile(other.to_string()),
     }
+}
+
+/// What [`CraneliftBackend::compile_batch`] made of a batch.
+pub struct BatchOutcome {
+    /// The code of the functions that compiled, if any did.
+    pub batch: Option<CompiledBatch>,
+    /// The functions that did not, and why.
+    pub failed: Vec<(u32, Error)>,
+    /// Bytes of machine code in the batch.
+    pub code_bytes: usize,
+}
+
+/// Runs `f` with this thread's Cranelift contexts. The worker threads keep them between
+/// jobs: their buffers are already grown (and their pages mapped) for the next function.
+fn with_contexts<R>(f: impl FnOnce(&mut FunctionBuilderContext, &mut Context) -> R) -> R {
+    thread_local! {
+        static CONTEXTS: std::cell::RefCell<Option<(FunctionBuilderContext, Context)>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    let (mut fctx, mut ctx) = CONTEXTS
+        .with(|c| c.borrow_mut().take())
+        .unwrap_or_else(|| (FunctionBuilderContext::new(), Context::new()));
+    let r = f(&mut fctx, &mut ctx);
+    CONTEXTS.with(|c| *c.borrow_mut() = Some((fctx, ctx)));
+    r
 }
 
 /// The code of one Wasm function in engine `tiered` (see
@@ -419,18 +524,7 @@ unsafe impl NativeBackend for CraneliftBackend {
                 "single functions with direct calls (engine jit compiles whole modules)".into(),
             ));
         }
-        // The worker threads keep their contexts between jobs: their buffers are already
-        // grown (and their pages mapped) for the next function.
-        thread_local! {
-            static CONTEXTS: std::cell::RefCell<Option<(FunctionBuilderContext, Context)>> =
-                const { std::cell::RefCell::new(None) };
-        }
-        let (mut fctx, mut ctx) = CONTEXTS
-            .with(|c| c.borrow_mut().take())
-            .unwrap_or_else(|| (FunctionBuilderContext::new(), Context::new()));
-        let compiled = self.compile_tiered(module, index, &mut fctx, &mut ctx);
-        CONTEXTS.with(|c| *c.borrow_mut() = Some((fctx, ctx)));
-        let c = compiled?;
+        let c = with_contexts(|fctx, ctx| self.compile_tiered(module, index, fctx, ctx))?;
         let mut builder = CodeBuilder::default();
         let at = builder.push(Some(index), &c.entry);
         let body_at = builder.push_body(index, &c.body);

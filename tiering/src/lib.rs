@@ -8,6 +8,7 @@
 pub mod backend;
 pub mod code_memory;
 pub mod policy;
+pub mod queue;
 pub mod trampoline;
 pub mod translate;
 

@@ -100,6 +100,11 @@ struct RunArgs {
     #[arg(long)]
     tier_sync: bool,
 
+    /// Tiered engine: background compiler threads (default: one per core beyond the
+    /// first, at least 1, at most 4).
+    #[arg(long, value_name = "N")]
+    tier_workers: Option<usize>,
+
     /// Call this exported function instead of running `_start`.
     #[arg(long, value_name = "NAME")]
     invoke: Option<String>,
@@ -305,23 +310,29 @@ fn print_stats(engine: EngineChoice, runtime: Option<&Runtime>) {
         return;
     };
     eprintln!(
-        "tiering statistics: {} functions interpreted, {} jobs queued, {} functions compiled, \
-         {} OSR entries compiled, {} OSR transfers, {} failed, compile time {:.3} ms total, \
-         {:.3} ms max, queue length {}",
+        "tiering statistics: {} functions interpreted, {} jobs queued, {} deferred, {} functions \
+         compiled in {} batches, {} OSR entries compiled, {} OSR transfers, {} failed, \
+         compile time {:.3} ms total, {:.3} ms max, {} code bytes, queue length {} (max {}), \
+         {} compiler threads",
         s.functions_interpreted,
         s.functions_queued,
+        s.functions_deferred,
         s.functions_compiled,
+        s.batches_compiled,
         s.osr_compiled,
         s.osr_entries,
         s.compile_failures,
         s.total_compile_time.as_secs_f64() * 1e3,
         s.max_compile_time.as_secs_f64() * 1e3,
-        s.queue_length
+        s.code_bytes,
+        s.queue_length,
+        s.max_queue_length,
+        s.worker_threads
     );
 }
 
-/// Tier-up settings of `kiln run` (threshold, synchronous).
-type TierFlags = (Option<u32>, bool);
+/// Tier-up settings of `kiln run` (threshold, synchronous, compiler threads).
+type TierFlags = (Option<u32>, bool, Option<usize>);
 
 /// Loads and validates FILE in a runtime of `engine` with the `tier` settings, when
 /// `fuel` is set that much fuel, and when `max_memory_pages` is set that memory limit.
@@ -332,7 +343,7 @@ fn load(
     fuel: Option<u64>,
     max_memory_pages: Option<u32>,
 ) -> Result<(Runtime, CompiledModule), Failure> {
-    let (tier_threshold, tier_sync) = tier;
+    let (tier_threshold, tier_sync, tier_workers) = tier;
     let available = kiln::EngineKind::from_name(engine.name()).is_some_and(|k| k.is_available());
     if !available {
         return Err(Failure::Usage(format!(
@@ -340,9 +351,12 @@ fn load(
             engine.name()
         )));
     }
-    if engine != EngineChoice::Tiered && (tier_threshold.is_some() || tier_sync) {
+    if engine != EngineChoice::Tiered
+        && (tier_threshold.is_some() || tier_sync || tier_workers.is_some())
+    {
         return Err(Failure::Usage(
-            "--tier-threshold and --tier-sync apply to the tiered engine only".into(),
+            "--tier-threshold, --tier-sync and --tier-workers apply to the tiered engine only"
+                .into(),
         ));
     }
     let bytes = read_module(file)?;
@@ -353,6 +367,9 @@ fn load(
         .with_fuel(fuel.is_some());
     if let Some(t) = tier_threshold {
         config = config.with_tier_threshold(t);
+    }
+    if let Some(w) = tier_workers {
+        config = config.with_tier_workers(w);
     }
     if let Some(pages) = max_memory_pages {
         config = config.with_memory_limit_pages(pages);
@@ -435,7 +452,7 @@ fn run(args: &RunArgs) -> Result<(), Failure> {
             load(
                 args.file(),
                 args.engine,
-                (args.tier_threshold, args.tier_sync),
+                (args.tier_threshold, args.tier_sync, args.tier_workers),
                 args.fuel,
                 args.max_memory,
             )?,
@@ -655,7 +672,7 @@ fn invoke(
 
 /// `kiln compile FILE`: decode and validate, then report.
 fn compile(file: &Path) -> Result<(), Failure> {
-    let (_, compiled) = load(file, EngineChoice::Interp, (None, false), None, None)?;
+    let (_, compiled) = load(file, EngineChoice::Interp, (None, false, None), None, None)?;
     println!(
         "{}: valid; {} functions ({} imported), {} bytes of code{}",
         file.display(),
@@ -673,7 +690,7 @@ fn compile(file: &Path) -> Result<(), Failure> {
 
 /// `kiln inspect FILE`: the module's interface.
 fn inspect(file: &Path) -> Result<(), Failure> {
-    let (_, compiled) = load(file, EngineChoice::Interp, (None, false), None, None)?;
+    let (_, compiled) = load(file, EngineChoice::Interp, (None, false, None), None, None)?;
     let mut out = String::new();
     let name = if compiled.name().is_empty() {
         "(unnamed)"

@@ -443,3 +443,73 @@ fn unknown_flag_before_file_is_a_usage_error() {
     // After FILE, flags and negative numbers are still the guest's.
     assert_eq!(ok(run("add", &f, &["-1", "-2"])), "-3\n");
 }
+
+/// `--stats` reports batches, the queue's high-water mark, code bytes and compiler
+/// threads; `--tier-workers` sets the threads, and only the tiered engine takes it.
+#[test]
+fn stats_report_batches_queue_code_bytes_and_compiler_threads() {
+    let fib = fib_wat();
+    let fib = fib.to_str().unwrap();
+    for engine in ["interp", "jit", "tiered"] {
+        let o = kiln(&["run", "--engine", engine, "--invoke", "fib", fib, "20"]);
+        assert_status(&o, 0);
+        assert_eq!(stdout(&o), "6765\n");
+        if engine != "tiered" {
+            let o = kiln(&["run", "--engine", engine, "--tier-workers", "2", fib]);
+            assert_status(&o, 2);
+            assert!(stderr(&o).contains("--tier-workers"), "{}", stderr(&o));
+        }
+    }
+    // Synchronous: one function, compiled on the running thread in one batch.
+    let sync = [
+        "run",
+        "--engine",
+        "tiered",
+        "--tier-threshold",
+        "1",
+        "--tier-sync",
+        "--stats",
+        "--invoke",
+        "fib",
+        fib,
+        "20",
+    ];
+    let o = kiln(&sync);
+    assert_status(&o, 0);
+    assert_eq!(stdout(&o), "6765\n");
+    let err = stderr(&o);
+    assert!(err.contains("1 functions compiled in 1 batches"), "{err}");
+    assert!(
+        err.contains("queue length 0 (max 0), 0 compiler threads"),
+        "{err}"
+    );
+    let code_bytes: u64 = err
+        .split(" code bytes")
+        .next()
+        .and_then(|s| s.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no code bytes in {err}"));
+    assert!(code_bytes > 0, "{err}");
+    // In the background, the first hot call starts the threads asked for.
+    let o = kiln(&[
+        "run",
+        "--engine",
+        "tiered",
+        "--tier-threshold",
+        "1",
+        "--tier-workers",
+        "2",
+        "--stats",
+        "--invoke",
+        "fib",
+        fib,
+        "20",
+    ]);
+    assert_status(&o, 0);
+    assert_eq!(stdout(&o), "6765\n");
+    assert!(
+        stderr(&o).contains(", 2 compiler threads"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -268,11 +268,13 @@ fn frame_info(code: &FuncCode, inst: &InstanceInner) -> FrameInfo {
 #[inline(never)]
 fn function_hot(inst: &InstanceInner, code: &FuncCode) {
     code.tier_at.store(u32::MAX, Ordering::Relaxed);
-    request_function(inst, code.func_index);
+    request_function(inst, code.func_index, false);
 }
 
-/// Queues function `index` of `inst`'s module for compilation, once per module.
-fn request_function(inst: &InstanceInner, index: u32) {
+/// Queues function `index` of `inst`'s module for compilation, once per module (until the
+/// policy hands the request back, see `Module::tier_cool`); `in_loop` when a running frame
+/// got hot in one of its loops (and waits for the OSR entry).
+fn request_function(inst: &InstanceInner, index: u32, in_loop: bool) {
     let (Some(module), Some(policy)) = (inst.module.as_ref(), inst.engine.tier_policy()) else {
         return;
     };
@@ -290,7 +292,11 @@ fn request_function(inst: &InstanceInner, index: u32) {
         )
         .is_ok()
     {
-        policy.function_hot(module, index);
+        if in_loop {
+            policy.loop_hot(module, index);
+        } else {
+            policy.function_hot(module, index);
+        }
     }
 }
 
@@ -315,7 +321,7 @@ fn loop_hot(ip: *const Op, rel: i32, cx: &mut Ctx<'_>) -> *const Op {
         OsrCheck::Never => {
             // No entry for this frame: only later calls can run native code.
             if code.tier_at.swap(u32::MAX, Ordering::Relaxed) != u32::MAX {
-                request_function(inst, code.func_index);
+                request_function(inst, code.func_index, false);
             }
             target
         }
@@ -352,7 +358,7 @@ fn osr_entry_of(inst: &InstanceInner, code: &FuncCode, target: *const Op) -> Osr
     let slot = &tiering.funcs[(code.func_index - module.0.num_imported_funcs) as usize];
     if slot.state.load(Ordering::Acquire) == tier::COLD {
         // In synchronous mode this publishes before it returns.
-        request_function(inst, code.func_index);
+        request_function(inst, code.func_index, true);
     }
     match slot.state.load(Ordering::Acquire) {
         tier::PUBLISHED => match slot.osr.get() {
