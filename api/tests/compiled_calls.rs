@@ -6,22 +6,13 @@
 mod common;
 
 use common::*;
-use kiln::{EXIT_CODE_INTERRUPTED, EngineKind, Error, Module, Runtime, RuntimeConfig, TrapCode};
+use kiln::{EXIT_CODE_INTERRUPTED, Error, Module, Runtime, RuntimeConfig, TrapCode};
 use std::time::Duration;
 
 /// Every engine, and `tiered` compiling each function on its first call, so that from the
 /// second call on every call between the module's functions goes body to body.
 fn configs() -> Vec<(String, RuntimeConfig)> {
-    let mut out = Vec::new();
-    each_engine(|engine| {
-        out.push((engine.name().to_string(), config(engine)));
-        if engine == EngineKind::Tiered {
-            out.push((
-                "tiered (threshold 1, sync)".to_string(),
-                config(engine).with_tier_threshold(1).with_tier_sync(true),
-            ));
-        }
-    });
+    let out = configs_with_eager_tiering();
     assert_eq!(out[0].0, "interp", "the interpreter is the reference");
     out
 }

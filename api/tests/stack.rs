@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use kiln::{EngineKind, Error, Module, Runtime, Trap, TrapCode, ValueType};
+use kiln::{Error, Module, Runtime, Trap, TrapCode, ValueType};
 
 /// `down(n)` calls the host's `reenter(n - 1)`, which calls `down` again: `n` nestings of
 /// Wasm -> host -> Wasm.
@@ -36,21 +36,6 @@ fn reenter_module(rt: &Runtime) -> Module {
         .instantiate()
         .unwrap();
     instantiate(rt, REENTER)
-}
-
-/// Engine configurations to compare: every engine, and `tiered` compiling at once.
-fn configs() -> Vec<(String, kiln::RuntimeConfig)> {
-    let mut out = Vec::new();
-    each_engine(|engine| {
-        out.push((engine.name().to_string(), config(engine)));
-        if engine == EngineKind::Tiered {
-            out.push((
-                "tiered (threshold 1, sync)".to_string(),
-                config(engine).with_tier_threshold(1).with_tier_sync(true),
-            ));
-        }
-    });
-    out
 }
 
 /// Runs `f` on a new thread of `stack` bytes and returns its result.
@@ -99,7 +84,7 @@ const LARGE_STACK: usize = 8 * 1024 * 1024;
 /// The deepest host re-entry every engine allows on a thread of `stack` bytes, by engine;
 /// deeper runs end in a clean "call stack exhausted" trap.
 fn nesting_by_engine(stack: usize) -> Vec<(String, u32)> {
-    configs()
+    configs_with_eager_tiering()
         .into_iter()
         .map(|(name, cfg)| {
             let depth = on_thread(stack, move || {
@@ -178,7 +163,7 @@ fn recurse_module(rt: &Runtime) -> Module {
 
 #[test]
 fn deep_wasm_recursion_on_a_small_thread_traps_cleanly() {
-    for (name, cfg) in configs() {
+    for (name, cfg) in configs_with_eager_tiering() {
         on_thread(SMALL_STACK, move || {
             let rt = Runtime::with_config(cfg).unwrap();
             let m = recurse_module(&rt);
@@ -222,7 +207,7 @@ fn overflow_trap(cfg: kiln::RuntimeConfig) -> (Trap, String) {
 
 #[test]
 fn stack_overflow_backtraces_are_capped_and_alike_in_every_engine() {
-    let traps: Vec<_> = configs()
+    let traps: Vec<_> = configs_with_eager_tiering()
         .into_iter()
         .map(|(name, cfg)| (name, overflow_trap(cfg)))
         .collect();
@@ -261,7 +246,7 @@ fn stack_overflow_backtraces_are_capped_and_alike_in_every_engine() {
 
 #[test]
 fn backtraces_name_instances_in_every_engine() {
-    for (engine, cfg) in configs() {
+    for (engine, cfg) in configs_with_eager_tiering() {
         let rt = Runtime::with_config(cfg).unwrap();
         // Both modules are instantiated under names other than their name sections'.
         let lib = rt
@@ -310,7 +295,7 @@ fn with_stack_used<T>(top: usize, size: usize, left: usize, f: &mut dyn FnMut() 
 
 #[test]
 fn a_call_with_most_of_the_stack_used_traps() {
-    for (name, cfg) in configs() {
+    for (name, cfg) in configs_with_eager_tiering() {
         on_thread(SMALL_STACK, move || {
             let rt = Runtime::with_config(cfg).unwrap();
             let m = recurse_module(&rt);

@@ -321,21 +321,11 @@ impl CraneliftBackend {
     ) -> BatchOutcome {
         let mut failed = Vec::new();
         let mut builder = CodeBuilder::default();
-        // (index, entry offset, body offset, OSR stub offset and loops)
         let mut placed = Vec::with_capacity(indices.len());
         with_contexts(|fctx, ctx| {
             for &index in indices {
                 match self.compile_tiered(module, index, fctx, ctx) {
-                    Ok(c) => {
-                        let at = builder.push(Some(index), &c.entry);
-                        let body_at = builder.push_body(index, &c.body);
-                        // The OSR stub's frame sits under the body's: left out of
-                        // backtraces, like the trampolines.
-                        let osr = c
-                            .osr
-                            .map(|(stub, loops)| (builder.push(None, &stub), loops));
-                        placed.push((index, at, body_at, osr));
-                    }
+                    Ok(c) => placed.push(Placed::push(&mut builder, index, c)),
                     Err(e) => failed.push((index, e)),
                 }
             }
@@ -355,7 +345,7 @@ impl CraneliftBackend {
                 failed.extend(
                     placed
                         .iter()
-                        .map(|p| (p.0, Error::Compile(message.clone()))),
+                        .map(|p| (p.index, Error::Compile(message.clone()))),
                 );
                 return BatchOutcome {
                     batch: None,
@@ -364,18 +354,7 @@ impl CraneliftBackend {
                 };
             }
         };
-        let functions = placed
-            .into_iter()
-            .map(|(index, at, body_at, osr)| BatchFunction {
-                index,
-                entry: memory.address(at),
-                body: Some(memory.address(body_at)),
-                osr: osr.map(|(at, loops)| OsrEntry {
-                    entry: memory.address(at),
-                    loops,
-                }),
-            })
-            .collect();
+        let functions = placed.into_iter().map(|p| p.resolve(&memory)).collect();
         BatchOutcome {
             batch: Some(CompiledBatch {
                 code: Arc::new(memory),
@@ -406,6 +385,47 @@ fn translate_err(e: crate::translate::TranslateError) -> Error {
     match e {
         crate::translate::TranslateError::Unsupported(m) => Error::Unsupported(m),
         other => Error::Compile(other.to_string()),
+    }
+}
+
+/// A tiered function's code pushed into a [`CodeBuilder`]: its offsets there.
+struct Placed {
+    index: u32,
+    entry: usize,
+    body: usize,
+    /// The OSR stub's offset and the loops it enters.
+    osr: Option<(usize, Vec<u32>)>,
+}
+
+impl Placed {
+    /// Pushes the entry stub, the body and the OSR stub of function `index`.
+    fn push(builder: &mut CodeBuilder, index: u32, c: TieredFunction) -> Placed {
+        let entry = builder.push(Some(index), &c.entry);
+        let body = builder.push_body(index, &c.body);
+        // The OSR stub's frame sits under the body's: left out of backtraces, like the
+        // trampolines.
+        let osr = c
+            .osr
+            .map(|(stub, loops)| (builder.push(None, &stub), loops));
+        Placed {
+            index,
+            entry,
+            body,
+            osr,
+        }
+    }
+
+    /// The function's addresses once the builder's code is in `memory`.
+    fn resolve(self, memory: &crate::code_memory::CodeMemory) -> BatchFunction {
+        BatchFunction {
+            index: self.index,
+            entry: memory.address(self.entry),
+            body: Some(memory.address(self.body)),
+            osr: self.osr.map(|(at, loops)| OsrEntry {
+                entry: memory.address(at),
+                loops,
+            }),
+        }
     }
 }
 
@@ -526,23 +546,15 @@ unsafe impl NativeBackend for CraneliftBackend {
         }
         let c = with_contexts(|fctx, ctx| self.compile_tiered(module, index, fctx, ctx))?;
         let mut builder = CodeBuilder::default();
-        let at = builder.push(Some(index), &c.entry);
-        let body_at = builder.push_body(index, &c.body);
-        // The OSR stub's frame sits under the body's: left out of backtraces, like the
-        // trampolines.
-        let osr = c
-            .osr
-            .map(|(stub, loops)| (builder.push(None, &stub), loops));
+        let placed = Placed::push(&mut builder, index, c);
         let memory = builder
             .finish()
             .map_err(|e| Error::Compile(format!("cannot map code memory: {e}")))?;
+        let f = placed.resolve(&memory);
         Ok(kiln_runtime::CompiledFunction {
-            entry: memory.address(at),
-            body: Some(memory.address(body_at)),
-            osr: osr.map(|(at, loops)| OsrEntry {
-                entry: memory.address(at),
-                loops,
-            }),
+            entry: f.entry,
+            body: f.body,
+            osr: f.osr,
             code: Arc::new(memory),
         })
     }

@@ -2,6 +2,9 @@
 //! tail calls, interruption of a loop without calls, the largest static offsets with
 //! guard pages, the call-depth limit, multi-memory, v128 values at every boundary.
 
+mod common;
+
+use common::call;
 use kiln_runtime::{
     Config, Engine, EngineKind, Extern, Func, FuncType, Instance, Module, Trap, TrapCode, ValType,
     vm::native,
@@ -40,17 +43,6 @@ fn instance(engine: &Engine, wat: &str) -> Instance {
     let bytes = wat::parse_str(wat).expect("wat");
     let module = Module::new(engine, &bytes).expect("module");
     Instance::new(&module, &[]).expect("instance")
-}
-
-fn call(inst: &Instance, name: &str, args: &[u64]) -> Result<Vec<u64>, Trap> {
-    let Some(Extern::Func(f)) = inst.export(name) else {
-        panic!("no export {name}")
-    };
-    let mut stack = vec![0; f.ty().stack_len().max(args.len())];
-    stack[..args.len()].copy_from_slice(args);
-    f.call(&mut stack)?;
-    stack.truncate(f.ty().results().iter().map(|t| t.slots() as usize).sum());
-    Ok(stack)
 }
 
 fn code(r: Result<Vec<u64>, Trap>) -> TrapCode {

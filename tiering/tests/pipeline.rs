@@ -2,10 +2,11 @@
 //! module's code region and published at once, and requests handed back to the
 //! interpreter (`Module::tier_cool`).
 
+mod common;
+
+use common::call;
 use kiln_runtime::vm::native;
-use kiln_runtime::{
-    Config, Engine, Extern, Instance, Module, TierPolicy, TierStats, Trap, TrapCode,
-};
+use kiln_runtime::{Config, Engine, Instance, Module, TierPolicy, TierStats, TrapCode};
 use kiln_tiering::CraneliftBackend;
 use kiln_tiering::code_memory::CodeRegion;
 use kiln_tiering::translate::{BoundsChecks, TranslateOptions};
@@ -47,17 +48,6 @@ fn engine(threshold: u32) -> Option<(Engine, Arc<CraneliftBackend>, Arc<Recorder
         recorder.clone(),
     );
     Some((engine, backend, recorder))
-}
-
-fn call(inst: &Instance, name: &str, args: &[u64]) -> Result<Vec<u64>, Trap> {
-    let Some(Extern::Func(f)) = inst.export(name) else {
-        panic!("no export {name}")
-    };
-    let mut stack = vec![0; f.ty().stack_len().max(args.len())];
-    stack[..args.len()].copy_from_slice(args);
-    f.call(&mut stack)?;
-    stack.truncate(f.ty().results().iter().map(|t| t.slots() as usize).sum());
-    Ok(stack)
 }
 
 const CHAIN: &str = r#"(module

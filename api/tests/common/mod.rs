@@ -35,6 +35,23 @@ pub fn config(engine: EngineKind) -> RuntimeConfig {
     RuntimeConfig::new().with_engine(engine)
 }
 
+/// Engine configurations to compare, named: every engine, the interpreter first (the
+/// reference), and `tiered` compiling each function on its first call, synchronously (so
+/// from the second call on, calls run between compiled functions).
+pub fn configs_with_eager_tiering() -> Vec<(String, RuntimeConfig)> {
+    let mut out = Vec::new();
+    each_engine(|engine| {
+        out.push((engine.name().to_string(), config(engine)));
+        if engine == EngineKind::Tiered {
+            out.push((
+                "tiered (threshold 1, sync)".to_string(),
+                config(engine).with_tier_threshold(1).with_tier_sync(true),
+            ));
+        }
+    });
+    out
+}
+
 /// A runtime of `engine`.
 pub fn runtime(engine: EngineKind) -> Runtime {
     Runtime::with_config(config(engine)).expect("engine is available")
